@@ -1,0 +1,195 @@
+"""An independent oracle: compose the whole loss in plain SymPy and differentiate it.
+
+Shares no code with the engine: it reads the exercise YAML with PyYAML itself, builds every
+expression with SymPy's own functions (ReLU as a Piecewise, whose derivative at 0 is 0 — the
+default convention), and takes ``sympy.diff`` of the fully composed loss. No chain rule of
+ours, no rules table, no summing at merges: if the engine agrees, it is right.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import sympy as sp
+import yaml
+
+
+def _relu(z):
+    return sp.Piecewise((z, z > 0), (0, True))
+
+
+def _leaky(z, a=sp.Rational(1, 100)):
+    return sp.Piecewise((z, z > 0), (a * z, True))
+
+
+def _sigmoid(z):
+    return 1 / (1 + sp.exp(-z))
+
+
+LOCALS = {"relu": _relu, "leaky_relu": _leaky, "sigmoid": _sigmoid, "tanh": sp.tanh,
+          "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "max": sp.Max, "min": sp.Min}
+
+
+def num(v) -> sp.Expr:
+    if isinstance(v, bool):
+        raise TypeError(v)
+    if isinstance(v, int):
+        return sp.Integer(v)
+    if isinstance(v, float):  # PyYAML gives floats: go back through the shortest repr text
+        f = Fraction(repr(v))
+        return sp.Rational(f.numerator, f.denominator)
+    return sp.sympify(str(v).replace("^", "**"), locals=dict(LOCALS), rational=True)
+
+
+def load(text: str) -> dict:
+    return yaml.safe_load(text)
+
+
+# ─── graph exercises ─────────────────────────────────────────────────────────────────
+def graph_oracle(spec: dict) -> list[dict]:
+    """Per iteration: {'values': {node: v}, 'grads': {param or input: ∂loss/∂it}, 'new': {...}}."""
+    inputs = {k: num(v) for k, v in (spec.get("inputs") or {}).items()}
+    params = {k: num(v) for k, v in spec["params"].items()}
+    consts = {k: num(v) for k, v in (spec.get("constants") or {}).items()}
+    names = list(inputs) + list(params) + list(consts) + list(spec["nodes"])
+    syms = {n: sp.Symbol(n + "_") for n in names}  # suffix: `lambda` is a keyword
+    loc = {**LOCALS, **{n + "_": s for n, s in syms.items()}}
+
+    def parse(text):
+        import re
+
+        text = re.sub(r"\b([A-Za-z_]\w*)\b(?!\s*\()",
+                      lambda m: m.group(1) + "_" if m.group(1) in syms else m.group(1), str(text))
+        return sp.sympify(text.replace("^", "**"), locals=loc, rational=True)
+
+    node_exprs = {n: parse(t) for n, t in spec["nodes"].items()}
+
+    def composed(name):  # substitute node definitions until only leaves remain
+        e = node_exprs[name]
+        for _ in range(len(node_exprs) + 1):
+            e2 = e.xreplace({syms[n]: node_exprs[n] for n in node_exprs})
+            if e2 == e:
+                break
+            e = e2
+        return e
+
+    loss = composed(spec["loss"])
+    lr = num(spec["learning_rate"]) if spec.get("learning_rate") is not None else None
+    out = []
+    for data in spec.get("iterations") or [{}]:
+        leaves = {**inputs, **{k: num(v) for k, v in data.items()}, **params}
+        leaves = {**consts, **leaves}
+        sub = {syms[k]: v for k, v in leaves.items()}
+        values = {n: composed(n).xreplace(sub) for n in node_exprs}
+        grads = {k: sp.diff(loss, syms[k]).xreplace(sub)
+                 for k in list(params) + list(inputs)}
+        row = {"values": values, "grads": grads}
+        if lr is not None:
+            params = {k: params[k] - lr * grads[k] for k in params}
+            row["new"] = dict(params)
+        out.append(row)
+    return out
+
+
+# ─── network exercises ───────────────────────────────────────────────────────────────
+def _mat(v) -> sp.Matrix:
+    if isinstance(v, list) and v and isinstance(v[0], list):
+        return sp.Matrix([[num(e) for e in r] for r in v])
+    if isinstance(v, list):
+        return sp.Matrix([[num(e) for e in v]])
+    return sp.Matrix([[num(v)]])
+
+
+def network_oracle(spec: dict) -> dict:
+    """Values, and ∂L/∂W, ∂L/∂b, ∂L/∂x by differentiating the composed loss."""
+    col = spec.get("layout", "column") == "column"
+    x = _mat(spec["input"])
+    if col and not (isinstance(spec["input"][0], list)):
+        x = x.T
+    Ws, bs, Wsym, bsym = [], [], [], []
+    for i, layer in enumerate(spec["layers"], 1):
+        W = _mat(layer["W"])
+        b = _mat(layer["b"] if isinstance(layer["b"], list) else [layer["b"]])
+        b = b.T if col else b
+        Ws.append(W)
+        bs.append(b)
+        Wsym.append(sp.Matrix(*W.shape, lambda r, c: sp.Symbol(f"W{i}_{r}_{c}")))
+        bsym.append(sp.Matrix(*b.shape, lambda r, c: sp.Symbol(f"b{i}_{r}_{c}")))
+    xsym = sp.Matrix(*x.shape, lambda r, c: sp.Symbol(f"x_{r}_{c}"))
+    h = xsym
+    batch = x.cols if col else x.rows
+    zs, hs = [], []
+    for layer, W, b in zip(spec["layers"], Wsym, bsym):
+        z = W * h + b * sp.ones(1, batch) if col else h * W + sp.ones(batch, 1) * b
+        act = layer.get("activation", "identity")
+        if act == "softmax":
+            m = z if col else z.T
+            p = sp.Matrix(*m.shape, lambda r, c: sp.exp(m[r, c]) /
+                          sum(sp.exp(m[k, c]) for k in range(m.rows)))
+            h = p if col else p.T
+        else:
+            slope = num(layer["slope"]) if layer.get("slope") is not None else sp.Rational(1, 100)
+            f = {"identity": lambda e: e, "relu": _relu, "sigmoid": _sigmoid, "tanh": sp.tanh,
+                 "leaky_relu": lambda e: _leaky(e, slope)}[act]
+            h = z.applyfunc(f)
+        zs.append(z)
+        hs.append(h)
+    yhat = h
+    t = spec["target"]
+    out_units = Ws[-1].rows if col else Ws[-1].cols
+    if spec["loss"] == "ce" and isinstance(t, int) and out_units > 1:
+        t = [1 if k == t else 0 for k in range(out_units)]
+    y = _mat(t)
+    if y.shape != yhat.shape:
+        y = y.T
+    n_all = yhat.rows * yhat.cols
+    diff = [yhat[k] - y[k] for k in range(n_all)]
+    loss = spec["loss"]
+    if loss == "mse":
+        L = sum(d**2 for d in diff) / n_all
+    elif loss == "sse":
+        L = sum(d**2 for d in diff)
+    elif loss == "half_sse":
+        L = sum(d**2 for d in diff) / 2
+    elif loss == "bce":
+        L = -sum(y[k] * sp.log(yhat[k]) + (1 - y[k]) * sp.log(1 - yhat[k])
+                 for k in range(n_all)) / n_all
+    else:  # ce: mean over examples
+        L = -sum(y[k] * sp.log(yhat[k]) for k in range(n_all)) / batch
+    sub = {}
+    for W, S in zip(Ws, Wsym):
+        sub.update({S[k]: W[k] for k in range(len(S))})
+    for b, S in zip(bs, bsym):
+        sub.update({S[k]: b[k] for k in range(len(S))})
+    sub.update({xsym[k]: x[k] for k in range(len(x))})
+
+    def grad(S):
+        return sp.Matrix(*S.shape, lambda r, c: sp.diff(L, S[r, c]).xreplace(sub))
+
+    return {
+        "L": L.xreplace(sub),
+        "z": [z.xreplace(sub) for z in zs],
+        "h": [hh.xreplace(sub) for hh in hs],
+        "dW": [grad(S) for S in Wsym],
+        "db": [grad(S) for S in bsym],
+        "dx": grad(xsym),
+    }
+
+
+def equal(a, b) -> bool:
+    """Exactly equal (matrices entrywise); falls back to 50-digit agreement for exp/log forms."""
+    if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
+        a, b = sp.Matrix(a), sp.Matrix(b)
+        if a.shape != b.shape:
+            if a.shape == (1, 1) or b.shape == (1, 1):
+                return equal(a[0], b[0]) if len(a) == len(b) == 1 else False
+            return False
+        return all(equal(p, q) for p, q in zip(a, b))
+    a, b = sp.sympify(a), sp.sympify(b)
+    d = a - b
+    if d.is_Rational:
+        return d == 0
+    if d.is_zero:
+        return True
+    if a.has(sp.Float) or b.has(sp.Float):  # a value the engine carried at 40 digits
+        return abs(sp.N(d, 60)) <= sp.Float("1e-30") * (1 + abs(sp.N(b, 60)))
+    return abs(sp.N(d, 60)) < sp.Float("1e-45")

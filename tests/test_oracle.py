@@ -1,0 +1,154 @@
+"""Every gradient the engine gives equals sympy.diff of the fully composed loss (tests/oracle.py):
+for every bundled exercise, and for hypothesis-generated graphs and networks."""
+from __future__ import annotations
+
+import sympy as sp
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oracle import equal, graph_oracle, network_oracle
+from tutor.catalog import bundled
+from tutor.core import work, work_exercise
+from tutor.exercise import load_text
+
+import pytest
+
+BUNDLED = [e for e in bundled()]
+
+
+def check_graph(w, spec):
+    expected = graph_oracle(spec)
+    sol = w.solution
+    for it, row in enumerate(expected, start=1):
+        for node, v in row["values"].items():
+            assert equal(sol.value(node, it), v), (it, node, sol.value(node, it), v)
+        for name, g in row["grads"].items():
+            got = sol.quantities.get((it, "grad", name))
+            got = got.value if got is not None else sp.Integer(0)
+            assert equal(got, g), (it, name, got, g)
+        for name, v in row.get("new", {}).items():
+            assert equal(sol.get("new", name, it).value, v), (it, name)
+
+
+def check_network(w, spec):
+    o = network_oracle(spec)
+    sol = w.solution
+    assert equal(sol.value("L"), o["L"])
+    n = len(spec["layers"])
+    for i in range(1, n + 1):
+        assert equal(sol.value(f"z{i}"), o["z"][i - 1]), f"z{i}"
+        h = "yhat" if i == n else f"h{i}"
+        assert equal(sol.value(h), o["h"][i - 1]), h
+        assert equal(sol.grad(f"W{i}"), o["dW"][i - 1]), f"dW{i}"
+        assert equal(sol.grad(f"b{i}"), o["db"][i - 1]), f"db{i}"
+    assert equal(sol.grad("x"), o["dx"]), "dx"
+
+
+@pytest.mark.parametrize("entry", BUNDLED, ids=[e.id for e in BUNDLED])
+def test_bundled_exercise_matches_oracle(entry):
+    spec = yaml.safe_load(entry.path.read_text())
+    w = work(str(entry.path))
+    if spec["kind"] == "graph":
+        check_graph(w, spec)
+    else:
+        check_network(w, spec)
+
+
+# ─── generated graphs ────────────────────────────────────────────────────────────────
+values = st.sampled_from(["1", "2", "-1", "0.5", "-0.25", "3", "1/3", "-2", "0.1"])
+UNARY = ["relu({})", "sigmoid({})", "tanh({})", "({})**2", "exp({})", "log(1 + ({})**2)",
+         "-({})", "({})/2"]
+BINARY = ["{} + {}", "{} * {}", "{} - {}", "max({}, {})", "{}*{} + {}"]
+
+
+@st.composite
+def random_graph(draw):
+    n_params = draw(st.integers(1, 3))
+    n_inputs = draw(st.integers(0, 2))
+    params = {f"p{i}": draw(values) for i in range(n_params)}
+    inputs = {f"x{i}": draw(values) for i in range(n_inputs)}
+    names = list(params) + list(inputs)
+    nodes = {}
+    for k in range(draw(st.integers(1, 5))):
+        if draw(st.booleans()):
+            tmpl = draw(st.sampled_from(UNARY))
+            args = [draw(st.sampled_from(names))]
+        else:
+            tmpl = draw(st.sampled_from(BINARY))
+            args = [draw(st.sampled_from(names)) for _ in range(tmpl.count("{}"))]
+        nodes[f"n{k}"] = tmpl.format(*args)
+        names.append(f"n{k}")
+    # the loss touches the last node and, often, an earlier one: merges happen
+    last = list(nodes)[-1]
+    other = draw(st.sampled_from(names))
+    nodes["L"] = f"({last})**2 + {other}" if draw(st.booleans()) else f"({last} - 1)**2"
+    spec = {"id": "gen", "kind": "graph", "params": params, "inputs": inputs, "nodes": nodes,
+            "loss": "L", "ask": ["forward", "backward", "inputs"]}
+    if draw(st.booleans()):
+        spec["learning_rate"] = "0.1"
+        spec["iterations"] = [{}, {}]
+    return spec
+
+
+def _quote(spec):
+    """As an author would write it: values quoted so "1/3" stays exact."""
+    return yaml.safe_dump(spec, sort_keys=False)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_graph())
+def test_random_graphs_match_oracle(spec):
+    w = work_exercise(load_text(_quote(spec), "gen.yaml"))
+    check_graph(w, spec)
+
+
+# ─── generated networks ──────────────────────────────────────────────────────────────
+weights = st.sampled_from([0, 1, -1, 2, "0.5", "-0.5", "0.25", "-1/3", "0.3"])
+
+
+@st.composite
+def random_network(draw):
+    layout = draw(st.sampled_from(["column", "row"]))
+    batch = draw(st.integers(1, 2))
+    sizes = [draw(st.integers(1, 3)) for _ in range(draw(st.integers(2, 4)))]
+    loss = draw(st.sampled_from(["mse", "sse", "half_sse", "bce", "ce"]))
+    if loss == "ce":
+        sizes[-1] = max(2, sizes[-1])
+    if loss == "bce":
+        sizes[-1] = 1
+    layers = []
+    for i in range(1, len(sizes)):
+        out_, in_ = sizes[i], sizes[i - 1]
+        W = [[draw(weights) for _ in range(in_)] for _ in range(out_)]
+        if layout == "row":
+            W = [list(r) for r in zip(*W)]
+        last = i == len(sizes) - 1
+        act = {"ce": "softmax", "bce": "sigmoid"}.get(loss) if last else None
+        act = act or draw(st.sampled_from(["identity", "relu", "sigmoid", "tanh", "leaky_relu"]))
+        layers.append({"W": W, "b": [draw(weights) for _ in range(out_)], "activation": act})
+    n_in, n_out = sizes[0], sizes[-1]
+    xs = [[draw(weights) for _ in range(n_in)] for _ in range(batch)]
+    if loss == "ce":
+        ts = [[1 if k == draw(st.integers(0, n_out - 1)) else 0 for k in range(n_out)]
+              for _ in range(batch)]
+        ts = [t if sum(t) == 1 else [1] + [0] * (n_out - 1) for t in ts]
+    elif loss == "bce":
+        ts = [[draw(st.sampled_from([0, 1, "0.5"]))] for _ in range(batch)]
+    else:
+        ts = [[draw(weights) for _ in range(n_out)] for _ in range(batch)]
+    if batch == 1:
+        x, t = xs[0], ts[0]
+    elif layout == "row":
+        x, t = xs, ts
+    else:
+        x, t = [list(r) for r in zip(*xs)], [list(r) for r in zip(*ts)]
+    return {"id": "gen", "kind": "network", "layout": layout, "input": x, "target": t,
+            "layers": layers, "loss": loss, "ask": ["forward", "backward", "inputs"]}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_network())
+def test_random_networks_match_oracle(spec):
+    w = work_exercise(load_text(_quote(spec), "gen.yaml"))
+    check_network(w, spec)

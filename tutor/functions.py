@@ -1,0 +1,113 @@
+"""The named functions of the expression grammar, as SymPy functions.
+
+``relu``, ``leaky_relu`` and ``sigmoid`` are our own SymPy ``Function`` classes so that
+(1) a value keeps its exact form (``sigmoid(69/125)`` evaluates to ``1/(1+exp(-69/125))``)
+and (2) their derivatives never pass through SymPy's ``Heaviside``, whose value at 0 is ½.
+The derivative of ``relu`` at exactly 0 is left as ``relu_step(0)``; the engine replaces it
+with the exercise's ReLU′(0) convention (default 0).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+LEAKY_DEFAULT_SLOPE = sp.Rational(1, 100)
+
+
+def sign(z) -> int:
+    """Exact sign of a real number given as a SymPy expression: -1, 0 or 1."""
+    z = sp.sympify(z)
+    if z.is_Rational:
+        return int(z.p > 0) - int(z.p < 0)
+    if z.is_zero:
+        return 0
+    v = z.evalf(60)
+    if v.is_Number and abs(v) > sp.Float("1e-45"):
+        return 1 if v > 0 else -1
+    return 0 if sp.simplify(z) == 0 else (1 if v > 0 else -1)
+
+
+class relu_step(sp.Function):
+    """ReLU′(z) = 1[z > 0]; left unevaluated at z = 0, where a convention decides."""
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_number:
+            s = sign(z)
+            if s:
+                return sp.Integer(1 if s > 0 else 0)
+
+
+class relu(sp.Function):
+    """ReLU(z) = max(0, z)."""
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_number:
+            return z if sign(z) > 0 else sp.Integer(0)
+
+    def fdiff(self, argindex=1):
+        return relu_step(self.args[0])
+
+
+class leaky_step(sp.Function):
+    """LeakyReLU′(z; α) = 1 if z > 0 else α; unevaluated at 0 (the convention decides)."""
+
+    @classmethod
+    def eval(cls, z, slope):
+        if z.is_number:
+            s = sign(z)
+            if s:
+                return sp.Integer(1) if s > 0 else slope
+
+
+class leaky_relu(sp.Function):
+    """LeakyReLU(z; α) = z if z > 0 else α z.  ``leaky_relu(z)`` uses α = 1/100."""
+
+    @classmethod
+    def eval(cls, z, slope=None):
+        if slope is None:
+            return leaky_relu(z, LEAKY_DEFAULT_SLOPE)
+        if z.is_number:
+            return z if sign(z) > 0 else slope * z
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return leaky_step(self.args[0], self.args[1])
+
+
+class sigmoid(sp.Function):
+    """σ(z) = 1/(1 + e^(−z));  σ′(z) = σ(z)(1 − σ(z))."""
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_number:
+            return 1 / (1 + sp.exp(-z))
+
+    def fdiff(self, argindex=1):
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+
+def resolve_steps(expr, relu_prime_at_zero=0):
+    """Replace ReLU′(0) (and LeakyReLU′(0)) by the exercise's convention."""
+    if not isinstance(expr, sp.Basic) or not expr.has(relu_step, leaky_step):
+        return expr
+    c = sp.sympify(relu_prime_at_zero)
+    expr = expr.replace(relu_step, lambda z: relu_step(z) if z.free_symbols else c)
+    return expr.replace(
+        leaky_step, lambda z, a: leaky_step(z, a) if z.free_symbols else (1 if c == 1 else a))
+
+
+# name -> (min args, max args, builder).  The whole function vocabulary of the grammar.
+FUNCTIONS = {
+    "relu": (1, 1, relu),
+    "leaky_relu": (1, 2, leaky_relu),
+    "sigmoid": (1, 1, sigmoid),
+    "tanh": (1, 1, sp.tanh),
+    "exp": (1, 1, sp.exp),
+    "log": (1, 1, sp.log),
+    "sqrt": (1, 1, sp.sqrt),
+    "max": (2, 8, sp.Max),
+    "min": (2, 8, sp.Min),
+}

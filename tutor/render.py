@@ -1,0 +1,112 @@
+"""Values as text: decimals for people, exact forms for machines. Display only — no math.
+
+``fmt`` rounds to a few decimals (``-0.3654``, ``[-0.2192, 0]``, ``[[-0.1315, -0.0219], [0, 0]]``);
+``exact_text`` prints the SymPy form (``-73/200``, ``1/(1 + exp(-69/125))``);
+``to_json`` gives floats / lists / lists of lists.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+PLACES = 4
+
+
+def is_matrix(v: Any) -> bool:
+    return hasattr(v, "shape") and hasattr(v, "tolist")
+
+
+def _rows(v: Any) -> list[list[Any]]:
+    return v.tolist()
+
+
+def vector_entries(v: Any) -> list[Any] | None:
+    """The entries of a vector-shaped matrix (n×1 or 1×n), else None."""
+    if is_matrix(v) and (v.cols == 1 or v.rows == 1):
+        return list(v)
+    return None
+
+
+def scalar_text(x: Any, places: int = PLACES) -> str:
+    """One number, rounded: 2 → '2', 0.63459… → '0.6346', 3.1e-7 → '3.1e-7'."""
+    import sympy as sp
+
+    x = sp.sympify(x)
+    if x.is_Integer:
+        return str(x)
+    try:
+        f = float(sp.N(x, 30))
+    except TypeError:
+        return str(x)
+    if f == 0:
+        return "0"
+    if abs(f) < 10 ** (-places) / 2 or abs(f) >= 1e12:
+        return f"{f:.{max(places - 2, 2)}e}".replace("e-0", "e-").replace("e+0", "e")
+    s = f"{f:.{places}f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def fmt(v: Any, places: int = PLACES) -> str:
+    """A scalar, vector or matrix rounded for display."""
+    if is_matrix(v):
+        if v.rows == 1 and v.cols == 1:
+            return scalar_text(v[0, 0], places)
+        vec = vector_entries(v)
+        if vec is not None:
+            return "[" + ", ".join(scalar_text(e, places) for e in vec) + "]"
+        return "[" + ", ".join("[" + ", ".join(scalar_text(e, places) for e in r) + "]"
+                               for r in _rows(v)) + "]"
+    return scalar_text(v, places)
+
+
+def exact_text(v: Any) -> str:
+    """The exact SymPy form as text (matrices as nested lists)."""
+    import sympy as sp
+
+    if is_matrix(v):
+        if v.rows == 1 and v.cols == 1:
+            return sp.sstr(v[0, 0])
+        vec = vector_entries(v)
+        if vec is not None:
+            return "[" + ", ".join(sp.sstr(e) for e in vec) + "]"
+        return "[" + ", ".join("[" + ", ".join(sp.sstr(e) for e in r) + "]"
+                               for r in _rows(v)) + "]"
+    return sp.sstr(v)
+
+
+def to_json(v: Any, digits: int = 15) -> Any:
+    """Decimal value(s) as JSON numbers: a float, a list, or a list of lists."""
+    import sympy as sp
+
+    def num(x):
+        return float(sp.N(x, digits))
+
+    if is_matrix(v):
+        if v.rows == 1 and v.cols == 1:
+            return num(v[0, 0])
+        vec = vector_entries(v)
+        if vec is not None:
+            return [num(e) for e in vec]
+        return [[num(e) for e in r] for r in _rows(v)]
+    return num(v)
+
+
+def shape_text(v: Any) -> str:
+    if is_matrix(v):
+        if v.rows == 1 and v.cols == 1:
+            return "scalar"
+        if v.cols == 1 or v.rows == 1:
+            return f"vector of {max(v.shape)}"
+        return f"{v.rows}×{v.cols}"
+    return "scalar"
+
+
+def entry_name(name: str, idx: tuple, shape: tuple | None) -> str:
+    """'z2[2]' for vectors (1-based), 'W2[1,2]' for matrices, 'u' for scalars."""
+    if not idx or shape is None or shape == (1, 1):
+        return name
+    i, j = idx
+    if shape[1] == 1:
+        return f"{name}[{i + 1}]"
+    if shape[0] == 1:
+        return f"{name}[{j + 1}]"
+    return f"{name}[{i + 1},{j + 1}]"

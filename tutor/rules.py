@@ -1,0 +1,462 @@
+"""The rules table: every operation's forward and its local backward rule, side by side.
+
+A backward rule receives the upstream gradient g = ∂L/∂(node output) and returns, for each
+parent, one chain-rule ``Term``: its value, the formula that produced it, and — for every entry
+that is zero — the reason in words (dead ReLU, zero input, zero upstream gradient, …).
+
+The solver (tutor.solve) only walks the graph and sums Terms at merges; all calculus lives
+here. A misconception (tutor.misconceptions) is this table with one entry swapped.
+
+Shapes (column layout; row layout is the transpose):  W (out, in)  x (in, B)  b (out, 1)
+g and z (out, B).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import sympy as sp
+
+from tutor.functions import leaky_relu, relu, resolve_steps, sigmoid, sign
+from tutor.render import entry_name, fmt
+
+
+# ─── what a rule returns ───────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class Formula:
+    """``template`` with ``{0}``, ``{1}`` … filled by operand symbols or their numbers."""
+
+    template: str
+    operands: tuple[tuple[str, Any], ...] = ()
+    note: str = ""  # e.g. the symbolic local partial "∂v/∂u = 2·c·u + 1"
+
+    def symbolic(self) -> str:
+        return self.template.format(*(s for s, _ in self.operands))
+
+    def numeric(self, show: Callable[[Any], str] = fmt) -> str:
+        return self.template.format(*(show(v) for _, v in self.operands))
+
+
+@dataclass(frozen=True)
+class Term:
+    """One chain-rule contribution to a parent's gradient."""
+
+    value: Any
+    formula: Formula
+    zeros: Mapping[tuple, str] = field(default_factory=dict)  # entry → why it is 0
+    source: str = ""  # the node whose backward rule produced it
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a rule may look at: its node, its inputs, its output, and the rest of the pass."""
+
+    node: Any  # tutor.graph.Node
+    args: tuple  # parent values, in node.parents order
+    out: Any  # this node's forward value (backward only)
+    graph: Any  # tutor.graph.Graph
+    rules: Mapping[str, Any]
+    values: Mapping[str, Any]  # every forward value of this iteration
+    causes: Mapping[tuple, Mapping[tuple, str]]  # ("value"|"grad", name) → entry → cause
+
+    def cause(self, kind: str, name: str, idx: tuple) -> str:
+        return self.causes.get((kind, name), {}).get(idx, "")
+
+
+@dataclass(frozen=True)
+class Rule:
+    forward: Callable[[Ctx], Any]
+    backward: Callable[[Ctx, Any], tuple]  # one Term (or None) per parent
+    forward_zeros: Callable[[Ctx, Any], dict] = lambda ctx, out: {}
+
+
+# ─── small helpers ─────────────────────────────────────────────────────────────────────
+def is_zero(x: Any) -> bool:
+    x = sp.sympify(x)
+    if x.is_Float:
+        return abs(x) < sp.Float("1e-30")
+    return x.is_zero is True or (x.is_number and sign(x) == 0)
+
+
+def entries(m: Any):
+    """(index, entry) of a matrix, or ((), x) of a scalar."""
+    if isinstance(m, sp.MatrixBase):
+        for i in range(m.rows):
+            for j in range(m.cols):
+                yield (i, j), m[i, j]
+    else:
+        yield (), m
+
+
+def shape(m: Any):
+    return m.shape if isinstance(m, sp.MatrixBase) else None
+
+
+def because(what: str, why: str) -> str:
+    return f"{what} ({why})" if why else what
+
+
+def _col(ctx: Ctx) -> bool:
+    return ctx.graph.layout == "column"
+
+
+# ─── affine: z = W x + b ───────────────────────────────────────────────────────────────
+def affine_forward(ctx: Ctx):
+    W, x, b = ctx.args
+    if _col(ctx):  # (out, in)·(in, B) + (out, 1)·(1, B)
+        return W * x + b * sp.ones(1, x.cols)
+    return x * W + sp.ones(x.rows, 1) * b  # (B, in)·(in, out) + (B, 1)·(1, out)
+
+
+def affine_backward(ctx: Ctx, g):
+    """∂L/∂W = δ xᵀ,  ∂L/∂b = Σ_batch δ,  ∂L/∂x = Wᵀ δ   (row layout: xᵀ δ, Σ δ, δ Wᵀ)."""
+    W, x, b = ctx.args
+    wn, xn, bn = ctx.node.parents
+    d = ctx.node.attrs.get("grad_symbol", "δ")
+    xs = f"{xn}" if xn != "x" else "x"
+    batch = x.cols if _col(ctx) else x.rows
+    if _col(ctx):
+        dW, db, dx = g * x.T, g * sp.ones(batch, 1), W.T * g
+        fW = Formula("{0} · {1}ᵀ", ((d, g), (xs, x)))
+        fx = Formula("{0}ᵀ · {1}", ((wn, W), (d, g)))
+    else:
+        dW, db, dx = x.T * g, sp.ones(1, batch) * g, g * W.T
+        fW = Formula("{0}ᵀ · {1}", ((xs, x), (d, g)))
+        fx = Formula("{0} · {1}ᵀ", ((d, g), (wn, W)))
+    fb = Formula("{0}" if batch == 1 else "Σ over the batch of {0}", ((d, g),))
+    zname = ctx.node.name
+
+    def g_row(i):  # the upstream entries that feed output unit i (over the batch)
+        return [(i, k) if _col(ctx) else (k, i) for k in range(batch)]
+
+    def x_row(j):
+        return [(j, k) if _col(ctx) else (k, j) for k in range(batch)]
+
+    def why_dW(idx):
+        i, j = idx if _col(ctx) else (idx[1], idx[0])  # (unit, input)
+        gz = [e for e in g_row(i) if is_zero(g[e])]
+        xz = [e for e in x_row(j) if is_zero(x[e])]
+        if len(gz) == batch:
+            e = gz[0]
+            return because(f"no error signal reaches unit {i + 1}: "
+                           f"{entry_name(d, e, g.shape)} = 0", ctx.cause("grad", zname, e))
+        if len(xz) == batch:
+            e = xz[0]
+            src = "input" if xn == "x" else "activation"
+            return because(f"zero {src} feeds this weight: {entry_name(xn, e, x.shape)} = 0",
+                           ctx.cause("value", xn, e))
+        return "the contributions over the batch cancel"
+
+    def why_db(idx):
+        i = idx[0] if _col(ctx) else idx[1]
+        gz = [e for e in g_row(i) if is_zero(g[e])]
+        if len(gz) == batch:
+            return because(f"{entry_name(d, gz[0], g.shape)} = 0", ctx.cause("grad", zname, gz[0]))
+        return "the batch's error signals cancel"
+
+    def why_dx(idx):
+        j = idx[0] if _col(ctx) else idx[1]
+        units = W.rows if _col(ctx) else W.cols
+        if all(is_zero(v) for _, v in entries(g)):
+            return because(f"{d} = 0 everywhere", "")
+        live = [i for i in range(units) if not is_zero(W[i, j] if _col(ctx) else W[j, i])]
+        if not live:
+            return f"every weight out of it is 0 ({wn})"
+        if all(all(is_zero(g[e]) for e in g_row(i)) for i in live):
+            i = live[0]
+            e = g_row(i)[0]
+            return because(f"its weights lead only to units with zero error signal, e.g. "
+                           f"{entry_name(d, e, g.shape)} = 0", ctx.cause("grad", zname, e))
+        return f"the contributions {wn}ᵀ·{d} cancel"
+
+    def zeros(m, why):
+        return {i: why(i) for i, v in entries(m) if is_zero(v)}
+
+    return (Term(dW, fW, zeros(dW, why_dW), zname),
+            Term(dx, fx, zeros(dx, why_dx), zname),
+            Term(db, fb, zeros(db, why_db), zname))
+
+
+# ─── elementwise activations: h = φ(z) ─────────────────────────────────────────────────
+@dataclass(frozen=True)
+class Activation:
+    f: Callable[[Any, Any], Any]  # (z, slope) → φ(z)
+    d: Callable[[Any, Any, Any], Any]  # (z, h, ctx) → φ′(z), using h = φ(z) where that is simpler
+    text: str  # the rule in words, for hints
+    symbol: str  # how φ′ is written
+
+
+def _relu_d(z, h, ctx):
+    s = sign(z)
+    return sp.Integer(1 if s > 0 else 0) if s else sp.Integer(ctx.graph.relu_prime_at_zero)
+
+
+def _leaky_d(z, h, ctx):
+    slope = ctx.node.attrs.get("slope") or sp.Rational(1, 100)
+    s = sign(z)
+    if s == 0:
+        return sp.Integer(1) if ctx.graph.relu_prime_at_zero == 1 else slope
+    return sp.Integer(1) if s > 0 else slope
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "identity": Activation(lambda z, a: z, lambda z, h, c: sp.Integer(1), "φ′(z) = 1", "1"),
+    "relu": Activation(lambda z, a: relu(z), _relu_d, "ReLU′(z) = 1[z > 0]", "ReLU′"),
+    "leaky_relu": Activation(lambda z, a: leaky_relu(z, a or sp.Rational(1, 100)), _leaky_d,
+                             "LeakyReLU′(z) = 1 if z > 0 else α", "LeakyReLU′"),
+    "sigmoid": Activation(lambda z, a: sigmoid(z), lambda z, h, c: h * (1 - h),
+                          "σ′(z) = σ(z)(1 − σ(z))", "σ′"),
+    "tanh": Activation(lambda z, a: sp.tanh(z), lambda z, h, c: 1 - h**2,
+                       "tanh′(z) = 1 − tanh²(z)", "tanh′"),
+}
+
+
+def softmax(z: sp.Matrix, column: bool) -> sp.Matrix:
+    """Softmax of each example (each column in column layout, each row in row layout)."""
+    m = z if column else z.T
+    out = sp.zeros(*m.shape)
+    for k in range(m.cols):
+        exps = [sp.exp(m[i, k]) for i in range(m.rows)]
+        total = sum(exps)
+        for i in range(m.rows):
+            out[i, k] = exps[i] / total
+    return out if column else out.T
+
+
+def act_forward(ctx: Ctx):
+    (z,) = ctx.args
+    fn = ctx.node.attrs["fn"]
+    if fn == "softmax":
+        return softmax(z, _col(ctx))
+    act = ctx.rules[fn]
+    slope = ctx.node.attrs.get("slope")
+    return z.applyfunc(lambda v: act.f(v, slope))
+
+
+def act_forward_zeros(ctx: Ctx, out):
+    (z,) = ctx.args
+    zname = ctx.node.parents[0]
+    fn = ctx.node.attrs["fn"]
+    causes = {}
+    for idx, v in entries(out):
+        if not is_zero(v):
+            continue
+        zi = z[idx]
+        if fn == "relu" and sign(zi) < 0:
+            causes[idx] = f"dead ReLU: {entry_name(zname, idx, z.shape)} = {fmt(zi)} < 0"
+        elif fn == "relu":
+            causes[idx] = f"ReLU at the boundary: {entry_name(zname, idx, z.shape)} = 0"
+        else:
+            causes[idx] = f"{entry_name(zname, idx, z.shape)} = 0"
+    return causes
+
+
+def act_backward(ctx: Ctx, g):
+    """δ = ∂L/∂h ⊙ φ′(z)   (softmax: δ = J(z)ᵀ g, per example)."""
+    (z,) = ctx.args
+    h = ctx.out
+    fn = ctx.node.attrs["fn"]
+    zname, hname = ctx.node.parents[0], ctx.node.name
+    gsym = ctx.node.grad_symbol
+    if fn == "softmax":
+        col = _col(ctx)
+        p, gm = (h, g) if col else (h.T, g.T)
+        dz = sp.zeros(*p.shape)
+        for k in range(p.cols):
+            dot = sum(gm[i, k] * p[i, k] for i in range(p.rows))
+            for i in range(p.rows):
+                dz[i, k] = p[i, k] * (gm[i, k] - dot)
+        dz = dz if col else dz.T
+        f = Formula("J_softmax({0})ᵀ · {1}", ((zname, z), (gsym, g)))
+        return (Term(dz, f, {i: "the softmax Jacobian cancels it" for i, v in entries(dz)
+                             if is_zero(v)}, hname),)
+    act = ctx.rules[fn]
+    dphi = sp.Matrix(z.rows, z.cols, lambda i, j: act.d(z[i, j], h[i, j], ctx))
+    dz = g.multiply_elementwise(dphi)
+    f = (Formula("{0}", ((gsym, g),)) if fn == "identity"
+         else Formula("{0} ⊙ " + act.symbol + "({1})", ((gsym, g), (zname, dphi))))
+    f = Formula(f.template, f.operands, act.text if fn != "identity" else "")
+
+    def why(idx):
+        if is_zero(dphi[idx]):
+            zi = z[idx]
+            e = entry_name(zname, idx, z.shape)
+            if fn == "relu" and sign(zi) == 0:
+                return (f"{e} = 0 exactly: the boundary, where ReLU′(0) = "
+                        f"{ctx.graph.relu_prime_at_zero} by this exercise's convention")
+            if fn == "relu":
+                return f"dead ReLU: {e} = {fmt(zi)} ≤ 0, so ReLU′ = 0"
+            return f"{act.symbol}({e}) = 0"
+        return because(f"no gradient reaches {entry_name(hname, idx, h.shape)}: "
+                       f"{entry_name(gsym, idx, g.shape)} = 0", ctx.cause("grad", hname, idx))
+
+    return (Term(dz, f, {i: why(i) for i, v in entries(dz) if is_zero(v)}, hname),)
+
+
+# ─── losses: L = ℓ(ŷ, y) ───────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class Loss:
+    """value(p, y, n) and gradient ∂L/∂ŷ(p, y, n); ``logit_grad`` when fused with the output
+    activation (sigmoid + bce, softmax + ce): ∂L/∂z = (ŷ − y)/n."""
+
+    value: Callable
+    grad: Callable | None
+    text: str
+    n: Callable[[sp.Matrix, bool], int]  # the normaliser: entries, batch size, or 1
+
+
+def _sum(m):
+    return sum(m, sp.Integer(0))
+
+
+def _all(p, col):
+    return p.rows * p.cols
+
+
+def _one(p, col):
+    return 1
+
+
+def _batch(p, col):
+    return p.cols if col else p.rows
+
+
+LOSSES: dict[str, Loss] = {
+    "mse": Loss(lambda p, y, n: _sum((p - y).applyfunc(lambda e: e**2)) / n,
+                lambda p, y, n: 2 * (p - y) / n, "∂L/∂ŷ = 2(ŷ − y)/n", _all),
+    "sse": Loss(lambda p, y, n: _sum((p - y).applyfunc(lambda e: e**2)),
+                lambda p, y, n: 2 * (p - y), "∂L/∂ŷ = 2(ŷ − y)", _one),
+    "half_sse": Loss(lambda p, y, n: _sum((p - y).applyfunc(lambda e: e**2)) / 2,
+                     lambda p, y, n: p - y, "∂L/∂ŷ = ŷ − y", _one),
+    "bce": Loss(lambda p, y, n: -_sum(y.multiply_elementwise(p.applyfunc(sp.log))
+                                      + (_ones_like(y) - y).multiply_elementwise(
+                                          p.applyfunc(lambda e: sp.log(1 - e)))) / n,
+                lambda p, y, n: (-y.multiply_elementwise(p.applyfunc(lambda e: 1 / e))
+                                 + (_ones_like(y) - y).multiply_elementwise(
+                                     p.applyfunc(lambda e: 1 / (1 - e)))) / n,
+                "∂L/∂ŷ = (−y/ŷ + (1 − y)/(1 − ŷ))/n", _all),
+    "ce": Loss(lambda p, y, n: -_sum(y.multiply_elementwise(p.applyfunc(sp.log))) / n,
+               None, "∂L/∂z = (ŷ − y)/B", _batch),
+}
+
+
+def _ones_like(m):
+    return sp.ones(*m.shape)
+
+
+def loss_forward(ctx: Ctx):
+    first, y = ctx.args
+    a = ctx.node.attrs
+    p = ctx.values["yhat"]
+    loss = ctx.rules["loss:" + a["fn"]]
+    return sp.sympify(loss.value(p, y, loss.n(p, _col(ctx))))
+
+
+def loss_backward(ctx: Ctx, g):
+    """Fused (sigmoid+bce, softmax+ce): δ = (ŷ − y)/n at the logits; else ∂L/∂ŷ."""
+    first, y = ctx.args
+    a = ctx.node.attrs
+    p = ctx.values["yhat"]
+    loss = ctx.rules["loss:" + a["fn"]]
+    n = loss.n(p, _col(ctx))
+    if a["fused"]:
+        val = ctx.rules["logit_grad"](p, y, n)
+        f = Formula("{0} − {1}" if n == 1 else "({0} − {1}) / " + str(n), (("ŷ", p), ("y", y)))
+        f = Formula(f.template, f.operands,
+                    "BCE + sigmoid: ∂L/∂z = ŷ − y" if a["fn"] == "bce"
+                    else "softmax + cross-entropy: ∂L/∂z = ŷ − y")
+    else:
+        val = loss.grad(p, y, n)
+        tmpl = {"mse": "2({0} − {1})" + (f" / {n}" if n != 1 else ""),
+                "sse": "2({0} − {1})", "half_sse": "{0} − {1}",
+                "bce": "−{1}/{0} + (1 − {1})/(1 − {0})" + (f", / {n}" if n != 1 else "")}
+        f = Formula(tmpl[a["fn"]], (("ŷ", p), ("y", y)), loss.text)
+    val = g * val
+    zeros = {i: f"the prediction is exact: {entry_name('ŷ', i, p.shape)} = "
+                f"{entry_name('y', i, y.shape)}" for i, v in entries(val) if is_zero(v)}
+    return (Term(val, f, zeros, ctx.node.name), None)
+
+
+# ─── graph nodes: n = expression(parents) ──────────────────────────────────────────────
+def expr_forward(ctx: Ctx):
+    e = ctx.node.attrs["expr"]
+    sub = {sp.Symbol(p): v for p, v in zip(ctx.node.parents, ctx.args)}
+    return resolve_steps(e.xreplace(sub), ctx.graph.relu_prime_at_zero)
+
+
+def expr_backward(ctx: Ctx, g):
+    """∂L/∂p = ∂L/∂n · ∂n/∂p, with ∂n/∂p the node's own local partial at the current values."""
+    node, e = ctx.node, ctx.node.attrs["expr"]
+    sub = {sp.Symbol(p): v for p, v in zip(node.parents, ctx.args)}
+    terms = []
+    for p in node.parents:
+        local_sym = sp.diff(e, sp.Symbol(p))
+        local = resolve_steps(local_sym.xreplace(sub), ctx.graph.relu_prime_at_zero)
+        local_name = f"∂{node.name}/∂{p}"
+        if local_sym == 1:
+            f = Formula("{0}", ((node.grad_symbol, g),), f"{local_name} = 1")
+        else:
+            f = Formula("{0} · {1}", ((node.grad_symbol, g), (local_name, local)),
+                        f"{local_name} = {pretty(local_sym)}")
+        value = g * local
+        zeros = {}
+        if is_zero(value):
+            zeros[()] = _why_expr_zero(ctx, g, local, local_sym, local_name, sub)
+        terms.append(Term(value, f, zeros, node.name))
+    return tuple(terms)
+
+
+def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
+    if is_zero(g):
+        return because(f"{ctx.node.grad_symbol} = 0", ctx.cause("grad", ctx.node.name, ()))
+    from tutor.functions import relu_step
+
+    for step in local_sym.atoms(relu_step):
+        z = step.args[0]
+        zv = z.xreplace(sub)
+        s = sign(zv)
+        zt = pretty(z)
+        if s < 0:
+            return f"dead ReLU: {zt} = {fmt(zv)} ≤ 0, so ReLU′ = 0"
+        if s == 0:
+            return (f"{zt} = 0 exactly: the boundary, where ReLU′(0) = "
+                    f"{ctx.graph.relu_prime_at_zero} by this exercise's convention")
+    zero_names = [str(s) for s in local_sym.free_symbols if is_zero(sub.get(s, 1))]
+    if zero_names:
+        causes = "; ".join(because(f"{n} = 0", ctx.cause("value", n, ())) for n in zero_names)
+        return f"{local_name} = {pretty(local_sym)} = 0 here: {causes}"
+    return f"{local_name} = {pretty(local_sym)} = 0 at these values"
+
+
+def pretty(e) -> str:
+    return sp.sstr(e).replace("**", "^").replace("*", "·")
+
+
+# ─── merges and updates ────────────────────────────────────────────────────────────────
+def accumulate(terms: list[Term]):
+    """At a merge the contributions add: ∂L/∂x = Σ over x's consumers."""
+    total = terms[0].value
+    for t in terms[1:]:
+        total = total + t.value
+    return total
+
+
+def sgd(theta, grad, lr):
+    """θ′ = θ − η ∂L/∂θ."""
+    return theta - lr * grad
+
+
+RULES: dict[str, Any] = {
+    # operations of the graph
+    "affine": Rule(affine_forward, affine_backward),
+    "act": Rule(act_forward, act_backward, act_forward_zeros),
+    "loss": Rule(loss_forward, loss_backward),
+    "expr": Rule(expr_forward, expr_backward),
+    # elementwise derivatives and losses the operations look up
+    **ACTIVATIONS,
+    **{"loss:" + k: v for k, v in LOSSES.items()},
+    "logit_grad": lambda p, y, n: (p - y) / n,
+    # the algorithm itself
+    "accumulate": accumulate,
+    "sgd": sgd,
+}

@@ -1,0 +1,1 @@
+"""The JSON Schema of the exercise format (written by `tutor schema --write`)."""

@@ -1,0 +1,189 @@
+"""The solver: backpropagation itself, written to be read.
+
+    for each iteration:
+        forward   every node in topological order: value = rule.forward(parent values)
+        backward  ∂L/∂L = 1; every node in reverse topological order:
+                      ∂L/∂node = Σ of the terms its consumers sent   (sum at merges)
+                      send rule.backward(∂L/∂node) to each parent
+        update    θ ← θ − η ∂L/∂θ                                    (if a learning rate is set)
+
+Every quantity is kept exact (SymPy) with the formula that produced it. ``overrides`` replaces
+any quantity by another value (a student's answer) before later quantities use it: one pass
+then says what every step *should* be given the student's own earlier answers.
+Values whose exact form grows past what a person can read (deep sigmoid stacks) are carried
+as 40-significant-digit floats and marked ``exact=False``.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import sympy as sp
+
+from tutor.graph import Graph
+from tutor.render import fmt
+from tutor.rules import RULES, Ctx, Formula, Term, entries, is_zero
+
+Key = tuple[int, str, str]  # (iteration, "value" | "grad" | "new", node name)
+MAX_OPS = 60  # an exact entry with more operations than this is carried as a float
+DIGITS = 40
+
+
+@dataclass(frozen=True)
+class Quantity:
+    key: Key
+    value: Any
+    formula: Formula | None = None
+    terms: tuple[Term, ...] = ()  # for gradients: one per consumer
+    zeros: Mapping[tuple, str] = field(default_factory=dict)  # entry → why it is 0
+    exact: bool = True
+
+    @property
+    def node(self) -> str:
+        return self.key[2]
+
+
+@dataclass(frozen=True)
+class Solution:
+    graph: Graph
+    quantities: dict[Key, Quantity]
+
+    @property
+    def n_iterations(self) -> int:
+        return len(self.graph.iterations)
+
+    def get(self, kind: str, node: str, it: int = 1) -> Quantity:
+        return self.quantities[(it, kind, node)]
+
+    def value(self, node: str, it: int = 1) -> Any:
+        return self.quantities[(it, "value", node)].value
+
+    def grad(self, node: str, it: int = 1) -> Any:
+        return self.quantities[(it, "grad", node)].value
+
+
+def _tame(v: Any) -> tuple[Any, bool]:
+    """Keep exact forms a person can read; carry larger ones at 40 significant digits."""
+    if isinstance(v, sp.MatrixBase):
+        flags = []
+
+        def one(e):
+            e2, ok = _tame(e)
+            flags.append(ok)
+            return e2
+
+        out = v.applyfunc(one)
+        return out, all(flags)
+    v = sp.sympify(v)
+    if v.is_Rational or v.is_Float or sp.count_ops(v) <= MAX_OPS:
+        return v, not v.is_Float
+    return sp.Float(sp.N(v, DIGITS), DIGITS), False
+
+
+def _shift(template: str, by: int) -> str:
+    return re.sub(r"\{(\d+)\}", lambda m: "{%d}" % (int(m.group(1)) + by), template)
+
+
+def combine(terms: list[Term]) -> Formula:
+    """The formula of a sum at a merge: t₁ + t₂ + …"""
+    if len(terms) == 1:
+        return terms[0].formula
+    parts, operands, notes = [], [], []
+    for t in terms:
+        parts.append(_shift(t.formula.template, len(operands)))
+        operands += t.formula.operands
+        if t.formula.note:
+            notes.append(t.formula.note)
+    return Formula(" + ".join(parts), tuple(operands), "; ".join(notes))
+
+
+def _merge_zeros(terms: list[Term], total: Any) -> dict:
+    out = {}
+    for idx, v in entries(total):
+        if not is_zero(v):
+            continue
+        causes = [t.zeros.get(idx) for t in terms]
+        if all(causes):
+            out[idx] = "; ".join(dict.fromkeys(causes))
+        else:
+            parts = " + ".join(fmt(t.value[idx] if idx else t.value) for t in terms)
+            out[idx] = f"a true cancellation: the contributions {parts} sum to 0"
+    return out
+
+
+def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
+          overrides: Mapping[Key, Any] | None = None) -> Solution:
+    overrides = overrides or {}
+    q: dict[Key, Quantity] = {}
+    params = {p: graph.init[p] for p in graph.params}
+    live = graph.reaches_loss()
+    for it, data in enumerate(graph.iterations, start=1):
+        leaves = {**graph.init, **data, **params}
+        values: dict[str, Any] = {}
+        causes: dict[tuple, Mapping] = {}
+
+        def ctx(node, out=None):
+            return Ctx(node, tuple(values[p] for p in node.parents), out, graph, rules,
+                       values, causes)
+
+        # forward ─ topological order
+        for node in graph.nodes.values():
+            key = (it, "value", node.name)
+            zeros: Mapping = {}
+            if node.is_leaf:
+                out, exact = leaves[node.name], True
+            else:
+                rule = rules[node.op]
+                out, exact = _tame(rule.forward(ctx(node)))
+                zeros = rule.forward_zeros(ctx(node), out)
+            if key in overrides:
+                out, zeros = overrides[key], {}
+            values[node.name] = out
+            causes[("value", node.name)] = zeros
+            q[key] = Quantity(key, out, zeros=zeros, exact=exact)
+
+        # backward ─ reverse topological order, summing at merges
+        inbox: dict[str, list[Term]] = defaultdict(list)
+        grads: dict[str, Any] = {}
+        for node in reversed(graph.nodes.values()):
+            if node.name not in live:
+                continue
+            key = (it, "grad", node.name)
+            if node.name == graph.loss:
+                g, f, terms, zeros, exact = sp.Integer(1), Formula("1"), (), {}, True
+            else:
+                terms = tuple(inbox.get(node.name, ()))
+                if not terms:
+                    continue  # a target or constant: nothing to learn
+                g, exact = _tame(rules["accumulate"](list(terms)))
+                f, zeros = combine(list(terms)), _merge_zeros(list(terms), g)
+            if key in overrides:
+                g, zeros = overrides[key], {}
+            grads[node.name] = g
+            causes[("grad", node.name)] = zeros
+            q[key] = Quantity(key, g, f, terms, zeros, exact)
+            if not node.is_leaf:
+                sent = rules[node.op].backward(ctx(node, values[node.name]), g)
+                for parent, term in zip(node.parents, sent):
+                    if term is not None:
+                        inbox[parent].append(term)
+
+        # update ─ θ ← θ − η ∂L/∂θ
+        if graph.learning_rate is not None:
+            lr = graph.learning_rate
+            for p in graph.params:
+                key = (it, "new", p)
+                if p not in grads:
+                    new, f = params[p], Formula("{0}", ((p, params[p]),), f"{p} gets no gradient")
+                else:
+                    new = rules["sgd"](params[p], grads[p], lr)
+                    f = Formula("{0} − {1} · {2}", ((p, params[p]), ("η", lr),
+                                                   (graph.nodes[p].grad_symbol, grads[p])))
+                new, exact = _tame(new)
+                if key in overrides:
+                    new = overrides[key]
+                q[key] = Quantity(key, new, f, exact=exact)
+                params[p] = new
+    return Solution(graph, q)

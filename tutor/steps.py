@@ -1,0 +1,195 @@
+"""Steps: the ordered questions a student is asked, each with a stable id (DESIGN.md §4).
+
+    network, per iteration      forward   z1 h1 … zL yhat L
+                                backward  [dyhat] deltaL dWL dbL dh(L-1) … delta1 dW1 db1
+                                inputs    dx
+                                update    W1_new b1_new … WL_new bL_new
+    graph, per iteration        forward   every node, topological order
+                                backward  d<node> in reverse topological order, then d<param>
+                                inputs    d<input>
+                                update    <param>_new
+    iteration k ≥ 2: the same ids behind "it<k>."
+
+A Step only *reads* the Solution: its value, formula and zero causes are the engine's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from tutor.render import shape_text
+from tutor.rules import Formula
+from tutor.solve import Key, Quantity, Solution
+
+PHASE_ORDER = ("forward", "backward", "inputs", "update")
+SKILLS = {
+    "forward": "forward pass",
+    "loss": "loss value",
+    "loss_gradient": "loss gradient",
+    "delta": "error signal δ",
+    "activation_derivative": "activation derivative",
+    "weight_grad": "weight gradient",
+    "bias_grad": "bias gradient",
+    "pass_back": "pass-back",
+    "chain_rule": "chain rule at a node",
+    "param_grad": "parameter gradient",
+    "update": "SGD update",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str  # stable: "delta2", "it2.da"
+    key: Key  # the Solution quantity it asks for
+    phase: str  # forward | backward | inputs | update
+    skill: str  # a key of SKILLS
+    meaning: str  # "∂L/∂W2"
+    quantity: Quantity = field(repr=False)
+
+    @property
+    def value(self) -> Any:
+        return self.quantity.value
+
+    @property
+    def formula(self) -> Formula | None:
+        return self.quantity.formula
+
+    @property
+    def zeros(self) -> Mapping[tuple, str]:
+        return self.quantity.zeros
+
+    @property
+    def iteration(self) -> int:
+        return self.key[0]
+
+    @property
+    def shape(self) -> str:
+        return shape_text(self.value)
+
+
+def step_id(sol: Solution, key: Key) -> str:
+    it, kind, name = key
+    prefix = f"it{it}." if it > 1 else ""
+    if kind == "value":
+        return prefix + name
+    if kind == "new":
+        return prefix + name + "_new"
+    if sol.graph.kind == "network":
+        if name.startswith("z"):
+            return prefix + "delta" + name[1:]
+        if name == "x":
+            return prefix + "dx"
+    return prefix + "d" + name
+
+
+def _meaning(sol: Solution, key: Key) -> str:
+    it, kind, name = key
+    g = sol.graph
+    loss = g.loss
+    if kind == "value":
+        node = g.nodes[name]
+        if g.kind == "network":
+            if node.op == "affine":
+                l = node.attrs["layer"]
+                prev = node.parents[1]
+                return (f"z{l} = W{l} {prev} + b{l}" if g.layout == "column"
+                        else f"z{l} = {prev} W{l} + b{l}")
+            if node.op == "act":
+                return f"{name} = {node.attrs['fn']}({node.parents[0]})"
+            if node.op == "loss":
+                return f"L = {node.attrs['fn']}(ŷ, y)"
+        if node.op == "expr":
+            from tutor.rules import pretty
+
+            return f"{name} = {pretty(node.attrs['expr'])}"
+        return name
+    if kind == "new":
+        return f"{name} − η·∂{loss}/∂{name}"
+    if g.kind == "network" and name.startswith("z"):
+        return f"δ{name[1:]} = ∂L/∂{name}"
+    return f"∂{loss}/∂{name}"
+
+
+def _skill(sol: Solution, key: Key) -> str:
+    it, kind, name = key
+    g = sol.graph
+    node = g.nodes[name]
+    if kind == "new":
+        return "update"
+    if kind == "value":
+        return "loss" if name == g.loss else "forward"
+    if g.kind == "network":
+        if node.op == "affine":
+            fused = g.nodes["L"].attrs["fused"]
+            return "loss_gradient" if node.attrs["layer"] == g.n_layers and fused else "delta"
+        if name == "yhat":
+            return "loss_gradient"
+        if name.startswith("W"):
+            return "weight_grad"
+        if name.startswith("b"):
+            return "bias_grad"
+        return "pass_back"
+    if name in g.params or name in g.inputs:
+        return "param_grad"
+    consumers = g.consumers(name)
+    if consumers and all(g.nodes[c].op == "expr" and _is_activation(g.nodes[c]) for c in consumers):
+        return "activation_derivative"
+    return "chain_rule"
+
+
+def _is_activation(node) -> bool:
+    import sympy as sp
+
+    from tutor.functions import leaky_relu, relu, sigmoid
+
+    e = node.attrs["expr"]
+    return isinstance(e, (relu, leaky_relu, sigmoid, sp.tanh)) and e.args[0].is_Symbol
+
+
+def _order(sol: Solution, it: int, phases: tuple[str, ...], everything: bool) -> Iterator[tuple[str, Key]]:
+    g = sol.graph
+    nodes = list(g.nodes.values())
+    have = sol.quantities
+
+    def ok(key):
+        return key in have
+
+    if "forward" in phases or everything:
+        for n in nodes:
+            if not n.is_leaf and ok((it, "value", n.name)):
+                yield "forward", (it, "value", n.name)
+    if "backward" in phases or everything:
+        if g.kind == "network":
+            if ok((it, "grad", "yhat")):
+                yield "backward", (it, "grad", "yhat")
+            for l in range(g.n_layers, 0, -1):
+                for name in (f"z{l}", f"W{l}", f"b{l}", f"h{l - 1}"):
+                    if ok((it, "grad", name)):
+                        yield "backward", (it, "grad", name)
+        else:
+            for n in reversed(nodes):
+                if not n.is_leaf and n.name != g.loss and ok((it, "grad", n.name)):
+                    yield "backward", (it, "grad", n.name)
+            for p in g.params:
+                if ok((it, "grad", p)):
+                    yield "backward", (it, "grad", p)
+    if "inputs" in phases or everything:
+        for x in g.inputs:
+            if ok((it, "grad", x)):
+                yield "inputs", (it, "grad", x)
+    if "update" in phases or everything:
+        for p in g.params:
+            if ok((it, "new", p)):
+                yield "update", (it, "new", p)
+
+
+def build_steps(sol: Solution, ask: tuple[str, ...] | list[str] = ("backward",),
+                everything: bool = False) -> list[Step]:
+    """The steps an exercise asks, in the order practice asks them (``everything``: all)."""
+    phases = tuple(p for p in PHASE_ORDER if p in ask)
+    out = []
+    for it in range(1, sol.n_iterations + 1):
+        for phase, key in _order(sol, it, phases, everything):
+            out.append(Step(step_id(sol, key), key, phase, _skill(sol, key),
+                            _meaning(sol, key), sol.quantities[key]))
+    return out
