@@ -75,6 +75,271 @@ def bench_solve() -> list[str]:
     return rows
 
 
+def random_network_yaml(sizes: tuple[int, ...], seed: int = 0, act: str = "relu") -> str:
+    """A layered network with rational weights k/m, as an author would write it."""
+    import random
+
+    import yaml
+
+    r = random.Random(seed)
+
+    def w():
+        return f"{r.randint(-9, 9)}/{r.randint(1, 9)}"
+
+    layers = [{"W": [[w() for _ in range(sizes[i - 1])] for _ in range(sizes[i])],
+               "b": [w() for _ in range(sizes[i])],
+               "activation": act if i < len(sizes) - 1 else "identity"}
+              for i in range(1, len(sizes))]
+    spec = {"id": "bench", "kind": "network", "input": [w() for _ in range(sizes[0])],
+            "target": [w() for _ in range(sizes[-1])], "layers": layers, "loss": "mse",
+            "learning_rate": "0.1", "ask": ["forward", "backward", "update"]}
+    return yaml.safe_dump(spec)
+
+
+@section("engine")
+def bench_engine() -> list[str]:
+    """Engine time on growing networks beside the naive oracle (diff of the composed loss)."""
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))
+    from oracle import network_oracle  # the test oracle: sympy.diff of the whole loss
+    import yaml
+
+    from tutor.core import work_exercise
+    from tutor.exercise import load_text
+
+    rows = []
+    for sizes in [(2, 2, 2, 1), (4, 4, 4, 2), (8, 8, 8, 2), (10, 20, 20, 5), (20, 30, 20, 2)]:
+        text = random_network_yaml(sizes)
+        spec = yaml.safe_load(text)
+        n_params = sum(len(l["W"]) * len(l["W"][0]) + len(l["b"]) for l in spec["layers"])
+        n_nodes = n_params + sum(sizes[1:])
+        t = median_call(lambda: work_exercise(load_text(text, "bench.yaml")), runs=3)
+        if n_params <= 120:
+            o = median_call(lambda: network_oracle(spec), runs=1)
+            oracle = f"oracle {o:.2f} s"
+        else:
+            oracle = "oracle not run (too slow)"
+        target = "< 5 s" if n_params >= 1000 else ""
+        rows.append(row(f"engine, 3-layer ReLU {'-'.join(map(str, sizes))} ({n_params} params; "
+                        f"{1e3 * t / n_nodes:.2f} ms per param+unit; {oracle})",
+                        f"{t:.3f} s", target))
+    return rows
+
+
+@section("practice")
+def bench_practice() -> list[str]:
+    """Launch → first question on a real pseudo-terminal (whole process), and the
+    in-process feedback time of one answer (right, and wrong: the wrong one solves again
+    from the student's own answers)."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    ex = "lab9-relu-sigmoid-bce"
+    rows = []
+    try:
+        import pexpect
+    except ImportError:
+        pexpect = None
+    if pexpect is not None:
+        times = []
+        for _ in range(5):
+            with tempfile.TemporaryDirectory() as home:
+                env = {**os.environ, "TUTOR_HOME": home, "TERM": "xterm"}
+                t = time.perf_counter()
+                child = pexpect.spawn(tutor_cmd()[0], tutor_cmd()[1:] + ["practice", ex],
+                                      env=env, cwd=str(ROOT), encoding="utf-8", timeout=30,
+                                      dimensions=(40, 80))
+                child.expect_exact("z1 = ")
+                times.append(time.perf_counter() - t)
+                child.sendline("quit")
+                child.expect(pexpect.EOF)
+                child.close()
+        rows.append(row(f"`tutor practice {ex}`: launch → first question (pty)",
+                        f"{statistics.median(times):.3f} s", "< 1 s"))
+
+    from tutor.core import work
+    from tutor.practice import Session
+    from tutor.render import fmt
+
+    w = work(ex)
+    right, wrong = [], []
+    s = Session(w)
+    while s.current is not None:
+        step = s.current
+        bad = fmt(step.value.applyfunc(lambda _: 7) if hasattr(step.value, "shape") else 7)
+        t = time.perf_counter()
+        fb = s.submit(bad)
+        wrong.append(time.perf_counter() - t)
+        assert fb.kind == "wrong", fb
+        t = time.perf_counter()
+        s.submit(fmt(step.value))
+        right.append(time.perf_counter() - t)
+    rows.append(row(f"`{ex}`: feedback on a right answer (in-process, median of "
+                    f"{len(right)})", f"{statistics.median(right) * 1000:.1f} ms", "< 50 ms"))
+    rows.append(row(f"`{ex}`: feedback on a wrong answer (in-process, median of "
+                    f"{len(wrong)})", f"{statistics.median(wrong) * 1000:.1f} ms", "< 50 ms"))
+    return rows
+
+
+def make_lab9_class(folder: Path, n: int = 1000, seed: int = 1) -> dict[str, int]:
+    """n Lab 9 answer sheets as a class hands them in: 85 % correct (each step rounded to
+    4–6 places at random), 10 % with a wrong δ2 (each a different value; the later steps
+    left as the correct ones), 5 % broken (bad YAML, a bracket bomb, a 2 MB file, binary)."""
+    import random
+
+    sys.path.insert(0, str(ROOT))
+    from tutor.core import work
+    from tutor.render import fmt
+
+    rnd = random.Random(seed)
+    w = work("lab9-relu-sigmoid-bce")
+    head = f'exercise: {w.id}\nsha: "{w.exercise.sha}"\n'
+    kinds = {"correct": 0, "wrong_delta": 0, "broken": 0}
+    for i in range(n):
+        r = rnd.random()
+        name = folder / f"student{i:04d}.yaml"
+        if r < 0.05:
+            kinds["broken"] += 1
+            bad = [f"{head}answers:\n  dW2: [1, 2\n  db2: 3\n",
+                   f"{head}answers:\n  dW2: " + "[" * 100 + "\n",
+                   f"{head}answers:\n  dW2: " + "9" * 2_000_000 + "\n",
+                   f"{head}answers: [1, 2]\n"]
+            if i % 5 == 4:
+                name.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+            else:
+                name.write_text(bad[i % 4])
+            continue
+        answers = {s.id: fmt(s.value, rnd.choice((4, 5, 6))) for s in w.steps}
+        if r < 0.15:
+            kinds["wrong_delta"] += 1
+            answers["delta2"] = f"[-0.2192, {rnd.randint(1, 9999) / 10000}]"
+        else:
+            kinds["correct"] += 1
+        body = "".join(f"  {k}: {v}\n" for k, v in answers.items())
+        name.write_text(f"{head}student: s{i:04d}\nanswers:\n{body}")
+    return kinds
+
+
+@section("check")
+def bench_check() -> list[str]:
+    import tempfile
+
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        kinds = make_lab9_class(Path(tmp))
+        args = tutor_cmd() + ["check", "lab9-relu-sigmoid-bce", tmp, "--format", "csv"]
+        rows = []
+        for jobs in ("0", "1"):
+            c = cpu()
+            t = median_process(args + ["--jobs", jobs], runs=3)
+            c = (cpu() - c) / 3
+            what = (f"`tutor check` 1,000 Lab 9 sheets ({kinds['correct']} correct, "
+                    f"{kinds['wrong_delta']} wrong δ2, {kinds['broken']} broken; whole "
+                    f"process, {'2 workers' if jobs == '0' else '1 process'}; CPU {c:.2f} s)")
+            rows.append(row(what, f"{t:.2f} s", "< 10 s" if jobs == "0" else ""))
+        return rows
+
+
+@section("authoring")
+def bench_authoring() -> list[str]:
+    """`tutor validate` on every bundled exercise (whole process), and drawing Lab 9
+    variants in-process: with the cheap conditions only, and with every condition
+    (misconceptions distinguishable)."""
+    import dataclasses
+
+    sys.path.insert(0, str(ROOT))
+    from tutor.catalog import bundled, resolve
+    from tutor.exercise import load
+    from tutor.variants import realize
+
+    files = [str(e.path) for e in bundled()]
+    t = median_process(tutor_cmd() + ["validate"] + files, runs=3)
+    rows = [row(f"`tutor validate` all {len(files)} bundled exercises (whole process)",
+                f"{t:.2f} s", "")]
+    t = median_process(tutor_cmd() + ["validate", str(ROOT / "exercises" / "lab9-variants.yaml")],
+                       runs=3)
+    rows.append(row("`tutor validate exercises/lab9-variants.yaml` (whole process)",
+                    f"{t:.2f} s", ""))
+    ex = load(resolve("lab9-variants"))
+    v = ex.spec.variants
+    cheap = dataclasses.replace(ex, spec=ex.spec.model_copy(update={"variants": v.model_copy(
+        update={"require": v.require.model_copy(update={"distinguishable": False})})}))
+    realize(cheap, 0)
+    n = 50
+    t0 = time.perf_counter()
+    for s in range(n):
+        realize(cheap, s)
+    per = (time.perf_counter() - t0) / n
+    rows.append(row(f"Lab 9 variant without the misconception condition (mean of {n} seeds)",
+                    f"{per * 1000:.0f} ms", ""))
+    try:
+        import tutor.misconceptions  # noqa: F401
+    except ImportError:
+        return rows
+    n = 10
+    t0 = time.perf_counter()
+    for s in range(n):
+        realize(ex, s)
+    per = (time.perf_counter() - t0) / n
+    rows.append(row(f"Lab 9 variant with every condition (mean of {n} seeds)",
+                    f"{per * 1000:.0f} ms", ""))
+    return rows
+
+
+@section("diagnose")
+def bench_diagnose() -> list[str]:
+    """Diagnosing one wrong answer on Lab 9, in-process, after the exercise is loaded: the
+    first diagnosis of a step (nothing cached), again (cached), from the student's own
+    earlier answers (one extra solve), a whole graded sheet, and indistinguishable()."""
+    sys.path.insert(0, str(ROOT))
+    from tutor.core import work
+    from tutor.grade import grade
+    from tutor.misconceptions import buggy_rules, diagnose, indistinguishable
+    from tutor.render import fmt
+    from tutor.solve import solve
+
+    lab9 = "lab9-relu-sigmoid-bce"
+    w0 = work(lab9)
+    mask = solve(w0.graph, buggy_rules("no-relu-mask")).quantities
+    flip = solve(w0.graph, buggy_rules("loss-sign-flip")).quantities
+    both = solve(w0.graph, {**buggy_rules("loss-sign-flip"),
+                            "relu": buggy_rules("no-relu-mask")["relu"]}).quantities
+    rows = []
+    for sid, q in (("delta2", mask), ("dh1", solve(w0.graph, buggy_rules(
+            "no-transpose-pass-back")).quantities), ("W1_new", solve(
+            w0.graph, buggy_rules("update-plus-eta")).quantities)):
+        key = w0.step(sid).key
+        fresh = [work(lab9) for _ in range(5)]
+        it = iter(fresh)
+        t = median_call(lambda: diagnose(next(it), sid, q[key].value), runs=5)
+        rows.append(row(f"diagnose one wrong answer, Lab 9 `{sid}` (first time: nothing cached)",
+                        f"{t * 1000:.1f} ms", "< 100 ms"))
+        w = fresh[0]
+        t = median_call(lambda: diagnose(w, sid, q[key].value), runs=7)
+        rows.append(row(f"diagnose one wrong answer, Lab 9 `{sid}` (cached)",
+                        f"{t * 1000:.2f} ms", "< 100 ms"))
+    own = {s.id: flip[s.key].value for s in w0.steps}
+    d2 = both[w0.step("delta2").key].value
+    w = work(lab9)
+    t = median_call(lambda: diagnose(w, "delta2", d2, own), runs=5)
+    rows.append(row("diagnose Lab 9 `delta2` from the student's own earlier answers "
+                    "(one extra solve)", f"{t * 1000:.1f} ms", "< 100 ms"))
+    sheet = {s.id: fmt(mask[s.key].value, 10) for s in w0.steps}
+    t = median_call(lambda: grade(w, sheet), runs=5)
+    rows.append(row("grade + annotate a whole Lab 9 sheet (no ReLU mask)",
+                    f"{t * 1000:.0f} ms", ""))
+    fresh = [work(lab9) for _ in range(3)]
+    it = iter(fresh)
+    t = median_call(lambda: indistinguishable(next(it)), runs=3)
+    rows.append(row("indistinguishable(Lab 9), nothing cached", f"{t * 1000:.0f} ms", ""))
+    return rows
+
+
 def main(argv: list[str]) -> None:
     names = argv or list(SECTIONS)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores\n")

@@ -163,7 +163,14 @@ def network_oracle(spec: dict) -> dict:
     sub.update({xsym[k]: x[k] for k in range(len(x))})
 
     def grad(S):
-        return sp.Matrix(*S.shape, lambda r, c: sp.diff(L, S[r, c]).xreplace(sub))
+        # Keep only the variable being differentiated symbolic: the composed loss of a deep
+        # sigmoid stack is huge in all variables at once, small in one.
+        def one(r, c):
+            v = S[r, c]
+            partial = L.xreplace({k: val for k, val in sub.items() if k != v})
+            return sp.diff(partial, v).xreplace({v: sub[v]})
+
+        return sp.Matrix(*S.shape, one)
 
     return {
         "L": L.xreplace(sub),

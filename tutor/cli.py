@@ -92,7 +92,8 @@ def _root(
     """Compute backpropagation by hand, checked exactly."""
     _state["traceback"] = traceback
     if ctx.invoked_subcommand is None:
-        ctx.invoke(practice, exercise=None)
+        ctx.invoke(practice, exercise=None, tries=3, seed=None, student=None, plain=False,
+                   restart=False)
 
 
 # ─── solve ─────────────────────────────────────────────────────────────────────────────
@@ -109,13 +110,17 @@ def solve(
     format: SolveFormat = typer.Option(SolveFormat.rich, "--format", "-f",
                                        help="rich (terminal), json, or markdown (a solution key)."),
     all: bool = typer.Option(False, "--all", help="Every quantity, not only the steps asked."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
+                                       "variants only)."),
+    student: Optional[str] = typer.Option(None, "--student", help="The student's variant "
+                                          "(a stable hash of the id)."),
 ):
     """The whole worked solution: forward → backward → update, every step with its formula,
     exact value and decimal value, and the reason for every zero."""
     from tutor import writeup
     from tutor.core import work
 
-    w = work(exercise)
+    w = work(exercise, **_variant_kw(seed, student))
     steps = w.all_steps if all else w.steps
     if format is SolveFormat.json:
         typer.echo(writeup.to_json_text(w, steps))
@@ -131,11 +136,27 @@ def solve(
 def practice(
     exercise: Optional[str] = typer.Argument(
         None, help="Bundled id or path; default: the next unfinished bundled exercise."),
+    tries: int = typer.Option(3, "--tries", min=1, max=20,
+                              help="Wrong answers allowed before a step's answer is shown."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Variant seed (exercises with variants)."),
+    student: Optional[str] = typer.Option(None, "--student",
+                                          help="Student id: picks your own variant."),
+    plain: bool = typer.Option(False, "--plain", help="No colour, no redrawing at every step."),
+    restart: bool = typer.Option(False, "--restart",
+                                 help="Start over instead of resuming an unfinished attempt."),
 ):
-    """The step-by-step quiz: answer each step; `?` for a hint, `skip`, `quit`."""
+    """The step-by-step quiz: answer each step; `?` for a hint, `skip`, `quit`.
+
+    Progress is saved after every answer (in $TUTOR_HOME or your data folder): run the
+    same command again to resume."""
     from tutor.practice import run
 
-    raise typer.Exit(run(exercise))
+    if seed is not None and student is not None:
+        from tutor.errors import UsageError
+
+        raise UsageError("give --seed or --student, not both")
+    raise typer.Exit(run(exercise, tries=tries, seed=seed, student=student, plain=plain,
+                         restart=restart))
 
 
 @app.command("list")
@@ -143,14 +164,274 @@ def practice(
 def list_() -> None:
     """Bundled and local exercises, with your progress."""
     from tutor.catalog import bundled, local
+    from tutor.progress import Store, StoreError
     from rich.table import Table
 
+    try:
+        status = Store().status()
+    except StoreError as err:  # still list the exercises
+        _console(stderr=True).print(f"[yellow]warning:[/] {_escape(str(err))}")
+        status = {}
     table = Table(title="Exercises", title_justify="left")
     table.add_column("id", style="bold")
     table.add_column("where")
+    table.add_column("status")
+    table.add_column("best score", justify="right")
     for e in bundled() + local():
-        table.add_row(e.id, "bundled" if e.bundled else str(e.path))
+        st = status.get(e.id)
+        best = f"{st.best}/{st.best_max}" if st is not None and st.best is not None else ""
+        table.add_row(e.id, "bundled" if e.bundled else str(e.path),
+                      st.text() if st is not None else "new", best)
     _console().print(table)
+
+
+@app.command()
+@handled
+def progress() -> None:
+    """Your record per skill (δ, weight gradient, bias gradient, pass-back, …)."""
+    from tutor.progress import Store
+    from tutor.steps import SKILLS
+    from rich.table import Table
+
+    store = Store()
+    recs = {r.skill: r for r in store.skills()}
+    if not recs:
+        _console().print(f"No answers yet. Run `tutor` to start. (Progress file: {store.path})")
+        return
+    table = Table(title="Your record per skill", title_justify="left")
+    for col in ("skill", "steps", "right first try", "right", "shown", "hints"):
+        table.add_column(col, justify="left" if col == "skill" else "right")
+    for key, name in SKILLS.items():
+        r = recs.get(key)
+        if r is not None:
+            table.add_row(name, str(r.steps), str(r.first_try), str(r.correct),
+                          str(r.revealed), str(r.hints))
+    _console().print(table)
+    _console().print(f"Progress file: {store.path}", style="dim")
+
+
+# ─── template, check ───────────────────────────────────────────────────────────────────
+@app.command()
+@handled
+def template(
+    exercise: str = typer.Argument(..., help="Bundled id or path to an exercise YAML file."),
+    student: str = typer.Option("", "--student", help="Fill in the student field "
+                                "(and, for exercises with variants, pick the student's variant)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
+                                       "variants only)."),
+):
+    """A blank answer sheet (YAML): every step id in order, each with its meaning and shape.
+    Save it, fill it in, grade it with `tutor check EXERCISE SHEET`."""
+    from tutor.core import work
+    from tutor.errors import UsageError
+    from tutor.sheets import template as make
+
+    kw = {k: v for k, v in (("seed", seed), ("student", student or None)) if v is not None}
+    try:
+        w = work(exercise, **kw)
+    except TypeError:
+        raise UsageError("--seed/--student variants: this exercise has none") from None
+    typer.echo(make(w, student), nl=False)
+
+
+class CheckFormat(str, Enum):
+    rich = "rich"
+    json = "json"
+    csv = "csv"
+    junit = "junit"
+
+
+@app.command()
+@handled
+def check(
+    exercise: str = typer.Argument(..., help="Bundled id or path to an exercise YAML file."),
+    sheets: List[Path] = typer.Argument(..., help="Answer sheets (YAML), or folders of them."),
+    format: CheckFormat = typer.Option(CheckFormat.rich, "--format", "-f",
+                                       help="rich (tables), json, csv (a gradebook: one row "
+                                            "per student), or junit (XML for CI)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="YAML: step id or phase "
+                                           "(forward, backward, inputs, update) → weight; "
+                                           "default 1 per step."),
+    ft_credit: float = typer.Option(0.5, "--ft-credit", min=0.0, max=1.0,
+                                    help="Share of a step's weight earned by follow-through."),
+    summary: bool = typer.Option(False, "--summary", help="With --format csv: the class "
+                                 "summary (answer-note code → number of students) instead."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes; 0: two for "
+                             "200 sheets or more on a machine with two cores or more."),
+):
+    """Grade answer sheets: per step correct, wrong, missing, invalid or follow-through (right
+    given your own earlier answers). Exit 0 all correct, 1 anything not, 2 an unreadable sheet."""
+    from fractions import Fraction
+
+    from tutor import check as checking
+    from tutor.core import work
+
+    w = None
+    if weights is not None:
+        w = checking.load_weights(weights, [s.id for s in work(exercise).steps])
+    bar = _ProgressBar()
+    try:
+        report = checking.check(exercise, sheets, w, Fraction(str(ft_credit)), bar.update,
+                                jobs)
+    finally:
+        bar.close()
+    if format is CheckFormat.json:
+        typer.echo(checking.to_json(report))
+    elif format is CheckFormat.csv:
+        typer.echo(checking.summary_csv(report) if summary else checking.to_csv(report),
+                   nl=False)
+    elif format is CheckFormat.junit:
+        typer.echo(checking.to_junit(report), nl=False)
+    else:
+        checking.to_rich(report, _console())
+    if format is not CheckFormat.rich:  # unreadable sheets also go to stderr
+        for r in report.results:
+            if r.error is not None:
+                typer.echo(f"error: {r.error}", err=True)
+    raise typer.Exit(report.exit_code)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr, only for many sheets and only on a terminal."""
+
+    def __init__(self):
+        self.bar = self.task = None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if total < 20 or not sys.stderr.isatty():
+                return
+            from rich.progress import Progress
+
+            self.bar = Progress(console=_console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("grading", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# ─── authoring: validate, schema, new, show ────────────────────────────────────────────
+def _variant_kw(seed: Optional[int], student: Optional[str]) -> dict:
+    """--seed/--student as keywords for core.work (only those given)."""
+    from tutor.errors import UsageError
+
+    if seed is not None and student is not None:
+        raise UsageError("give --seed or --student, not both")
+    return {k: v for k, v in (("seed", seed), ("student", student)) if v is not None}
+
+
+class ValidateFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+@handled
+def validate(
+    files: List[Path] = typer.Argument(..., help="Exercise YAML files to check."),
+    format: ValidateFormat = typer.Option(ValidateFormat.text, "--format", "-f",
+                                          help="text (file:line:col: CODE message) or json."),
+    ignore: Optional[str] = typer.Option(None, "--ignore",
+                                         help="Comma-separated codes to skip, e.g. W302,W303."),
+    no_warnings: bool = typer.Option(False, "--no-warnings", help="Report errors only."),
+    strict: bool = typer.Option(False, "--strict", help="Also W305: every single step whose "
+                                "answer a catalogued misconception reproduces."),
+):
+    """Lint exercise files: every problem at once as `file:line:col: CODE message`
+    (codes in docs/authoring.md). Exit 1 when there is any problem."""
+    import json
+
+    from tutor.validate import validate_file
+
+    skip = {c.strip().upper() for c in (ignore or "").split(",") if c.strip()}
+    found = []
+    for f in files:
+        found += [p for p in validate_file(f, strict) if p.code not in skip
+                  and not (no_warnings and p.is_warning)]
+    if format is ValidateFormat.json:
+        typer.echo(json.dumps([p.record() for p in found], ensure_ascii=False, indent=2))
+    else:
+        for p in found:
+            typer.echo(p.text())
+        errors = sum(not p.is_warning for p in found)
+        warnings = len(found) - errors
+        summary = (f"Found {errors} error{'s' * (errors != 1)} and {warnings} "
+                   f"warning{'s' * (warnings != 1)} in {len(files)} file{'s' * (len(files) != 1)}."
+                   if found else f"All clean: {len(files)} file{'s' * (len(files) != 1)}.")
+        typer.echo(summary, err=True)
+    raise typer.Exit(1 if found else 0)
+
+
+@app.command()
+@handled
+def schema(
+    write: Optional[Path] = typer.Option(None, "--write", help="Write the schema to this file "
+                                         "instead of printing it."),
+):
+    """The JSON Schema of the exercise format (for editors: yaml-language-server)."""
+    from tutor.scaffold import schema_text
+
+    text = schema_text()
+    if write is None:
+        typer.echo(text, nl=False)
+    else:
+        from tutor.errors import InputError
+
+        try:
+            write.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {write}: {exc}") from None
+        typer.echo(f"wrote {write}", err=True)
+
+
+class NewKind(str, Enum):
+    network = "network"
+    graph = "graph"
+
+
+@app.command()
+@handled
+def new(
+    name: str = typer.Argument(..., help="The exercise id; the file is NAME.yaml."),
+    kind: NewKind = typer.Option(NewKind.network, "--kind", "-k", help="network or graph."),
+    directory: Path = typer.Option(Path("."), "--dir", "-d", help="Where to write it."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+):
+    """Scaffold an exercise: a commented, valid YAML file that solves as is."""
+    from tutor.scaffold import create
+
+    path = create(name, kind.value, directory, force)
+    typer.echo(f"created {path}\nnext: tutor validate {path} · tutor solve {path} · "
+               f"tutor practice {path}")
+
+
+class ShowFormat(str, Enum):
+    text = "text"
+    dot = "dot"
+
+
+@app.command()
+@handled
+def show(
+    exercise: str = typer.Argument(..., help="Bundled id or path to an exercise YAML file."),
+    grads: bool = typer.Option(False, "--grads", "-g", help="Show the gradients too."),
+    format: ShowFormat = typer.Option(ShowFormat.text, "--format", "-f",
+                                      help="text (the terminal) or dot (Graphviz)."),
+    iteration: int = typer.Option(1, "--iteration", "-i", help="Which SGD iteration."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
+                                       "variants only)."),
+    student: Optional[str] = typer.Option(None, "--student", help="The student's variant."),
+):
+    """The network or graph drawn with its values (and gradients with --grads);
+    `--format dot | dot -Tsvg > graph.svg` for Graphviz."""
+    from tutor.core import work
+    from tutor.show import show as render
+
+    w = work(exercise, **_variant_kw(seed, student))
+    render(w, grads=grads, fmt=format.value, it=iteration, console=_console())
 
 
 def main() -> None:

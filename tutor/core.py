@@ -25,6 +25,7 @@ class Worked:
     steps: list[Step]
     tolerance: Tolerance
     all_steps: list[Step] = field(default_factory=list, repr=False)
+    seed: int | None = None  # the variant (None: no variants, or the author's base values)
 
     @property
     def id(self) -> str:
@@ -45,9 +46,20 @@ def work_exercise(ex: Exercise) -> Worked:
                   build_steps(sol, ex.spec.ask, everything=True))
 
 
-def work(ref: str | Path) -> Worked:
-    """Load (bundled id or path), compile, solve and list the steps of an exercise."""
+def work(ref: str | Path, seed: int | None = None, student: str | None = None) -> Worked:
+    """Load (bundled id or path), compile, solve and list the steps of an exercise.
+
+    An exercise with a ``variants:`` block gives the variant of ``seed`` (or of ``student``,
+    hashed stably to a seed; ``seed`` wins when both are given); with neither, the author's
+    base values (``Worked.seed`` is None). Without ``variants:`` both are ignored."""
     from tutor.catalog import resolve
     from tutor.exercise import load
 
-    return work_exercise(load(resolve(str(ref))))
+    ex = load(resolve(str(ref)))
+    if ex.spec.variants is None or (seed is None and student is None):
+        return work_exercise(ex)
+    from tutor.variants import realize, student_seed
+
+    if seed is None:
+        seed = student_seed(str(student), ex.id)
+    return realize(ex, int(seed))

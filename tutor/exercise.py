@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
+                      model_validator)
 
 from tutor import FORMAT_VERSION
 from tutor.errors import ExerciseError, InputError
@@ -29,6 +31,7 @@ Matrix = list[list[Num]]
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "ce")
 PHASES = ("forward", "backward", "inputs", "update")
+MAX_EXPONENT = 100  # a file number such as 1e999999999 is refused, not expanded
 
 
 class _Model(BaseModel):
@@ -61,8 +64,54 @@ class NetworkIteration(_Model):
     target: Optional[Union[Num, Vector, Matrix]] = None
 
 
+class Draw(_Model):
+    """How one value of a variant is drawn: ``{choice: […]}`` (one of the listed values, which
+    may be vectors or matrices) or ``{range: [lo, hi], step: s}`` (lo, lo + s, …, up to hi;
+    default step 1), optionally with ``exclude: […]``. Every value is exact."""
+
+    choice: Optional[list[Union[Num, Vector, Matrix]]] = Field(None, min_length=1, max_length=1000)
+    range: Optional[list[Num]] = Field(None, min_length=2, max_length=2,
+                                       description="[lo, hi], both included")
+    step: Optional[Num] = Field(None, description="grid step of a range (default 1)")
+    exclude: list[Num] = Field([], max_length=100, description="values a range never gives")
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.choice is None) == (self.range is None):
+            raise ValueError("a draw is either {choice: [...]} or {range: [lo, hi], step: s}")
+        if self.choice is not None and (self.step is not None or self.exclude):
+            raise ValueError("step and exclude go with range, not choice")
+        return self
+
+
+class Require(_Model):
+    """Conditions every variant must meet (rejection sampling)."""
+
+    dead_relu: list[Union[int, str]] = Field(
+        [], description="at least one dead ReLU (z < 0) in each listed layer (network, 1-based) "
+                        "or node whose expression applies relu (graph)")
+    no_relu_at_zero: bool = Field(False, description="no ReLU input exactly 0 (the convention "
+                                                     "would decide the answer)")
+    max_decimals: Optional[int] = Field(None, ge=0, le=12, description=(
+        "every rational answer (entry) terminates within this many decimals; irrational "
+        "answers (σ, log, exp) are exempt"))
+    distinguishable: Union[bool, list[str]] = Field(False, description=(
+        "true: every catalogued misconception gives a wrong answer somewhere it is caught; "
+        "a list: only these misconception ids"))
+
+
+class Variants(_Model):
+    """Randomized variants: ``draw`` maps a path (``layers[0].W[1][0]``, ``input``, a graph
+    param name ``a``) to how its value is drawn; ``require`` the conditions; ``tries`` bounds
+    the rejection sampling."""
+
+    draw: dict[str, Draw] = Field(min_length=1, max_length=200)
+    require: Require = Require()
+    tries: int = Field(200, ge=1, le=5000)
+
+
 class _Common(_Model):
-    format_version: int = Field(1, ge=1)
+    format_version: int = Field(1, ge=1, le=FORMAT_VERSION)
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     title: str = ""
     source: Optional[str] = None
@@ -71,6 +120,7 @@ class _Common(_Model):
     ask: list[Literal["forward", "backward", "inputs", "update"]] = ["backward"]
     tolerance: Optional[ToleranceSpec] = None
     conventions: Conventions = Conventions()
+    variants: Optional[Variants] = Field(None, description="randomized variants per student")
 
 
 class NetworkSpec(_Common):
@@ -126,6 +176,9 @@ def number(value: Any, where: str = "") -> "Any":
     if isinstance(value, int):
         return sp.Integer(value)
     if isinstance(value, Decimal):
+        if not value.is_finite() or abs(value.adjusted()) > MAX_EXPONENT:
+            raise ExerciseError(f"{where}: the number {value} is out of range "
+                                f"(|exponent| ≤ {MAX_EXPONENT})".lstrip(": "), code="E013")
         f = Fraction(value)
         return sp.Rational(f.numerator, f.denominator)
     if isinstance(value, str):
@@ -135,8 +188,25 @@ def number(value: Any, where: str = "") -> "Any":
     raise ExerciseError(f"expected a number, got {type(value).__name__}")
 
 
-def _pretty_loc(loc: tuple) -> tuple:
-    """Drop pydantic's union/discriminator tags from an error location."""
+def _pretty_loc(loc: tuple, data: Any = None) -> tuple:
+    """Drop pydantic's union/discriminator tags from an error location.
+
+    With ``data``, a part is kept only where it names a key or index that is really there
+    (so a draw path such as ``layers[0].W[1][0]`` is kept, a tag such as ``list[int]`` is
+    not); the last part is always kept for a missing or unknown key."""
+    if data is not None:
+        out, cur = [], data
+        for k, part in enumerate(loc):
+            if isinstance(cur, dict) and part in cur:
+                out.append(part)
+                cur = cur[part]
+            elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+                out.append(part)
+                cur = cur[part]
+            elif k == len(loc) - 1 and isinstance(part, str) and isinstance(cur, dict) and \
+                    _NAMEISH.fullmatch(part):
+                out.append(part)  # a missing key
+        return tuple(out)
     out = []
     for part in loc:
         if isinstance(part, str) and (part in ("network", "graph") and not out) :
@@ -147,32 +217,86 @@ def _pretty_loc(loc: tuple) -> tuple:
     return tuple(out)
 
 
-def _message(err: dict, spec_cls) -> str:
-    loc = _pretty_loc(err["loc"])
+_NAMEISH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ALL_KEYS: dict[str, str] = {}  # key → where it belongs (for "did you mean" across levels)
+
+
+def _where_keys() -> dict[str, str]:
+    if not _ALL_KEYS:
+        for cls, where in ((NetworkSpec, "a network exercise (kind: network)"),
+                           (GraphSpec, "a graph exercise (kind: graph)"),
+                           (Layer, "a layer (under layers:)"),
+                           (ToleranceSpec, "tolerance:"), (Conventions, "conventions:"),
+                           (Variants, "variants:"), (Draw, "a draw (under variants.draw)"),
+                           (Require, "variants.require:")):
+            for k in cls.model_fields:
+                _ALL_KEYS.setdefault(k, where)
+    return _ALL_KEYS
+
+
+def did_you_mean(key: str, allowed: list[str]) -> str:
+    """' (did you mean 'x'?)', a hint that the key belongs elsewhere, or the allowed keys."""
+    low = {a.lower(): a for a in allowed}
+    if key.lower() in low:
+        return f" (did you mean '{low[key.lower()]}'? keys are case-sensitive)"
+    hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if not hint:
+        near = difflib.get_close_matches(key.lower(), list(low), n=1, cutoff=0.6)
+        hint = [low[near[0]]] if near else []
+    if hint:
+        return f" (did you mean '{hint[0]}'?)"
+    elsewhere = _where_keys().get(key)
+    if elsewhere:
+        return f" ('{key}' belongs in {elsewhere}, not here)"
+    return f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+
+
+def _message(err: dict, spec_cls, data: Any = None) -> str:
+    loc = _pretty_loc(err["loc"], data)
     name = ".".join(str(p) for p in loc) or "file"
     if err["type"] == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"
         parent = _fields_at(spec_cls, loc[:-1])
-        hint = difflib.get_close_matches(key, parent, n=1)
-        did = f" (did you mean '{hint[0]}'?)" if hint else (
-            f" (allowed: {', '.join(sorted(parent))})" if parent else "")
-        return f"unknown key '{key}'{did}"
+        return f"unknown key '{key}'{did_you_mean(key, parent)}"
     if err["type"] == "missing":
         return f"missing required key '{loc[-1] if loc else name}'"
     if err["type"] == "literal_error":
         return f"{name}: {err['msg'].replace('Input should be', 'must be')}, not {err['input']!r}"
-    return f"{name}: {err['msg']}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{name}: {msg}"
+
+
+_WANTS = {"int_type": "a number", "int_from_float": "a number", "decimal_type": "a number",
+          "decimal_parsing": "a number", "string_type": "a number", "float_type": "a number",
+          "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
+          "model_attributes_type": "a mapping", "bool_type": "true or false",
+          "literal_error": "one of the allowed words"}
+
+
+def _union_message(loc: tuple, errs: list[dict]) -> str:
+    """'layers.0.slope: expected a number (0.5, -2 or "1/3"), got [1]'."""
+    name = ".".join(str(p) for p in loc) or "file"
+    wants = list(dict.fromkeys(_WANTS.get(e["type"], "") for e in errs if e["type"] in _WANTS))
+    if not wants:
+        return f"{name}: {errs[0]['msg'].removeprefix('Value error, ')}"
+    text = " or ".join(w.replace("a number", 'a number (0.5, -2 or "1/3")', 1) for w in wants)
+    got = errs[0].get("input")
+    shown = repr(got) if len(repr(got)) < 40 else repr(got)[:37] + "..."
+    return f"{name}: expected {text}, got {shown}"
 
 
 def _fields_at(spec_cls, loc: tuple) -> list[str]:
     """Known keys of the model at ``loc`` (for did-you-mean)."""
     model = spec_cls
+    skip = False
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or skip:
+            skip = False
             continue
         f = getattr(model, "model_fields", {}).get(part)
         if f is None:
             return []
+        skip = str(f.annotation).startswith("dict[")  # the next part is a free key
         ann = f.annotation
         found = None
         for cand in _models_in(ann):
@@ -226,18 +350,18 @@ def spec_errors(doc, file: str) -> list[InputError]:
     try:
         cls.model_validate(data)
     except ValidationError as exc:
-        out, seen = [], set()
+        out, groups = [], {}
         for e in exc.errors():
-            loc = _pretty_loc(e["loc"])
-            # A union reports every alternative; keep the first message per location.
-            if loc in seen:
-                continue
-            seen.add(loc)
+            # A union reports every alternative at one location: one message for them all.
+            groups.setdefault(_pretty_loc(e["loc"], data), []).append(e)
+        for loc, errs in groups.items():
+            e = errs[0]
             m = doc.key_marks.get(loc) if e["type"] == "extra_forbidden" else None
             m = m or where(loc)
             code = {"extra_forbidden": "E010", "missing": "E011"}.get(e["type"], "E012")
-            out.append(ExerciseError(_message(e, cls), file, m.line if m else 1,
-                                     m.col if m else 1, code=code))
+            msg = _message(e, cls, data) if len(errs) == 1 else _union_message(loc, errs)
+            out.append(ExerciseError(msg, file, m.line if m else 1, m.col if m else 1,
+                                     code=code))
         return out
     return []
 

@@ -108,19 +108,39 @@ def affine_forward(ctx: Ctx):
     return x * W + sp.ones(x.rows, 1) * b  # (B, in)·(in, out) + (B, 1)·(1, out)
 
 
+def affine_dW(ctx: Ctx, g):
+    """∂L/∂W = δ xᵀ   (row layout: xᵀ δ)."""
+    W, x, b = ctx.args
+    return g * x.T if _col(ctx) else x.T * g
+
+
+def affine_db(ctx: Ctx, g):
+    """∂L/∂b = Σ over the batch of δ."""
+    return g * sp.ones(g.cols, 1) if _col(ctx) else sp.ones(1, g.rows) * g
+
+
+def affine_dx(ctx: Ctx, g):
+    """∂L/∂x = Wᵀ δ   (row layout: δ Wᵀ)."""
+    W, x, b = ctx.args
+    return W.T * g if _col(ctx) else g * W.T
+
+
 def affine_backward(ctx: Ctx, g):
-    """∂L/∂W = δ xᵀ,  ∂L/∂b = Σ_batch δ,  ∂L/∂x = Wᵀ δ   (row layout: xᵀ δ, Σ δ, δ Wᵀ)."""
+    """∂L/∂W = δ xᵀ,  ∂L/∂b = Σ_batch δ,  ∂L/∂x = Wᵀ δ   (row layout: xᵀ δ, Σ δ, δ Wᵀ).
+
+    The three outputs are the table's entries ``affine:dW``, ``affine:db``, ``affine:dx``.
+    """
     W, x, b = ctx.args
     wn, xn, bn = ctx.node.parents
     d = ctx.node.attrs.get("grad_symbol", "δ")
     xs = f"{xn}" if xn != "x" else "x"
     batch = x.cols if _col(ctx) else x.rows
+    dW, db, dx = (ctx.rules["affine:dW"](ctx, g), ctx.rules["affine:db"](ctx, g),
+                  ctx.rules["affine:dx"](ctx, g))
     if _col(ctx):
-        dW, db, dx = g * x.T, g * sp.ones(batch, 1), W.T * g
         fW = Formula("{0} · {1}ᵀ", ((d, g), (xs, x)))
         fx = Formula("{0}ᵀ · {1}", ((wn, W), (d, g)))
     else:
-        dW, db, dx = x.T * g, sp.ones(1, batch) * g, g * W.T
         fW = Formula("{0}ᵀ · {1}", ((xs, x), (d, g)))
         fx = Formula("{0} · {1}ᵀ", ((d, g), (wn, W)))
     fb = Formula("{0}" if batch == 1 else "Σ over the batch of {0}", ((d, g),))
@@ -169,12 +189,14 @@ def affine_backward(ctx: Ctx, g):
                            f"{entry_name(d, e, g.shape)} = 0", ctx.cause("grad", zname, e))
         return f"the contributions {wn}ᵀ·{d} cancel"
 
-    def zeros(m, why):
+    def zeros(m, like, why):
+        if shape(m) != shape(like):  # a misconception's value of another shape: no causes
+            return {}
         return {i: why(i) for i, v in entries(m) if is_zero(v)}
 
-    return (Term(dW, fW, zeros(dW, why_dW), zname),
-            Term(dx, fx, zeros(dx, why_dx), zname),
-            Term(db, fb, zeros(db, why_db), zname))
+    return (Term(dW, fW, zeros(dW, W, why_dW), zname),
+            Term(dx, fx, zeros(dx, x, why_dx), zname),
+            Term(db, fb, zeros(db, b, why_db), zname))
 
 
 # ─── elementwise activations: h = φ(z) ─────────────────────────────────────────────────
@@ -360,7 +382,7 @@ def loss_backward(ctx: Ctx, g):
     loss = ctx.rules["loss:" + a["fn"]]
     n = loss.n(p, _col(ctx))
     if a["fused"]:
-        val = ctx.rules["logit_grad"](p, y, n)
+        val = ctx.rules["logit_grad:" + a["fn"]](p, y, n)
         f = Formula("{0} − {1}" if n == 1 else "({0} − {1}) / " + str(n), (("ŷ", p), ("y", y)))
         f = Formula(f.template, f.operands,
                     "BCE + sigmoid: ∂L/∂z = ŷ − y" if a["fn"] == "bce"
@@ -390,8 +412,7 @@ def expr_backward(ctx: Ctx, g):
     sub = {sp.Symbol(p): v for p, v in zip(node.parents, ctx.args)}
     terms = []
     for p in node.parents:
-        local_sym = sp.diff(e, sp.Symbol(p))
-        local = resolve_steps(local_sym.xreplace(sub), ctx.graph.relu_prime_at_zero)
+        local_sym, local = ctx.rules["expr:partial"](ctx, p, sub)
         local_name = f"∂{node.name}/∂{p}"
         if local_sym == 1:
             f = Formula("{0}", ((node.grad_symbol, g),), f"{local_name} = 1")
@@ -404,6 +425,13 @@ def expr_backward(ctx: Ctx, g):
             zeros[()] = _why_expr_zero(ctx, g, local, local_sym, local_name, sub)
         terms.append(Term(value, f, zeros, node.name))
     return tuple(terms)
+
+
+def expr_partial(ctx: Ctx, p: str, sub: Mapping):
+    """The local partial ∂n/∂p: symbolic, and its value at the current inputs (ReLU′(0) by
+    the exercise's convention)."""
+    local_sym = sp.diff(ctx.node.attrs["expr"], sp.Symbol(p))
+    return local_sym, resolve_steps(local_sym.xreplace(sub), ctx.graph.relu_prime_at_zero)
 
 
 def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
@@ -455,7 +483,12 @@ RULES: dict[str, Any] = {
     # elementwise derivatives and losses the operations look up
     **ACTIVATIONS,
     **{"loss:" + k: v for k, v in LOSSES.items()},
-    "logit_grad": lambda p, y, n: (p - y) / n,
+    "logit_grad:bce": lambda p, y, n: (p - y) / n,  # fused sigmoid + bce: ∂L/∂z
+    "logit_grad:ce": lambda p, y, n: (p - y) / n,  # fused softmax + ce: ∂L/∂z
+    "affine:dW": affine_dW,
+    "affine:db": affine_db,
+    "affine:dx": affine_dx,
+    "expr:partial": expr_partial,
     # the algorithm itself
     "accumulate": accumulate,
     "sgd": sgd,

@@ -6,6 +6,7 @@ form, and why each zero entry is zero. All of it read from Steps; nothing recomp
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from tutor.render import entry_name, exact_text, fmt, to_json
@@ -52,12 +53,21 @@ def to_json_text(worked, steps: list[Step]) -> str:
 
 
 def to_markdown(worked, steps: list[Step]) -> str:
+    """The solution key a teacher can publish: every step as display math in the notation of
+    the seeds (z^{(ℓ)}, δ^{(ℓ)}, ∂L/∂W^{(ℓ)} = δ^{(ℓ)} h^{(ℓ−1)⊤}, ⊙ 1[z > 0] …), symbols first,
+    then the numbers, then the value; the rule, the exact form and every zero's cause below.
+    GitHub, GitLab, Jupyter and pandoc render the $$…$$ blocks."""
     spec = worked.exercise.spec
     out = [f"# {spec.title or spec.id}", ""]
+    meta = [f"`{spec.id}`"]
     if spec.source:
-        out += [f"*Source: {spec.source}*", ""]
+        meta.append(f"*{spec.source}*")
+    if getattr(worked, "seed", None) is not None:
+        meta.append(f"variant (seed) {worked.seed}")
+    out += [" · ".join(meta), ""]
     if spec.notes:
         out += [spec.notes.strip(), ""]
+    out += [f"Answers are graded to {worked.tolerance.label}.", ""]
     phase, it = None, None
     for s in steps:
         if s.iteration != it and worked.solution.n_iterations > 1:
@@ -66,22 +76,144 @@ def to_markdown(worked, steps: list[Step]) -> str:
         if s.phase != phase:
             phase = s.phase
             out += [f"### {PHASE_TITLES[phase]}", ""]
-        sym, num = formula_text(s)
-        line = f"- **`{s.id}`** — {s.meaning}"
-        if sym and sym != s.meaning:
-            line += f" = {sym}"
-        if num:
-            line += f" = {num}"
-        line += f" = **{fmt(s.value)}**"
+        out += [f"**`{s.id}`** · {SKILL_WORDS.get(s.skill, s.skill)}", "",
+                "$$" + step_tex(worked, s) + "$$", ""]
+        notes = []
         exact = exact_text(s.value)
         if exact != fmt(s.value):
-            line += f"  (exact: `{exact}`)" if s.quantity.exact else "  (carried at 40 digits)"
-        out.append(line)
+            notes.append(f"exact: `{exact}`" if s.quantity.exact
+                         else "carried at 40 significant digits")
         if s.formula is not None and s.formula.note:
-            out.append(f"  - rule: {s.formula.note}")
+            notes.append(f"rule: {s.formula.note}")
         for entries, why in zero_lines(s):
-            out.append(f"  - {entries} = 0: {why}")
-    return "\n".join(out) + "\n"
+            notes.append(f"{entries} = 0: {why}")
+        if notes:
+            out += [f"- {n}" for n in notes] + [""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+# ─── TeX in the notation of the seeds (display only) ────────────────────────────────────
+SKILL_WORDS = {"forward": "forward pass", "loss": "loss", "loss_gradient": "loss gradient",
+               "delta": "error signal δ", "activation_derivative": "through the activation",
+               "weight_grad": "weight gradient", "bias_grad": "bias gradient",
+               "pass_back": "pass back", "chain_rule": "chain rule", "param_grad":
+               "parameter gradient", "update": "SGD update"}
+_LAYERED = re.compile(r"(δ|W|b|z|h)(\d+)")
+_DERIV = {"ReLU": (r"\mathbf{{1}}[{0} > 0]"), "σ": r"\sigma'({0})", "tanh": r"\tanh'({0})",
+          "LeakyReLU": r"\mathrm{{LeakyReLU}}'({0})"}
+_LITERAL = (("Σ over the batch of ", r"\sum_{\text{batch}} "), ("J_softmax", r"J_{\text{softmax}}"),
+            ("·", r"\cdot"), ("ᵀ", r"^\top"), ("⊙", r"\odot"), ("−", "-"), ("ŷ", r"\hat{y}"))
+_LOSS_TEX = {"mse": r"\frac{1}{n}\sum (\hat{y} - y)^2", "sse": r"\sum (\hat{y} - y)^2",
+             "half_sse": r"\tfrac{1}{2}\sum (\hat{y} - y)^2",
+             "bce": r"-\frac{1}{n}\sum \left[y \ln \hat{y} + (1 - y)\ln(1 - \hat{y})\right]",
+             "ce": r"-\frac{1}{B}\sum y \ln \hat{y}"}
+_ACT_TEX = {"relu": r"\mathrm{ReLU}", "leaky_relu": r"\mathrm{LeakyReLU}", "sigmoid": r"\sigma",
+            "tanh": r"\tanh", "softmax": r"\mathrm{softmax}", "identity": ""}
+
+
+def tex_name(name: str, network: bool) -> str:
+    """'W2' → W^{(2)}, 'δ2' → \\delta^{(2)}, '∂L/∂h1' → \\frac{∂ℒ}{∂h^{(1)}}, 'w11' → w_{11}."""
+    import sympy as sp
+
+    if name in ("ŷ", "yhat"):
+        return r"\hat{y}"
+    if name == "η":
+        return r"\eta"
+    if name.startswith("∂") and "/∂" in name:
+        top, bottom = name[1:].split("/∂", 1)
+        return rf"\frac{{\partial {tex_name(top, network)}}}{{\partial {tex_name(bottom, network)}}}"
+    if network:
+        m = _LAYERED.fullmatch(name)
+        if m:
+            return (r"\delta" if m[1] == "δ" else m[1]) + f"^{{({m[2]})}}"
+        return r"\mathcal{L}" if name == "L" else name
+    return sp.latex(sp.Symbol(name))
+
+
+def tex_value(v: Any) -> str:
+    """A number, or a bmatrix of numbers (columns stay columns), rounded as in fmt."""
+    from tutor.render import is_matrix, scalar_text
+
+    if is_matrix(v):
+        if v.shape == (1, 1):
+            return scalar_text(v[0, 0])
+        rows = [" & ".join(scalar_text(e) for e in r) for r in v.tolist()]
+        return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+    return scalar_text(v)
+
+
+def tex_formula(f, network: bool, numbers: bool) -> str:
+    """A rules.Formula in TeX: operand symbols (or their values) in the template's places."""
+    t = f.template
+    if ", / " in t:
+        t = "(" + t.replace(", / ", ") / ")
+    t = re.sub(r"(ReLU|σ|tanh|LeakyReLU)′\(\{(\d+)\}\)", r"{\2:\1}", t)
+    out = []
+    for k, part in enumerate(re.split(r"(\{\d+(?::\w+|:σ)?\})", t)):
+        if k % 2 == 0:
+            for a, b in _LITERAL:
+                part = part.replace(a, b)
+            out.append(part)
+            continue
+        idx, _, act = part[1:-1].partition(":")
+        sym, val = f.operands[int(idx)]
+        x = tex_value(val) if numbers else tex_name(sym, network)
+        if numbers and x.startswith("-"):
+            x = f"({x})"  # 0.3 - 0.1 \cdot (-0.3654)
+        if act and not numbers:
+            x = _DERIV[act].format(x)
+        out.append("{" + x + "}")
+    return "".join(out)
+
+
+def step_tex(worked, s: Step) -> str:
+    """lhs = symbols = numbers = value, for one step."""
+    import sympy as sp
+
+    g = worked.graph
+    net = g.kind == "network"
+    it, kind, name = s.key
+    value = tex_value(s.value)
+    if kind == "value":
+        node = g.nodes[name]
+        lhs = tex_name(name, net)
+        sol = worked.solution
+        if node.op == "affine":
+            w, x, b = node.parents
+            sym = (f"{tex_name(w, net)} {tex_name(x, net)} + {tex_name(b, net)}" if
+                   g.layout == "column" else
+                   f"{tex_name(x, net)} {tex_name(w, net)} + {tex_name(b, net)}")
+            vals = [tex_value(sol.value(p, it)) for p in (w, x, b)]
+            num = (f"{vals[0]} {vals[1]} + {vals[2]}" if g.layout == "column"
+                   else f"{vals[1]} {vals[0]} + {vals[2]}")
+            return f"{lhs} = {sym} = {num} = {value}"
+        if node.op == "act":
+            fn = _ACT_TEX[node.attrs["fn"]]
+            z = node.parents[0]
+            if not fn:
+                return f"{lhs} = {tex_name(z, net)} = {value}"
+            return (f"{lhs} = {fn}\\left({tex_name(z, net)}\\right) = "
+                    f"{fn}\\left({tex_value(sol.value(z, it))}\\right) = {value}")
+        if node.op == "loss":
+            return f"{lhs} = {_LOSS_TEX[node.attrs['fn']]} = {value}"
+        if node.op == "expr":
+            names = {sp.Symbol(p): sp.Symbol(p) for p in node.parents}
+            expr = sp.latex(node.attrs["expr"].xreplace(names))
+            return f"{lhs} = {expr} = {value}"
+        return f"{lhs} = {value}"
+    if kind == "new":
+        lhs = tex_name(name, net) + r"_{\text{new}}"
+    elif net and name.startswith("z"):
+        lhs = tex_name("δ" + name[1:], net) + " = " + tex_name(f"∂L/∂{name}", net)
+    else:
+        lhs = tex_name(f"∂{g.loss}/∂{name}", net)
+    f = s.formula
+    if f is None or not f.operands:
+        return f"{lhs} = {value}"
+    sym, num = tex_formula(f, net, False), tex_formula(f, net, True)
+    same = num in (f"{{{value}}}", f"{{({value})}}")  # one operand: its number is the value
+    parts = [lhs, sym] + ([num] if num != sym and not same else []) + [value]
+    return " = ".join(parts)
 
 
 def to_rich(worked, steps: list[Step], console) -> None:

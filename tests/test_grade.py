@@ -1,0 +1,158 @@
+"""Grading one set of answers: tolerance, shapes, follow-through, the Numbas #368 guard, scores.
+
+The numbers are seed 003's (DS-GA 1003 Lab 9), typed as a student would.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from tutor.core import work
+from tutor.grade import Weights, grade, score
+from tutor.render import fmt
+
+_W: dict = {}
+
+LAB9 = {
+    "z1": "[0.6, 0.1]", "h1": "[0.6, 0.1]", "z2": "[0.42, -0.17]", "h2": "[0.42, 0]",
+    "z3": "0.552", "yhat": "0.6346", "L": "0.4548", "delta3": "-0.3654",
+    "dW3": "[-0.1535, 0]", "db3": "-0.3654", "dh2": "[-0.2192, 0.1462]",
+    "delta2": "[-0.2192, 0]", "dW2": "[[-0.1315, -0.0219], [0, 0]]", "db2": "[-0.2192, 0]",
+    "dh1": "[-0.0877, 0.0438]", "delta1": "[-0.0877, 0.0438]",
+    "dW1": "[[-0.0877, 0], [0.0438, 0]]", "db1": "[-0.0877, 0.0438]",
+    "W1_new": "[[0.5088, -0.3], [0.1956, 0.7]]", "b1_new": "[0.1088, -0.1044]",
+    "W2_new": "[[0.4132, -0.1978], [-0.5, 0.3]]", "b2_new": "[0.2219, 0.1]",
+    "W3_new": "[0.6153, -0.4]", "b3_new": "0.3365",
+}
+# delta2 without the ReLU mask, every later step consistent with it (rounded to 4 places).
+NO_MASK = {**LAB9,
+           "delta2": "[-0.2192, 0.1462]", "dW2": "[[-0.1315, -0.0219], [0.0877, 0.0146]]",
+           "db2": "[-0.2192, 0.1462]", "dh1": "[-0.1608, 0.0877]",
+           "delta1": "[-0.1608, 0.0877]", "dW1": "[[-0.1608, 0], [0.0877, 0]]",
+           "db1": "[-0.1608, 0.0877]", "W1_new": "[[0.5161, -0.3], [0.1912, 0.7]]",
+           "b1_new": "[0.1161, -0.1088]", "W2_new": "[[0.4132, -0.1978], [-0.5088, 0.2985]]",
+           "b2_new": "[0.2219, 0.0854]"}
+AFTER_DELTA2 = ["dW2", "db2", "dh1", "delta1", "dW1", "db1", "W1_new", "b1_new", "W2_new",
+                "b2_new"]
+
+
+def lab9():
+    if "lab9" not in _W:
+        _W["lab9"] = work("lab9-relu-sigmoid-bce")
+    return _W["lab9"]
+
+
+def by_id(verdicts):
+    return {v.step_id: v for v in verdicts}
+
+
+def test_the_seeds_answers_are_all_correct_and_score_full_marks():
+    w = lab9()
+    vs = grade(w, LAB9)
+    assert [v.status for v in vs] == ["correct"] * 24
+    s = score(w, vs)
+    assert (s.total, s.max) == (24, 24)
+
+
+def test_the_engines_own_rounded_answers_are_correct_on_every_bundled_exercise():
+    from tutor.catalog import bundled
+
+    for e in bundled():
+        w = work(e.id)
+        vs = grade(w, {s.id: fmt(s.value, 6) for s in w.steps})
+        assert {v.status for v in vs} == {"correct"}, e.id
+
+
+def test_the_seeds_loss_slip_is_wrong_and_its_fix_is_right():
+    # Seed 003 prints L ≈ 0.4546; −ln(0.6346) = 0.4548, and the tolerance is 1e-4.
+    v = by_id(grade(lab9(), {**LAB9, "L": "0.4546"}))["L"]
+    assert v.status == "wrong" and v.code.startswith("L.")
+    assert by_id(grade(lab9(), LAB9))["L"].status == "correct"
+
+
+@pytest.mark.parametrize("step,text", [
+    ("yhat", "1/(1+exp(-0.552))"), ("z2", "[21/50, -17/100]"), ("z2", "0.42; -0.17"),
+    ("dW2", "-0.1315 -0.0219; 0 0"), ("z3", "5.52e-1"), ("z3", "[0.552]"), ("dW3", "[[-0.1535], [0]]"),
+])
+def test_every_answer_form_of_the_design_is_accepted(step, text):
+    assert by_id(grade(lab9(), {**LAB9, step: text}))[step].status == "correct"
+
+
+def test_a_wrong_shape_or_garbage_is_invalid_with_the_reason():
+    vs = by_id(grade(lab9(), {**LAB9, "dW2": "[-0.1315, -0.0219]", "delta3": "minus 0.37"}))
+    assert vs["dW2"].status == "invalid"
+    assert "2×2" in vs["dW2"].message
+    assert vs["delta3"].status == "invalid"
+    assert vs["dW2"].code == "dW2.invalid"
+
+
+def test_blank_answers_are_missing():
+    vs = by_id(grade(lab9(), {k: v for k, v in LAB9.items() if k != "dh1"}))
+    assert vs["dh1"].status == "missing" and vs["dh1"].code == "dh1.missing"
+    assert vs["delta1"].status == "correct"
+
+
+def test_one_wrong_delta_then_consistent_steps_earn_follow_through_naming_the_first_wrong():
+    vs = by_id(grade(lab9(), NO_MASK))
+    assert vs["delta2"].status == "wrong"
+    for sid in AFTER_DELTA2:
+        assert vs[sid].status == "follow_through", sid
+        assert vs[sid].first_wrong == "delta2"
+        assert "delta2" in vs[sid].message
+    # dW2 given the student's δ2: δ2 h1ᵀ = [[-0.1315, -0.0219], [0.0877, 0.0146]]
+    assert fmt(vs["dW2"].follow_value) == "[[-0.1315, -0.0219], [0.0877, 0.0146]]"
+    assert fmt(vs["dW2"].expected) == "[[-0.1315, -0.0219], [0, 0]]"
+    # steps that do not depend on δ2 are simply correct
+    assert vs["W3_new"].status == vs["b3_new"].status == "correct"
+
+
+def test_a_wrong_step_is_not_excused_by_its_own_value():
+    """Regression: the override solve holds the student's own value at the step itself."""
+    vs = by_id(grade(lab9(), {**LAB9, "delta2": "[-0.2192, 0.1462]"}))
+    assert vs["delta2"].status == "wrong"
+    assert fmt(vs["delta2"].follow_value) == "[-0.2192, 0]"
+    # ... and the correct later steps stay correct
+    assert all(vs[s].status == "correct" for s in AFTER_DELTA2)
+
+
+def test_a_later_step_inconsistent_with_the_wrong_one_is_wrong():
+    vs = by_id(grade(lab9(), {**NO_MASK, "dW2": "[[-0.1315, -0.0219], [0.0877, 0.9]]"}))
+    assert vs["dW2"].status == "wrong"
+    assert vs["db2"].status == "follow_through"
+
+
+def test_numbas_368_all_zero_earlier_answers_earn_no_follow_through():
+    # ŷ typed as 0: δ3 = ŷ − y = −1 "follows" from it, but earns nothing.
+    vs = by_id(grade(lab9(), {**LAB9, "yhat": "0", "delta3": "-1", "db3": "-1"}))
+    assert vs["yhat"].status == "wrong"
+    assert vs["delta3"].status == "wrong"
+    assert "all zeros" in vs["delta3"].message and "yhat" in vs["delta3"].message
+    assert vs["db3"].status == "wrong"
+    # the same method from a non-trivial wrong ŷ does earn it
+    vs = by_id(grade(lab9(), {**LAB9, "yhat": "0.7", "delta3": "-0.3", "db3": "-0.3"}))
+    assert vs["delta3"].status == vs["db3"].status == "follow_through"
+
+
+def test_all_zero_answers_never_follow_through():
+    zeros = {"dh2": "[0, 0]", "delta2": "[0, 0]", "dW2": "[[0, 0], [0, 0]]", "db2": "[0, 0]",
+             "dh1": "[0, 0]", "delta1": "[0, 0]", "dW1": "[[0, 0], [0, 0]]", "db1": "[0, 0]"}
+    vs = grade(lab9(), {**LAB9, **zeros})
+    assert not [v for v in vs if v.status == "follow_through"]
+
+
+def test_scores_use_weights_by_step_and_phase_and_the_follow_through_credit():
+    w = lab9()
+    vs = grade(w, NO_MASK)
+    s = score(w, vs)  # 13 correct, delta2 wrong, 10 follow-through at ½
+    assert (s.total, s.max) == (18, 24)
+    s = score(w, vs, Weights({"backward": 2, "dW2": 4}), ft_credit=Fraction(1))
+    # forward 7 + update 6 + backward (10 steps at 2 + dW2 at 4) = 37; only delta2 (2) lost
+    assert (s.total, s.max) == (35, 37)
+    assert s.points["dW2"] == 4 and s.points["delta2"] == 0
+
+
+def test_a_memo_gives_the_same_verdicts():
+    memo: dict = {}
+    for answers in (LAB9, NO_MASK, NO_MASK, LAB9):
+        assert grade(lab9(), answers, memo=memo) == grade(lab9(), answers)

@@ -1,0 +1,347 @@
+"""Misconception diagnosis: a student who makes exactly one catalogued mistake is named.
+
+Each case plays that student through a bundled exercise where the mistake shows: every step
+right (or right from their own answers) except the one where the buggy rule is used. The
+diagnosis must name it in `tutor practice`, in `tutor check` and in tutor.grade.grade; a correct
+sheet and sheets of random wrong numbers must get none.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import sympy as sp
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from tutor.cli import app
+from tutor.core import work, work_exercise
+from tutor.grade import grade
+from tutor.misconceptions import (CATALOGUE, RULES, Diagnosis, annotate, buggy_rules, diagnose,
+                                  indistinguishable, local)
+from tutor.solve import solve
+from tutor.steps import SKILLS
+
+LAB9 = "lab9-relu-sigmoid-bce"
+# misconception → (exercise where it shows, step, variant, what the bug gives there)
+CASES = {
+    "no-regularisation": ("branch-merge-l2", "da", 0, "0.3499"),
+    "no-sum-at-merge": ("merge-sum", "dy", 0, "16"),
+    "outer-product-order": (LAB9, "dW2", 0, "[[-0.1315, 0], [-0.0219, 0]]"),
+    "no-transpose-pass-back": (LAB9, "dh1", 0, "[-0.0877, 0.1096]"),
+    "phi-prime-at-activation": ("sigmoid-batch-mse", "delta1", 0,
+                                "[[-0.2525, 0.1415], [0.2129, -0.1463]]"),
+    "no-relu-mask": (LAB9, "delta2", 0, "[-0.2192, 0.1462]"),
+    "relu-prime-zero-one": ("diagonal-flip-4-3-4", "delta1", 0, "[-0.0975, 0, 0.44]"),
+    "sigmoid-prime-after-bce": (LAB9, "delta3", 0, "-0.0847"),
+    "loss-sign-flip": (LAB9, "delta3", 0, "0.3654"),
+    "mse-no-mean": ("diagonal-flip-4-3-4", "dyhat", 0, "[-1.8, -2.2, -0.1, -2.5]"),
+    "mse-no-two": ("diagonal-flip-4-3-4", "dyhat", 0, "[-0.225, -0.275, -0.0125, -0.3125]"),
+    "bias-no-batch-sum": ("sigmoid-batch-mse", "db2", 1, "-1.0466"),
+    "update-plus-eta": (LAB9, "b3_new", 0, "0.2635"),  # 0.3 + 0.1·(−0.3654), not 0.3365
+    "pass-back-updated-weights": (LAB9, "dh2", 0, "[-0.2248, 0.1462]"),
+    "weight-grad-wrong-activation": (LAB9, "dW2", 0, "[[-0.0921, 0], [0, 0]]"),
+}
+_WORKED: dict = {}
+
+
+def worked(ex: str):
+    if ex not in _WORKED:
+        _WORKED[ex] = work(ex)
+    return _WORKED[ex]
+
+
+def text(v, places: int = 10) -> str:
+    """An answer as a student types it: decimals, [a, b] or [[a, b], [c, d]]."""
+    def one(x):
+        return f"{float(sp.N(x, 30)):.{places}f}"
+
+    if isinstance(v, sp.MatrixBase):
+        if v.rows == 1 or v.cols == 1:
+            return "[" + ", ".join(one(x) for x in v) + "]"
+        return "[" + ", ".join("[" + ", ".join(one(x) for x in v.row(i)) + "]"
+                               for i in range(v.rows)) + "]"
+    return one(v)
+
+
+def buggy_value(mid: str):
+    ex, sid, variant, _ = CASES[mid]
+    w = worked(ex)
+    value, applies = local(w.graph, buggy_rules(mid, variant), w.step(sid).key,
+                           w.solution.quantities)
+    assert applies
+    return value
+
+
+def student(mid: str) -> dict[str, str]:
+    """The sheet of a student who makes exactly this mistake at its step and works every
+    other step right from their own answers."""
+    ex, sid, _, _ = CASES[mid]
+    w = worked(ex)
+    key = w.step(sid).key
+    own = solve(w.graph, overrides={key: buggy_value(mid)}).quantities
+    return {s.id: text(own[s.key].value) for s in w.steps}
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+# ─── the catalogue ────────────────────────────────────────────────────────────────────
+def test_the_catalogue_has_every_mistake_the_issue_lists():
+    assert set(CASES) == set(CATALOGUE)
+    for m in CATALOGUE.values():
+        assert m.skill in SKILLS
+        assert m.name and m.description and m.correct and m.buggy and m.correct != m.buggy
+
+
+@pytest.mark.parametrize("mid", sorted(CATALOGUE))
+def test_each_misconception_is_a_swap_of_entries_of_the_rules_table(mid):
+    table = buggy_rules(mid)
+    assert set(table) == set(RULES)
+    swapped = [k for k in RULES if table[k] is not RULES[k]]
+    assert 1 <= len(swapped) <= 7, swapped  # the sign flip swaps every loss gradient
+
+
+@pytest.mark.parametrize("mid", sorted(CASES))
+def test_the_buggy_rule_gives_the_students_number(mid):
+    from tutor.render import fmt
+
+    assert fmt(buggy_value(mid)) == CASES[mid][3]
+
+
+# ─── the student who makes the mistake: grade, check, practice ──────────────────────
+@pytest.mark.parametrize("mid", sorted(CASES))
+def test_grade_names_the_mistake_at_its_step_and_nowhere_else(mid):
+    ex, sid, _, _ = CASES[mid]
+    verdicts = {v.step_id: v for v in grade(worked(ex), student(mid))}
+    v = verdicts[sid]
+    assert v.status == "wrong"
+    assert mid in v.misconceptions
+    assert v.code == f"{sid}.{v.misconceptions[0]}"
+    named = {i for i, u in verdicts.items() if u.misconceptions}
+    assert named == {sid}
+
+
+def test_two_names_when_two_bugs_give_the_same_number():
+    v = {v.step_id: v for v in grade(worked("branch-merge-l2"), student("no-regularisation"))}
+    assert v["da"].misconceptions == ("no-regularisation", "no-sum-at-merge")
+    assert v["da"].code == "da.no-regularisation"
+
+
+@pytest.mark.parametrize("mid", sorted(CASES))
+def test_check_puts_the_code_in_the_answer_note(mid, tmp_path):
+    ex, sid, _, _ = CASES[mid]
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text(yaml.safe_dump({"exercise": ex, "student": "s1", "answers": student(mid)},
+                                    allow_unicode=True))
+    r = CliRunner().invoke(app, ["check", ex, str(sheet), "--format", "json"])
+    assert r.exit_code == 1, r.output
+    steps = {s["id"]: s for s in json.loads(r.stdout)["sheets"][0]["steps"]}
+    assert steps[sid]["verdict"] == "wrong"
+    first = "no-regularisation" if mid == "no-regularisation" else mid  # see the test below
+    assert steps[sid]["misconception"] == first
+    assert [i for i, s in steps.items() if s["misconception"]] == [sid]
+
+
+def test_check_counts_a_misconception_across_a_class(tmp_path):
+    for i in range(3):
+        (tmp_path / f"mask{i}.yaml").write_text(yaml.safe_dump(
+            {"exercise": LAB9, "student": f"m{i}", "answers": student("no-relu-mask")}))
+    (tmp_path / "flip.yaml").write_text(yaml.safe_dump(
+        {"exercise": LAB9, "student": "f", "answers": student("loss-sign-flip")}))
+    r = CliRunner().invoke(app, ["check", LAB9, str(tmp_path), "--format", "json"])
+    codes = {c["code"]: c["students"] for c in json.loads(r.stdout)["summary"]["codes"]}
+    assert codes["delta2.no-relu-mask"] == 3
+    assert codes["delta3.loss-sign-flip"] == 1
+
+
+@pytest.mark.parametrize("mid", sorted(CASES))
+def test_practice_names_the_mistake(mid):
+    ex, sid, _, _ = CASES[mid]
+    w = worked(ex)
+    answers = student(mid)
+    lines = []
+    for s in w.steps:
+        lines.append(answers[s.id])
+        if s.id == sid:
+            break
+    r = CliRunner().invoke(app, ["practice", ex, "--plain"], input="\n".join(lines + ["quit"]) + "\n")
+    assert f"This looks like: {CATALOGUE[mid].name}" in r.output, r.output[-2000:]
+
+
+# ─── the answer of another shape ─────────────────────────────────────────────────────
+def test_x_g_transpose_of_the_wrong_shape_is_still_named():
+    w = worked("affine-relu-layer")  # W1 is 2×3: x δᵀ is 3×2
+    truth = w.step("dW1").value
+    answers = {s.id: text(s.value) for s in w.steps}
+    answers["dW1"] = text(truth.T)
+    v = {v.step_id: v for v in grade(w, answers)}["dW1"]
+    assert v.status == "invalid"
+    assert v.misconceptions == ("outer-product-order",)
+
+
+def test_an_unsummed_bias_gradient_is_named():
+    w = worked("sigmoid-batch-mse")
+    answers = {s.id: text(s.value) for s in w.steps}
+    answers["db1"] = text(w.step("delta1").value)  # δ1 of both examples, 2×2
+    v = {v.step_id: v for v in grade(w, answers)}["db1"]
+    assert v.status == "invalid" and v.misconceptions == ("bias-no-batch-sum",)
+
+
+# ─── from the student's own earlier answers ──────────────────────────────────────────
+def test_a_second_bug_on_top_of_a_first_is_found_from_the_students_own_answers():
+    w = worked(LAB9)
+    flip = solve(w.graph, buggy_rules("loss-sign-flip")).quantities
+    both = solve(w.graph, {**buggy_rules("loss-sign-flip"), "relu": buggy_rules("no-relu-mask")["relu"]}
+                 ).quantities
+    own = {s.id: flip[s.key].value for s in w.steps}
+    d2 = both[w.step("delta2").key].value
+    assert list(d2) == [-x for x in w.step("dh2").value]  # [0.2192, -0.1462]: flipped, unmasked
+    ds = diagnose(w, "delta2", d2, own)
+    assert [(d.misconception.id, d.from_own) for d in ds] == [("no-relu-mask", True)]
+    assert "gives [0.2192, -0.1462] (from your own earlier answers)" in ds[0].explain()
+    assert ds[0].explain().endswith("gives [0.2192, 0].")
+    assert diagnose(w, "delta2", d2) == []  # from the correct values, no bug gives it
+
+
+def test_a_consistent_student_is_named_at_every_layer_where_it_shows():
+    w = worked(LAB9)
+    q = solve(w.graph, buggy_rules("pass-back-updated-weights")).quantities
+    v = {v.step_id: v for v in grade(w, {s.id: text(q[s.key].value) for s in w.steps})}
+    assert v["dh2"].misconceptions == ("pass-back-updated-weights",)
+    assert v["dh1"].status == "wrong" and v["dh1"].misconceptions == ("pass-back-updated-weights",)
+    assert v["delta2"].status == "follow_through" and v["delta2"].misconceptions == ()
+
+
+def test_update_plus_eta_on_every_parameter_of_lab9():
+    w = worked(LAB9)
+    q = solve(w.graph, buggy_rules("update-plus-eta")).quantities
+    v = grade(w, {s.id: text(q[s.key].value) for s in w.steps})
+    assert {x.code for x in v if x.status != "correct"} == {
+        f"{p}_new.update-plus-eta" for p in ("W1", "b1", "W2", "b2", "W3", "b3")}
+
+
+# ─── what the tutor says ─────────────────────────────────────────────────────────────
+def test_explain_shows_the_buggy_rule_beside_the_correct_one_with_numbers():
+    w = worked(LAB9)
+    (d,) = diagnose(w, "delta2", buggy_value("no-relu-mask"))
+    assert isinstance(d, Diagnosis) and not d.from_own
+    assert d.explain() == (
+        "no ReLU mask at delta2: the gradient goes through ReLU unmasked, even where z ≤ 0. "
+        "Your rule δ = ∂L/∂h gives [-0.2192, 0.1462] (from the correct inputs); the correct "
+        "rule δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0] gives [-0.2192, 0].")
+
+
+# ─── distinguishability ──────────────────────────────────────────────────────────────
+def test_an_all_positive_layer_hides_a_missing_mask():
+    assert indistinguishable(worked(LAB9)) == [("delta1", "no-relu-mask")]
+
+
+def test_a_dead_branch_hides_a_forgotten_sum_and_x_zero_hides_the_data_path():
+    assert indistinguishable(worked("dag-two-relu-gates")) == [
+        ("dz1", "no-relu-mask"), ("dx1", "no-sum-at-merge"), ("dx2", "no-sum-at-merge")]
+    assert indistinguishable(worked("branch-merge-l2")) == [
+        ("it2.da", "no-sum-at-merge"), ("it2.dc", "no-sum-at-merge")]
+
+
+def test_a_symmetric_W_hides_a_transpose():
+    from tutor.exercise import load_text
+
+    src = (worked(LAB9).exercise.file and open(worked(LAB9).exercise.file).read())
+    src = src.replace("[[0.4, -0.2], [-0.5, 0.3]]", "[[0.4, -0.2], [-0.2, 0.3]]")
+    src = src.replace("id: lab9-relu-sigmoid-bce", "id: lab9-symmetric")
+    w = work_exercise(load_text(src, "lab9-symmetric.yaml"))
+    assert ("dh1", "no-transpose-pass-back") in indistinguishable(w)
+    assert ("dh1", "no-transpose-pass-back") not in indistinguishable(worked(LAB9))
+
+
+def test_the_new_exercise_hides_nothing():
+    assert indistinguishable(worked("sigmoid-batch-mse")) == []
+
+
+# ─── no false diagnosis ──────────────────────────────────────────────────────────────
+EXERCISES = [LAB9, "branch-merge-l2", "dag-two-relu-gates", "diagonal-flip-4-3-4",
+             "sigmoid-batch-mse", "merge-sum", "affine-relu-layer", "residual-block",
+             "softmax-cross-entropy", "practice-two-paths"]
+
+
+@pytest.mark.parametrize("ex", EXERCISES)
+def test_a_correct_sheet_gets_no_diagnosis(ex):
+    w = worked(ex)
+    for places in (4, 10):
+        sheet = {s.id: text(s.value, places) for s in w.steps}
+        assert all(not v.misconceptions for v in grade(w, sheet))
+    for s in w.steps:
+        assert diagnose(w, s.id, s.value) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ex=st.sampled_from(EXERCISES), data=st.data())
+def test_random_wrong_numbers_get_no_diagnosis(ex, data):
+    w = worked(ex)
+    sheet = {s.id: text(s.value, 4) for s in w.steps}
+    ids = data.draw(st.lists(st.sampled_from([s.id for s in w.steps]), min_size=1, max_size=4,
+                             unique=True))
+    # distinct numbers of magnitude ≥ 0.001: an all-zero answer, or a copy of another answer,
+    # is no random number (0 at it2.da is exactly what forgetting the regulariser gives; dy
+    # copied from dv is exactly what forgetting a path gives)
+    n = sum(len(w.step(i).value) if isinstance(w.step(i).value, sp.MatrixBase) else 1
+            for i in ids)
+    pool = data.draw(st.lists(st.integers(10, 30000), min_size=n, max_size=n, unique=True))
+    sgn = data.draw(st.lists(st.sampled_from([1, -1]), min_size=n, max_size=n))
+    nums = iter(sp.Rational(k * s, 10000) for k, s in zip(pool, sgn))
+    for sid in ids:
+        like = w.step(sid).value
+        v = (sp.Matrix(*like.shape, [next(nums) for _ in range(len(like))])
+             if isinstance(like, sp.MatrixBase) else next(nums))
+        sheet[sid] = text(v, 4)
+    for v in grade(w, sheet):
+        assert v.misconceptions == (), (v.step_id, v.answer, v.misconceptions)
+
+
+def test_annotate_leaves_correct_and_missing_steps_alone():
+    w = worked(LAB9)
+    sheet = {"delta2": text(buggy_value("no-relu-mask"))}
+    verdicts = grade(w, sheet, diagnose=False)
+    out = annotate(w, verdicts)
+    assert [v.step_id for v in out if v.misconceptions] == ["delta2"]
+    assert all(v.status == "missing" for v in out if v.step_id != "delta2")
+
+
+# ─── graph exercises: the same catalogue on expression nodes ─────────────────────────
+GATES = """
+id: gates
+title: "a sigmoid gate and a ReLU at its kink"
+kind: graph
+inputs: {x: 1}
+params: {w: 2, c: -1}
+constants: {t: 1}
+nodes:
+  z: w*x + c
+  h: sigmoid(z)
+  r: relu(z - 1)
+  L: (h + r - t)**2
+loss: L
+ask: [forward, backward]
+"""
+
+
+def test_graph_nodes_use_the_same_swaps():
+    from tutor.exercise import load_text
+
+    w = work_exercise(load_text(GATES, "gates.yaml"))  # z = 1: σ′(1), and ReLU′(0) at r
+    dz = w.step("dz").value
+    assert round(float(dz), 5) == -0.10575
+    for mid, printed in (("phi-prime-at-activation", -0.11799), ("relu-prime-zero-one", -0.64364)):
+        b = solve(w.graph, buggy_rules(mid)).quantities[w.step("dz").key].value
+        assert round(float(b), 5) == printed
+        assert mid in [d.misconception.id for d in diagnose(w, "dz", b)]
+    d = worked("dag-two-relu-gates")
+    b = solve(d.graph, buggy_rules("no-relu-mask")).quantities[d.step("dz2").key].value
+    assert b == -2 and [x.misconception.id for x in diagnose(d, "dz2", b)] == ["no-relu-mask"]

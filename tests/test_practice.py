@@ -1,0 +1,348 @@
+"""`tutor practice`: whole sessions, driven as a student would, with the seeds' numbers."""
+from __future__ import annotations
+
+import io
+import sys
+import re
+
+import pytest
+import sympy as sp
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tutor.catalog import bundled
+from tutor.cli import app
+from tutor.core import work
+from tutor.draw import drawing
+from tutor.practice import Session, run
+from tutor.progress import Store
+from tutor.render import fmt
+from tutor.solve import solve
+
+IDS = [e.id for e in bundled()]
+_WORKED: dict = {}
+
+
+def worked(ex: str):
+    if ex not in _WORKED:
+        _WORKED[ex] = work(ex)
+    return _WORKED[ex]
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path))
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path
+
+
+def rounded(v, places: int = 4) -> str:
+    """What a student who rounds to 4 decimals types: [[a, b], [c, d]]."""
+    def one(x):
+        return f"{round(float(sp.N(x, 30)), places):.{places}f}"
+
+    if isinstance(v, sp.MatrixBase):
+        if v.rows == 1 or v.cols == 1:
+            return "[" + ", ".join(one(x) for x in v) + "]"
+        return "[" + ", ".join("[" + ", ".join(one(x) for x in v.row(i)) + "]"
+                               for i in range(v.rows)) + "]"
+    return one(v)
+
+
+def script(ex: str, answers: list[str], **kw) -> str:
+    """Run a session with scripted answers; the screen as text."""
+    out = io.StringIO()
+    feed = iter(answers)
+
+    def ask(prompt):
+        out.write(prompt)
+        try:
+            text = next(feed)
+        except StopIteration:
+            raise EOFError from None
+        out.write(text + "\n")
+        return text
+
+    console = Console(file=out, width=80, no_color=True, highlight=False)
+    kw.setdefault("store", Store())
+    code = run(ex, ask=ask, console=console, **kw)
+    return out.getvalue() + f"\n[exit {code}]"
+
+
+# ─── the students of the issue ────────────────────────────────────────────────────────
+@pytest.mark.parametrize("ex", IDS)
+def test_four_decimal_student_is_accepted_everywhere(ex):
+    """Each step computed from the student's OWN rounded answers, rounded to 4 decimals."""
+    w = worked(ex)
+    s = Session(w)
+    own = {}
+    for step in w.steps:
+        assert s.current is step
+        value = solve(w.graph, overrides=own).quantities[step.key].value
+        text = rounded(value)
+        fb = s.submit(text)
+        assert fb.kind == "correct", (step.id, text, fb.lines)
+        own[step.key] = s.own[step.id]
+    assert s.score() == (len(w.steps), len(w.steps))
+
+
+@pytest.mark.parametrize("ex", IDS)
+def test_exact_student_scores_full_marks(ex):
+    from tutor.render import exact_text
+
+    w = worked(ex)
+    # exact forms as SymPy prints them, with Euler's E written the grammar's way
+    typed = [re.sub(r"\bE\b", "exp(1)", exact_text(s.value)) if s.quantity.exact
+             else fmt(s.value, 12) for s in w.steps]
+    out = script(ex, typed + ["n"])
+    n = len(w.steps)
+    assert f"Score: {n}/{n}" in out
+    assert "✗" not in out
+    assert Store().status()[ex].best == n
+
+
+def test_lab9_rejects_the_seeds_slip_for_the_loss():
+    w = worked("lab9-relu-sigmoid-bce")
+    s = Session(w)
+    for text in ["[0.6, 0.1]", "[0.6, 0.1]", "[0.42, -0.17]", "[0.42, 0]", "0.552", "0.6346"]:
+        assert s.submit(text).kind == "correct"
+    assert s.current.id == "L"
+    fb = s.submit("0.4546")  # the seed's slip; exact 0.45476
+    assert fb.kind == "wrong"
+    assert s.submit("0.4548").kind == "correct"
+
+
+def test_forgotten_relu_mask_is_told_neuron_2_is_dead():
+    w = worked("lab9-relu-sigmoid-bce")
+    s = Session(w)
+    while s.current.id != "delta2":
+        s.submit(fmt(s.current.value, 8))
+    fb = s.submit("[-0.2192, 0.1462]")  # ∂L/∂h2 without the ReLU mask
+    text = "\n".join(fb.lines)
+    assert fb.kind == "wrong"
+    assert "delta2[2] = 0, not 0.1462: dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0" in text
+    assert "Rule: δ2 = ∂L/∂z2 = ∂L/∂h2 ⊙ ReLU′(z2)" in text
+
+
+def test_wrong_answers_climb_the_hint_ladder_then_reveal():
+    w = worked("lab9-relu-sigmoid-bce")
+    s = Session(w, tries=3)
+    while s.current.id != "dW2":
+        s.submit(fmt(s.current.value, 8))
+    first = s.submit("[[1, 1], [1, 1]]")
+    assert first.kind == "wrong" and first.record is None
+    assert any(line.startswith("Rule: ∂L/∂W2 = δ2 · h1ᵀ") for line in first.lines)
+    second = s.submit("[[1, 1], [1, 1]]")
+    assert "With your numbers: ∂L/∂W2 = δ2 · h1ᵀ = [-0.2192, 0] · [0.6, 0.1]ᵀ" in second.lines
+    third = s.submit("[[1, 1], [1, 1]]")
+    assert third.kind == "revealed" and third.record.result == "revealed"
+    assert "The answer: dW2 = [[-0.1315, -0.0219], [0, 0]]" in third.lines
+    assert any("no error signal reaches unit 2" in line for line in third.lines)
+    assert s.current.id == "db2" and s.score() == (12, 24)
+
+
+def test_bad_syntax_and_wrong_shape_cost_no_try():
+    w = worked("lab9-relu-sigmoid-bce")
+    s = Session(w, tries=1)
+    fb = s.submit("[0.6, ")
+    assert fb.kind == "invalid" and "No try used" in fb.lines[0]
+    fb = s.submit("0.6")
+    assert fb.kind == "invalid" and "expected a" in fb.lines[0]
+    assert s.wrong == 0 and s.current.id == "z1"
+    assert s.submit("0.6 0.1").kind == "correct"  # the `a b` vector form
+
+
+def test_rounding_carried_forward_is_accepted_and_said():
+    """branch-merge-l2: du typed as 0.1750 (exact 0.17493…) makes ∂J/∂a = 0.4500, which is
+    more than 1e-4 from the exact 0.449854 — but exactly right from the student's own du."""
+    w = worked("branch-merge-l2")
+    s = Session(w)
+    typed = ["2", "4", "6", "0.1429", "0.7346", "0.1", "0.8346", "1", "1", "-1.7142",
+             "0.035", "0.035", "0.175"]
+    for text in typed:
+        assert s.submit(text).kind == "correct", (s.current.id, text)
+    assert s.current.id == "da"
+    fb = s.submit("0.4500")
+    assert fb.kind == "correct"
+    assert fb.lines[-1] == ("accepted: consistent with your rounded earlier answers "
+                            "(exact: 0.449854)")
+    assert s.submit("0.2").kind == "wrong"  # db: consistent with nothing
+
+
+def test_parameter_table_counts_what_will_change():
+    s = Session(worked("diagonal-flip-4-3-4"))
+    rows = {r.name: r for r in s.parameters()}
+    assert sum(r.changes for r in rows.values()) == 12  # the seed says 11, its table says 12
+    assert sum(r.total for r in rows.values()) == 31
+    assert rows["b1"].changes == 1
+    why = " ".join(rows["W1"].why)
+    assert "boundary" in why and "ReLU′(0) = 0" in why and "dead ReLU" in why
+    lab9 = {r.name: r for r in Session(worked("lab9-relu-sigmoid-bce")).parameters()}
+    assert (lab9["W1"].changes, lab9["W1"].total) == (2, 4)
+    assert "zero input feeds this weight: x[2] = 0" in lab9["W1"].why[0]
+
+
+# ─── whole sessions through run() and the CLI ─────────────────────────────────────────
+def test_session_end_shows_score_and_parameter_table():
+    w = worked("diagonal-flip-4-3-4")
+    out = script("diagonal-flip-4-3-4", [fmt(s.value, 8) for s in w.steps] + ["n"])
+    assert f"Score: {len(w.steps)}/{len(w.steps)}" in out
+    assert "12 of 31 parameters will change." in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_quit_then_resume_asks_only_the_rest(home):
+    w = worked("lab9-relu-sigmoid-bce")
+    answers = [fmt(s.value, 8) for s in w.steps]
+    out = script("lab9-relu-sigmoid-bce", answers[:5] + ["quit"])
+    assert "Saved: 5 of 24 steps done." in out
+    assert Store().status()["lab9-relu-sigmoid-bce"].text() == "in progress (5/24)"
+    out = script("lab9-relu-sigmoid-bce", answers[5:] + ["y"])
+    assert "Resuming: 5 of 24 steps already done." in out
+    assert "z1 = " not in out.split("Resuming")[1].split("[6/24]")[0]
+    assert "Score: 24/24" in out
+    assert "Backward pass" in out.split("Show the worked solution?")[1]  # the write-up
+
+
+def test_eof_is_quit_and_nothing_is_lost():
+    out = script("merge-sum", ["6"])
+    assert out.rstrip().endswith("[exit 0]")
+    assert "Saved: 1 of" in out
+    assert Store().answers(1)["u"].result == "correct"
+
+
+def test_matrix_entry_by_entry():
+    w = worked("lab9-relu-sigmoid-bce")
+    answers = [fmt(s.value, 8) for s in w.steps]
+    i = [s.id for s in w.steps].index("dW2")
+    out = script("lab9-relu-sigmoid-bce", answers[:i] + ["entries", "-0.1315", "-0.0219",
+                                                       "oops", "0", "0"])
+    assert "dW2[2,1] = " in out
+    assert "✓ dW2 = [[-0.1315, -0.0219], [0, 0]]" in out
+
+
+def test_hint_skip_and_help_at_the_prompt():
+    out = script("merge-sum", ["?", "6", "help", "skip"])
+    assert "Rule: u = " in out
+    assert "Skipped." in out and "The answer: v = 8" in out
+    assert "Answers: 0.5" in out
+
+
+def test_cli_practice_with_piped_answers(home):
+    w = worked("merge-sum")
+    stdin = "\n".join(fmt(s.value) for s in w.steps) + "\nn\n"
+    r = CliRunner().invoke(app, ["practice", "merge-sum", "--plain"], input=stdin)
+    assert r.exit_code == 0, r.output
+    assert f"Score: {len(w.steps)}/{len(w.steps)}" in r.output
+    assert "\x1b[" not in r.output
+    r = CliRunner().invoke(app, ["list"])
+    assert re.search(r"merge-sum\s+│\s+bundled\s+│\s+done\s+│\s+7/7", r.output), r.output
+    r = CliRunner().invoke(app, ["progress"])
+    assert re.search(r"loss value\s+│\s+1\s+│\s+1\s+│\s+1\s+│\s+0\s+│\s+0", r.output), r.output
+
+
+def test_bare_tutor_continues_the_next_unfinished_exercise():
+    r = CliRunner().invoke(app, [], input="")
+    assert r.exit_code == 0, r.output
+    assert IDS[0] in r.output and "Saved: 0 of" in r.output
+
+
+def test_typed_garbage_never_prints_a_traceback():
+    out = script("lab9-relu-sigmoid-bce", ["__import__('os')", "[[1,2],[3", "1/0", "exp(",
+                                           "9" * 400, "[1, 2, 3]", "quit"])
+    assert "Traceback" not in out and out.count("Not read") == 6
+
+
+def test_cli_rejects_unknown_exercise_and_both_variant_options():
+    r = CliRunner().invoke(app, ["practice", "lab-9"])
+    assert r.exit_code == 2 and "no exercise 'lab-9'" in r.output
+    r = CliRunner().invoke(app, ["practice", "merge-sum", "--seed", "1", "--student", "x"])
+    assert r.exit_code == 2 and "not both" in r.output
+
+
+# ─── the drawing ──────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize("ex", IDS)
+def test_drawing_fits_80_columns_plain(ex):
+    out = io.StringIO()
+    c = Console(file=out, width=80, highlight=False)  # a file: not a terminal → no colour
+    w = worked(ex)
+    c.print(drawing(w, grads=True))
+    c.print(drawing(w, revealed=[s.id for s in w.steps[:3]], current=w.steps[3].id, grads=True))
+    text = out.getvalue()
+    assert "\x1b[" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "▶ ?" in text
+
+
+def test_drawing_lab9_values_and_gradients():
+    out = io.StringIO()
+    w = worked("lab9-relu-sigmoid-bce")
+    Console(file=out, width=80).print(drawing(w, grads=True))
+    text = out.getvalue()
+    for s in ("z -0.17", "δ 0", "ŷ 0.6346", "L = bce(ŷ, y) = 0.4548",
+              "∂L/∂W2 = [[-0.1315, -0.0219], [0, 0]]", "W3′ = [0.6153, -0.4]"):
+        assert s in text, s
+
+
+def test_drawing_seed_000_dag():
+    out = io.StringIO()
+    w = worked("dag-two-relu-gates")
+    Console(file=out, width=80).print(drawing(w, grads=True))
+    text = out.getvalue()
+    assert re.search(r"z2 .*val=-1\s+grad=0", text)
+    assert re.search(r"h2 .*val=0\s+grad=-2", text)
+    assert "w21=1 grad=0" in text and "w12=1 grad=-4" in text
+    hidden = io.StringIO()
+    Console(file=hidden, width=80).print(drawing(w, revealed=[], current="z1"))
+    assert "grad=" not in hidden.getvalue() and "val=▶ ?" in hidden.getvalue()
+
+
+def test_a_diagnosed_misconception_is_named(monkeypatch):
+    """The hint names the misconception tutor.misconceptions.diagnose finds (MISC_API)."""
+    import types
+    from dataclasses import dataclass
+
+    seen = {}
+
+    @dataclass(frozen=True)
+    class M:
+        id: str = "no-relu-mask"
+        name: str = "no ReLU mask"
+
+    @dataclass(frozen=True)
+    class D:
+        misconception: M = M()
+
+        def explain(self):
+            return "you used δ = ∂L/∂h; the rule is δ = ∂L/∂h ⊙ ReLU′(z)"
+
+    def diagnose(worked, step_id, value, answers=None):
+        seen.update(step=step_id, value=value, answers=dict(answers))
+        return [D()] if step_id == "delta2" else []
+
+    monkeypatch.setitem(sys.modules, "tutor.misconceptions",
+                        types.SimpleNamespace(diagnose=diagnose))
+    w = worked("lab9-relu-sigmoid-bce")
+    s = Session(w)
+    while s.current.id != "delta2":
+        s.submit(fmt(s.current.value, 8))
+    fb = s.submit("[-0.2192, 0.1462]")
+    assert fb.misconceptions == ("no-relu-mask",)
+    assert ("This looks like: no ReLU mask — you used δ = ∂L/∂h; the rule is "
+            "δ = ∂L/∂h ⊙ ReLU′(z)") in fb.lines
+    assert seen["step"] == "delta2" and seen["value"] == sp.Matrix([[-0.2192], [0.1462]]) \
+        .applyfunc(sp.nsimplify)
+    assert "dh2" in seen["answers"]
+
+
+def test_a_variant_is_practised_and_resumed_as_its_own():
+    w = work("lab9-variants", seed=3)
+    first = fmt(w.steps[0].value)
+    r = CliRunner().invoke(app, ["practice", "lab9-variants", "--seed", "3"],
+                           input=first + "\nquit\n")
+    assert r.exit_code == 0, r.output
+    assert "Your variant: seed 3" in r.output and f"✓ z1 = {first}" in r.output
+    r = CliRunner().invoke(app, ["practice", "lab9-variants", "--seed", "3"], input="quit\n")
+    assert "Resuming: 1 of 24 steps already done." in r.output
+    r = CliRunner().invoke(app, ["practice", "lab9-variants", "--seed", "4"], input="quit\n")
+    assert "Resuming" not in r.output

@@ -1,0 +1,58 @@
+"""A real terminal session (pexpect): answer, ask a hint, answer right, Ctrl-C, resume, finish."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect")
+
+from tutor.core import work  # noqa: E402
+from tutor.render import fmt  # noqa: E402
+
+EX = "lab9-relu-sigmoid-bce"
+
+
+def spawn(home):
+    env = {**os.environ, "TUTOR_HOME": str(home), "TERM": "xterm", "NO_COLOR": "1",
+           "COLUMNS": "80", "LINES": "40"}
+    env.pop("TUTOR_TRACEBACK", None)
+    return pexpect.spawn(sys.executable, ["-m", "tutor", "practice", EX], env=env,
+                         encoding="utf-8", timeout=30, dimensions=(40, 80))
+
+
+def test_terminal_session_with_hint_interrupt_and_resume(tmp_path):
+    steps = work(EX).steps
+    child = spawn(tmp_path)
+    child.expect_exact("z1 = ")
+    child.sendline("0.6 0.1")
+    child.expect_exact("✓ z1 = [0.6, 0.1]")
+    child.expect_exact("h1 = ")
+    child.sendline("?")
+    child.expect_exact("Rule: h1 = relu(z1)")
+    child.expect_exact("h1 = ")
+    child.sendline("[0.6, 0.1]")
+    child.expect_exact("✓ h1 = [0.6, 0.1]")
+    child.expect_exact("▶ ?")  # the drawing, redrawn for z2 with the step highlighted
+    child.expect_exact("z2 = ")
+    child.sendintr()  # Ctrl-C
+    child.expect_exact("Interrupted. Your progress is saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+
+    child = spawn(tmp_path)
+    child.expect_exact("Resuming: 2 of 24 steps already done.")
+    for s in steps[2:]:
+        child.expect_exact(f"{s.id} = ")
+        child.sendline(fmt(s.value))
+        child.expect_exact(f"✓ {s.id} = ")
+    child.expect_exact("Score: 24/24")
+    child.expect_exact("9 of 15 parameters will change.")
+    child.expect_exact("Show the worked solution? [y/N] ")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Traceback" not in (child.before or "")

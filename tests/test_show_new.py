@@ -1,0 +1,104 @@
+"""`tutor new` (a skeleton that validates and solves as is), `tutor show` (terminal and DOT)
+and the Markdown solution key of `tutor solve --format markdown`."""
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from tutor.cli import app
+from tutor.core import work
+from tutor.validate import validate_file
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("kind", ["network", "graph"])
+def test_new_writes_a_commented_skeleton_that_validates_and_solves(tmp_path, kind):
+    r = run("new", "my-ex", "--kind", kind, "--dir", tmp_path)
+    assert r.exit_code == 0, r.output
+    path = tmp_path / "my-ex.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=file://")
+    assert "id: my-ex\n" in text and f"kind: {kind}\n" in text
+    assert [p.text() for p in validate_file(path)] == []
+    w = work(path)
+    assert w.steps and w.id == "my-ex"
+    assert run("solve", path).exit_code == 0
+
+
+def test_new_refuses_to_overwrite_and_bad_names(tmp_path):
+    assert run("new", "a", "--dir", tmp_path).exit_code == 0
+    r = run("new", "a", "--dir", tmp_path)
+    assert r.exit_code == 2 and "exists; pass --force" in r.output
+    assert run("new", "a", "--dir", tmp_path, "--force").exit_code == 0
+    r = run("new", "no good", "--dir", tmp_path)
+    assert r.exit_code == 2 and "not a valid exercise id" in r.output
+
+
+def test_the_network_skeleton_has_a_dead_unit_so_the_relu_mask_matters():
+    from tutor.scaffold import skeleton
+    from tutor.exercise import load_text
+    from tutor.core import work_exercise
+
+    w = work_exercise(load_text(skeleton("s", "network", schema="x.json"), "s.yaml"))
+    assert [str(v) for v in w.solution.value("z1")] == ["3/10", "-1/10"]
+    assert "dead ReLU" in w.step("delta1").zeros[(1, 0)]
+
+
+def test_show_draws_the_dag_with_values_and_gradients():
+    r = run("show", "dag-two-relu-gates", "--grads")
+    assert r.exit_code == 0
+    assert "val=-1" in r.stdout and "grad=0" in r.stdout and "grad=-2" in r.stdout
+    plain = run("show", "dag-two-relu-gates")
+    assert "val=-1" in plain.stdout and "grad=" not in plain.stdout
+
+
+def test_show_dot_is_graphviz_with_values_gradients_and_relu_gates():
+    r = run("show", "dag-two-relu-gates", "--grads", "--format", "dot")
+    assert r.exit_code == 0
+    out = r.stdout
+    assert out.startswith('digraph "dag-two-relu-gates" {\n')
+    assert ('  "z2" [label="z2 = b2 + w21·x1 + w22·x2\\nval = -1\\ngrad = 0", shape=ellipse];'
+            in out)
+    assert '  "w21" [label="w21\\nval = 1\\ngrad = 0", shape=box' in out
+    assert '  "z1" -> "h1" [label="ReLU′ = 1"];' in out
+    assert '  "z2" -> "h2" [label="ReLU′ = 0"];' in out
+    assert '  "target" [label="target\\nval = 3", shape=note];' in out
+    assert out.rstrip().endswith("}")
+    lab = run("show", "lab9-relu-sigmoid-bce", "-g", "-f", "dot").stdout
+    assert '"z2" -> "h2" [label="ReLU′ = [1, 0]"];' in lab
+    assert ('"W2" [label="W2\\nval = [[0.4, -0.2], [-0.5, 0.3]]\\ngrad = [[-0.1315, -0.0219], '
+            '[0, 0]]\\nnew = [[0.4132, -0.1978], [-0.5, 0.3]]"' in lab)
+
+
+def test_show_picks_a_variant_and_checks_the_iteration():
+    a = run("show", "lab9-variants", "-f", "dot", "--seed", "4").stdout
+    assert "variant 4" in a
+    r = run("show", "branch-merge-l2", "--iteration", "3")
+    assert r.exit_code == 2 and "between 1 and 2" in r.output
+    assert "iteration 2" in run("show", "branch-merge-l2", "-i", "2", "-f", "dot").stdout
+
+
+def test_the_markdown_solution_key_uses_the_notation_of_lab_9():
+    r = run("solve", "lab9-relu-sigmoid-bce", "--format", "markdown")
+    assert r.exit_code == 0
+    md = r.stdout
+    assert ("$$z^{(2)} = W^{(2)} h^{(1)} + b^{(2)} = \\begin{bmatrix}0.4 & -0.2 \\\\ -0.5 & 0.3"
+            "\\end{bmatrix} \\begin{bmatrix}0.6 \\\\ 0.1\\end{bmatrix} + \\begin{bmatrix}0.2 \\\\ "
+            "0.1\\end{bmatrix} = \\begin{bmatrix}0.42 \\\\ -0.17\\end{bmatrix}$$") in md
+    assert ("$$\\delta^{(2)} = \\frac{\\partial \\mathcal{L}}{\\partial z^{(2)}} = "
+            "{\\frac{\\partial \\mathcal{L}}{\\partial h^{(2)}}} \\odot {\\mathbf{1}[z^{(2)} > 0]}"
+            " = {\\begin{bmatrix}-0.2192 \\\\ 0.1462\\end{bmatrix}} \\odot {\\begin{bmatrix}1 \\\\ 0"
+            "\\end{bmatrix}} = \\begin{bmatrix}-0.2192 \\\\ 0\\end{bmatrix}$$") in md
+    assert ("\\frac{\\partial \\mathcal{L}}{\\partial W^{(2)}} = {\\delta^{(2)}} \\cdot "
+            "{h^{(1)}}^\\top") in md
+    assert "= \\begin{bmatrix}-0.1315 & -0.0219 \\\\ 0 & 0\\end{bmatrix}$$" in md
+    assert ("$$b^{(3)}_{\\text{new}} = {b^{(3)}} - {\\eta} \\cdot {\\frac{\\partial \\mathcal{L}}"
+            "{\\partial b^{(3)}}} = {0.3} - {0.1} \\cdot {(-0.3654)} = 0.3365$$") in md
+    assert "- dW2[2,1], dW2[2,2] = 0: no error signal reaches unit 2" in md
+    graph = run("solve", "branch-merge-l2", "--format", "markdown").stdout
+    assert ("$$\\frac{\\partial J}{\\partial u} = {\\frac{\\partial J}{\\partial v}} + "
+            "{\\frac{\\partial J}{\\partial h}} \\cdot {\\frac{\\partial h}{\\partial u}}") in graph
+    assert "## Iteration 2" in graph

@@ -1,0 +1,161 @@
+"""Randomized variants: exact draws, a stable seed per student, conditions by rejection.
+
+The Lab 9 family (exercises/lab9-variants.yaml) draws every weight and bias on a 0.1 grid
+and the input from three choices; every variant must have a dead ReLU in layer 2 and no
+ReLU input exactly 0.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+import sympy as sp
+from typer.testing import CliRunner
+
+from tutor.catalog import resolve
+from tutor.cli import app
+from tutor.core import work
+from tutor.errors import ExerciseError
+from tutor.exercise import load, load_text
+from tutor.functions import sign
+from tutor.variants import (VariantError, parse_path, realize, relu_inputs, student_seed,
+                            to_data, unmet)
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_paths_parse_into_keys_and_indices():
+    assert parse_path("layers[0].W[1][0]") == ("layers", 0, "W", 1, 0)
+    assert parse_path("input") == ("input",)
+    assert parse_path("iterations[1].x") == ("iterations", 1, "x")
+    for bad in ("", ".input", "layers[x]", "layers[0]W", "a..b", "W[-1]"):
+        assert parse_path(bad) is None, bad
+
+
+def test_drawn_values_are_exact_as_the_loader_gives_them():
+    assert to_data(Fraction(3)) == 3
+    assert to_data(Fraction(-7, 20)) == Decimal("-0.35")
+    assert to_data(Fraction(1, 8)) == Decimal("0.125")
+    assert to_data(Fraction(1, 3)) == "1/3"
+
+
+def test_a_student_id_maps_to_the_same_seed_on_every_machine():
+    # sha256 of "exercise id\nstudent id", first 8 bytes, mod 10⁹: no hash(), no randomness
+    assert student_seed("alice", "lab9-variants") == 467634888
+    digest = hashlib.sha256(b"lab9-variants\nalice").digest()
+    assert student_seed(" alice ", "lab9-variants") == int.from_bytes(digest[:8], "big") % 10**9
+    assert student_seed("alice", "other") != student_seed("alice", "lab9-variants")
+    assert work("lab9-variants", student="alice").seed == 467634888
+
+
+def test_without_seed_the_base_values_are_used_and_they_are_variant_0():
+    w = work("lab9-variants")
+    assert w.seed is None
+    # x = [1, 1]: z1 = [1.2, -0.5], so h1 = [1.2, 0] and z2 = [-0.3, 1.28]
+    assert list(w.solution.value("z2")) == [sp.Rational(-3, 10), sp.Rational(32, 25)]
+    assert work("lab9-variants", seed=0).exercise.spec == w.exercise.spec
+    assert work("lab9-relu-sigmoid-bce", seed=5).seed is None  # no variants: ignored
+
+
+def test_the_same_seed_gives_the_same_variant():
+    a, b = work("lab9-variants", seed=11), work("lab9-variants", seed=11)
+    assert a.seed == b.seed == 11
+    assert a.exercise.spec == b.exercise.spec
+    assert a.solution.value("L") == b.solution.value("L")
+    assert a.exercise.spec != work("lab9-variants", seed=12).exercise.spec
+
+
+def _cheap(ex):
+    """The Lab 9 family without the (slow) misconception condition."""
+    v = ex.spec.variants
+    req = v.require.model_copy(update={"distinguishable": False})
+    spec = ex.spec.model_copy(update={"variants": v.model_copy(update={"require": req})})
+    return dataclasses.replace(ex, spec=spec)
+
+
+def test_200_seeds_give_200_variants_that_meet_their_conditions():
+    ex = _cheap(load(resolve("lab9-variants")))
+    grid = {sp.Rational(k, 10) for k in range(-9, 10)} - {0}
+    specs = set()
+    for seed in range(200):
+        w = realize(ex, seed)
+        assert w.seed == seed
+        z2 = w.solution.value("z2")
+        assert any(sign(v) < 0 for v in z2), seed  # a dead ReLU in layer 2
+        assert all(sign(r.value) != 0 for r in relu_inputs(w)), seed  # no z exactly 0
+        assert unmet(w, ex.spec.variants.require) == []
+        W1 = w.graph.init["W1"]
+        assert set(W1) <= grid, seed  # exact draws on the 0.1 grid, 0 excluded
+        x = list(w.graph.init["x"])
+        assert x in ([1, 0], [0, 1], [1, 1])
+        specs.add(repr(w.exercise.spec.model_dump()))
+    assert len(specs) == 200
+
+
+def test_every_catalogued_misconception_is_distinguishable_in_a_variant():
+    pytest.importorskip("tutor.misconceptions")
+    from tutor.misconceptions import indistinguishable
+
+    ex = load(resolve("lab9-variants"))
+    for seed in (1, 2, 3):
+        w = realize(ex, seed)
+        assert indistinguishable(w) == []
+        assert unmet(w, ex.spec.variants.require) == []
+
+
+GRAPH = """\
+id: g-variants
+kind: graph
+inputs: {x: 2}
+params: {w: 1, b: 0}
+nodes:
+  z: w*x + b
+  h: relu(z)
+  L: (h - 1)**2
+loss: L
+conventions: {relu_prime_at_zero: 0}
+variants:
+  draw:
+    w: {range: [-2, 2], step: "1/2"}
+    b: {choice: [-1, "1/3", 0.25]}
+  require: {dead_relu: [h], no_relu_at_zero: true}
+"""
+
+
+def test_a_graph_family_draws_parameters_by_name_and_keeps_fractions_exact():
+    ex = load_text(GRAPH, "g.yaml")
+    for seed in range(20):
+        w = realize(ex, seed)
+        z = w.solution.value("z")
+        assert z < 0  # dead
+        assert w.graph.init["b"] in (-1, sp.Rational(1, 3), sp.Rational(1, 4))
+        assert (w.graph.init["w"] * 2).is_Integer
+
+
+def test_impossible_conditions_fail_with_a_clear_error_after_the_allowed_tries():
+    text = GRAPH.replace("w: {range: [-2, 2], step: \"1/2\"}", "w: {range: [1, 2]}").replace(
+        "b: {choice: [-1, \"1/3\", 0.25]}", "b: {choice: [0, 1]}") + "  tries: 7\n"
+    ex = load_text(text, "g.yaml")
+    with pytest.raises(VariantError) as err:
+        realize(ex, 3)
+    msg = str(err.value)
+    assert "no variant of g-variants meets its conditions in 7 tries (seed 3)" in msg
+    assert "dead_relu (7×)" in msg
+    assert isinstance(err.value, ExerciseError)
+
+
+def test_solve_takes_seed_and_student():
+    base = run("solve", "lab9-variants", "--format", "json")
+    seeded = run("solve", "lab9-variants", "--seed", "3", "--format", "json")
+    assert base.exit_code == seeded.exit_code == 0
+    assert base.stdout != seeded.stdout
+    by_student = run("solve", "lab9-variants", "--student", "alice", "--format", "json")
+    by_seed = run("solve", "lab9-variants", "--seed", "467634888", "--format", "json")
+    assert by_student.stdout == by_seed.stdout
+    both = run("solve", "lab9-variants", "--seed", "1", "--student", "bob")
+    assert both.exit_code == 2 and "not both" in both.output

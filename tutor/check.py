@@ -1,0 +1,487 @@
+"""`tutor check`: grade answer sheets — one at the terminal, or a class folder for a gradebook.
+
+    check(ref, paths) → Report(results: one SheetResult per sheet file, in path order)
+
+Each exercise variant is solved once (one Worked per distinct seed) and every distinct answer
+text is parsed and compared once per variant (grade's ``memo``), so a class costs little more
+than reading its files. A sheet that cannot be read is reported with ``file:line: message``
+and the others are still graded; nothing is ever written into a sheet.
+
+Exit status: 2 if any sheet is unreadable (after grading the rest), else 1 if any step of any
+sheet is not correct (wrong, invalid, missing or follow-through), else 0.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from tutor.errors import ExitCode, InputError, UsageError
+from tutor.grade import FT_CREDIT, Score, Verdict, Weights, grade, score
+from tutor.sheets import Sheet, read_sheet, unknown_ids
+
+SHEET_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class SheetResult:
+    file: str
+    sheet: Sheet | None = None
+    verdicts: tuple[Verdict, ...] = ()
+    score: Score | None = None
+    warnings: tuple[str, ...] = ()
+    stale: bool = False  # the sheet's sha is not the exercise's: made for another version
+    error: InputError | None = None  # unreadable: not graded
+
+    @property
+    def student(self) -> str:
+        return self.sheet.student if self.sheet else Path(self.file).stem
+
+    @property
+    def first_wrong(self) -> str | None:
+        for v in self.verdicts:
+            if v.status in ("wrong", "invalid"):
+                return v.step_id
+        return None
+
+    @property
+    def all_correct(self) -> bool:
+        return self.error is None and all(v.status == "correct" for v in self.verdicts)
+
+
+@dataclass(frozen=True)
+class Report:
+    exercise: str
+    title: str
+    sha: str
+    step_ids: tuple[str, ...]
+    results: tuple[SheetResult, ...]
+    ft_credit: Fraction = FT_CREDIT
+    notes: tuple[str, ...] = field(default_factory=tuple)  # e.g. folders with no sheets
+
+    @property
+    def graded(self) -> list[SheetResult]:
+        return [r for r in self.results if r.error is None]
+
+    @property
+    def exit_code(self) -> int:
+        if any(r.error is not None for r in self.results) or not self.results:
+            return int(ExitCode.USAGE)
+        return int(ExitCode.OK if all(r.all_correct for r in self.results) else ExitCode.FAILED)
+
+    def code_counts(self) -> list[tuple[str, int]]:
+        """Answer-note codes of the steps not correct: code → number of sheets, most first."""
+        c: Counter = Counter()
+        for r in self.graded:
+            c.update({v.code for v in r.verdicts if v.status != "correct"})
+        return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+# ─── finding and grading sheets ────────────────────────────────────────────────────────
+def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """Sheet files in the order given; a folder gives its *.yaml / *.yml files, sorted,
+    at any depth. Returns (files, notes about folders without sheets)."""
+    files, notes = [], []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in SHEET_SUFFIXES
+                           and f.is_file() and not any(part.startswith(".")
+                                                       for part in f.relative_to(p).parts))
+            if not found:
+                notes.append(f"{p}: no .yaml or .yml sheets in this folder")
+            files.extend(found)
+        else:
+            files.append(p)  # missing files are reported as unreadable sheets
+    return files, notes
+
+
+def load_weights(path: str | Path, known_ids: list[str]) -> Weights:
+    """A weights file: YAML mapping of step id or phase → a number ≥ 0 (default 1)."""
+    import difflib
+
+    from tutor.sheets import MAX_BYTES, precheck
+    from tutor.steps import PHASE_ORDER
+    from tutor.yamlio import load_yaml
+
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_BYTES:
+            raise UsageError(f"{p}: too large for a weights file")
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read weights file {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{p}: not UTF-8 text") from None
+    precheck(text, str(p))
+    doc = load_yaml(text, str(p))
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise InputError("a weights file maps step ids or phases to numbers: `dW2: 2`",
+                         str(p), 1)
+    choices = list(known_ids) + list(PHASE_ORDER) + ["default"]
+    out, default = {}, Fraction(1)
+    for k, v in data.items():
+        key = str(k)
+        m = doc.mark((k,)) if hasattr(doc, "mark") else None
+        line = getattr(m, "line", None)
+        if key not in choices:
+            near = [c for c in choices if c.lower() == key.lower()] or \
+                difflib.get_close_matches(key, choices, n=1)
+            raise InputError(f"unknown step id or phase {key!r}"
+                             + (f" (did you mean {near[0]}?)" if near else ""), str(p), line)
+        try:
+            w = Fraction(str(v)) if not isinstance(v, bool) else None
+        except (ValueError, ZeroDivisionError):
+            w = None
+        if w is None or w < 0:
+            raise InputError(f"the weight of {key} must be a number ≥ 0, not {v!r}", str(p), line)
+        if key == "default":
+            default = w
+        else:
+            out[key] = w
+    return Weights(out, default)
+
+
+PARALLEL_FROM = 200  # sheets; below this one process is faster than starting workers
+
+
+def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
+          ft_credit: Any = FT_CREDIT,
+          progress: Callable[[int, int], None] | None = None, jobs: int = 0) -> Report:
+    """Grade every sheet under ``paths`` against exercise ``ref`` (see the module docstring).
+
+    ``jobs``: worker processes (0: two when there are at least PARALLEL_FROM sheets and two
+    cores, else one). Workers are forked after the exercise is solved, so each starts warm.
+    """
+    import os
+
+    from tutor.core import work
+
+    base = work(ref)
+    files, notes = collect(paths)
+    if jobs <= 0:
+        jobs = 2 if len(files) >= PARALLEL_FROM and (os.cpu_count() or 1) >= 2 else 1
+    ctx = _fork_context() if jobs > 1 else None
+    if ctx is None:
+        state = _State(ref, base, weights, ft_credit)
+        results = []
+        for n, f in enumerate(files, start=1):
+            results.append(state.one(f))
+            if progress:
+                progress(n, len(files))
+    else:
+        results = _parallel(ctx, jobs, _State(ref, base, weights, ft_credit), files, progress)
+    return Report(base.id, base.exercise.spec.title or base.id, base.exercise.sha,
+                  tuple(s.id for s in base.steps), tuple(results), Fraction(ft_credit),
+                  tuple(notes))
+
+
+class _State:
+    """What grading needs across sheets: one Worked and one grade memo per variant."""
+
+    def __init__(self, ref, base, weights, ft_credit):
+        self.ref, self.base, self.weights, self.ft_credit = ref, base, weights, ft_credit
+        self.variants: dict = {None: base}
+        self.memos: dict = {}
+
+    def one(self, f: Path) -> SheetResult:
+        from tutor.core import work
+
+        return _one(f, self.base, self.variants, self.memos, self.weights, self.ft_credit,
+                    self.ref, work)
+
+
+def _fork_context():
+    import multiprocessing as mp
+
+    try:
+        return mp.get_context("fork")
+    except ValueError:  # no fork on this platform: grade in one process
+        return None
+
+
+_WORKER: dict = {}
+
+
+def _parallel(ctx, jobs: int, state: _State, files: list[Path], progress) -> list[SheetResult]:
+    """Grade in ``jobs`` forked workers; results come back light (no SymPy values for the
+    base variant: the parent fills ``expected`` in from its own steps)."""
+    _WORKER["state"] = state
+    chunk = max(1, min(50, len(files) // (jobs * 4) or 1))
+    parts = [files[i:i + chunk] for i in range(0, len(files), chunk)]
+    results: list[SheetResult] = []
+    by_id = {s.id: s.value for s in state.base.steps}
+    try:
+        with ctx.Pool(jobs) as pool:
+            for packed in pool.imap(_grade_part, parts):
+                results.extend(_unpack(p, by_id) for p in packed)
+                if progress:
+                    progress(len(results), len(files))
+    finally:
+        _WORKER.clear()
+    return results
+
+
+def _grade_part(part: list[Path]) -> list[tuple]:
+    state = _WORKER["state"]
+    return [_pack(state.one(f), state.base) for f in part]
+
+
+def _pack(r: SheetResult, base_worked) -> tuple:
+    err = None if r.error is None else (
+        type(r.error).__name__, r.error.message, r.error.file, r.error.line, r.error.col,
+        r.error.code)
+    base = r.sheet is not None and variant_key(base_worked, r.sheet) is None
+    vs = tuple((v.step_id, v.status, v.answer, v.message, v.first_wrong, v.misconceptions,
+                None if v.status == "correct" else v.follow_value,
+                None if base else v.expected) for v in r.verdicts)
+    return (r.file, r.sheet, vs, r.score, r.warnings, r.stale, err)
+
+
+def _unpack(p: tuple, by_id: dict) -> SheetResult:
+    file, sheet, vs, sc, warnings, stale, err = p
+    if err is not None:
+        return SheetResult(file, error=InputError(err[1], err[2], err[3], err[4], err[5]))
+    verdicts = tuple(Verdict(sid, status, answer, None,
+                             by_id.get(sid) if expected is None else expected, follow,
+                             message, first_wrong, tuple(mis))
+                     for sid, status, answer, message, first_wrong, mis, follow, expected in vs)
+    return SheetResult(file, sheet, verdicts, sc, warnings, stale)
+
+
+def variant_key(base, sheet: Sheet):
+    """Which variant a sheet is graded against: its seed; else, for an exercise with
+    variants, its student's (hashed to a seed by tutor.core.work); else the base values."""
+    if getattr(base.exercise.spec, "variants", None) is None:
+        return None
+    if sheet.seed is not None:
+        return ("seed", sheet.seed)
+    if sheet.student and sheet.student != Path(sheet.file).stem:
+        return ("student", sheet.student)
+    return None
+
+
+def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> SheetResult:
+    try:
+        sheet = read_sheet(f)
+        if sheet.exercise is not None and sheet.exercise != base.id:
+            raise InputError(f"this sheet is for exercise {sheet.exercise!r}, not {base.id!r}",
+                             str(f), sheet.header_lines.get("exercise"))
+        key = variant_key(base, sheet)
+        if key not in variants:
+            variants[key] = work(ref, **dict([key]))
+        worked = variants[key]
+    except InputError as err:
+        return SheetResult(str(f), error=err)
+    answers = {k: v for k, v in sheet.answers.items() if k not in sheet.invalid}
+    verdicts = grade(worked, answers, memo=memos.setdefault(key, {}))
+    if sheet.invalid:
+        verdicts = [Verdict(v.step_id, "invalid", None, expected=v.expected,
+                            message=sheet.invalid[v.step_id])
+                    if v.step_id in sheet.invalid else v for v in verdicts]
+    warnings = list(sheet.warnings) + unknown_ids(sheet, [s.id for s in worked.steps])
+    stale = bool(sheet.sha) and sheet.sha != worked.exercise.sha
+    if stale:
+        warnings.append(f"{f}: made for another version of {base.id} (sha {sheet.sha}, the "
+                        f"exercise is now {worked.exercise.sha}): graded against the current one")
+    return SheetResult(str(f), sheet, tuple(verdicts),
+                       score(worked, verdicts, weights, ft_credit), tuple(warnings), stale)
+
+
+# ─── output ───────────────────────────────────────────────────────────────────────────
+def num(x: Fraction | None) -> Any:
+    """A score for JSON/CSV: an int when whole, else a float rounded to 4 places."""
+    if x is None:
+        return None
+    return int(x) if x.denominator == 1 else round(float(x), 4)
+
+
+def _text(v: Any) -> str:
+    from tutor.render import fmt
+
+    return "" if v is None else fmt(v)
+
+
+def reason(v: Verdict) -> str:
+    """Why a step earned less than full marks, in words."""
+    if v.status == "correct":
+        return v.message
+    if v.status == "missing":
+        return "no answer"
+    if v.status == "invalid":
+        return v.message
+    parts = [v.message] if v.message and v.message != "does not match" else []
+    if v.status == "wrong":
+        parts.append(f"expected {_text(v.expected)}")
+    names = _misconception_names(v.misconceptions)
+    if names:
+        parts.append("misconception: " + ", ".join(names))
+    return "; ".join(parts)
+
+
+def _misconception_names(ids: tuple) -> list[str]:
+    try:
+        from tutor.misconceptions import CATALOGUE
+    except ImportError:
+        return list(ids)
+    return [CATALOGUE[i].name if i in CATALOGUE else i for i in ids]
+
+
+STYLE = {"correct": "green", "follow_through": "yellow", "wrong": "red", "missing": "dim",
+         "invalid": "magenta"}
+
+
+def to_rich(report: Report, console) -> None:
+    """A table per sheet (verdict, points, answer, reason), then a class summary."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    for note in report.notes:
+        console.print(f"[yellow]warning:[/] {escape(note)}")
+    for r in report.results:
+        if r.error is not None:
+            console.print(f"[bold red]error:[/] {escape(str(r.error))} (not graded)")
+            continue
+        for w in r.warnings:
+            console.print(f"[yellow]warning:[/] {escape(w)}")
+        s = r.score
+        t = Table(title=f"{escape(r.file)} — {escape(r.student)}: "
+                        f"{_pts(s.total)} / {_pts(s.max)}", title_justify="left")
+        for col in ("step", "verdict", "points", "answer", "why"):
+            t.add_column(col, overflow="fold")
+        for v in r.verdicts:
+            t.add_row(v.step_id, f"[{STYLE[v.status]}]{v.status.replace('_', '-')}[/]",
+                      f"{_pts(s.points[v.step_id])}/{_pts(s.weights[v.step_id])}",
+                      escape(v.answer or ""), escape(reason(v)))
+        console.print(t)
+        if r.first_wrong:
+            console.print(f"first wrong step: [bold]{r.first_wrong}[/]")
+    graded = report.graded
+    if len(report.results) > 1:
+        t = Table(title=f"{escape(report.exercise)}: {len(graded)} of {len(report.results)} "
+                        "sheets graded", title_justify="left")
+        for col in ("sheet", "student", "score", "first wrong"):
+            t.add_column(col)
+        for r in report.results:
+            t.add_row(escape(r.file), escape(r.student),
+                      "unreadable" if r.error else f"{_pts(r.score.total)} / {_pts(r.score.max)}",
+                      r.first_wrong or "")
+        console.print(t)
+        counts = report.code_counts()
+        if counts:
+            console.print("answer notes (students with each):")
+            for code, n in counts:
+                console.print(f"  {n:>4} of {len(graded)}  {escape(code)}")
+
+
+def _pts(x: Fraction) -> str:
+    return str(x.numerator) if x.denominator == 1 else f"{float(x):.4g}"
+
+
+def sheet_record(r: SheetResult, exercise: str) -> dict:
+    if r.error is not None:
+        return {"exercise": exercise, "file": r.file, "error": str(r.error)}
+    s = r.score
+    steps = []
+    for v in r.verdicts:
+        steps.append({
+            "id": v.step_id, "verdict": v.status,
+            "misconception": v.misconceptions[0] if v.misconceptions else None,
+            "code": v.code, "points": num(s.points[v.step_id]),
+            "weight": num(s.weights[v.step_id]), "answer": v.answer,
+            "expected": _text(v.expected) or None,
+            "given_yours": _text(v.follow_value) if v.status == "follow_through" else None,
+            "first_wrong": v.first_wrong, "message": reason(v) or None,
+        })
+    return {"exercise": exercise, "file": r.file, "student": r.student,
+            "seed": r.sheet.seed if r.sheet else None, "stale": r.stale,
+            "score": num(s.total), "max": num(s.max), "first_wrong": r.first_wrong,
+            "warnings": list(r.warnings), "steps": steps}
+
+
+def to_json(report: Report) -> str:
+    """{"exercise", "sheets": [{"exercise", "file", "student", "score", "max", "steps": […]}],
+    "summary": {"sheets", "graded", "unreadable", "codes": [{"code", "students"}]}}"""
+    doc = {
+        "exercise": report.exercise, "sha": report.sha, "ft_credit": num(report.ft_credit),
+        "sheets": [sheet_record(r, report.exercise) for r in report.results],
+        "summary": summary_record(report),
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+def summary_record(report: Report) -> dict:
+    graded = report.graded
+    return {"sheets": len(report.results), "graded": len(graded),
+            "unreadable": len(report.results) - len(graded),
+            "all_correct": sum(r.all_correct for r in graded),
+            "codes": [{"code": c, "students": n} for c, n in report.code_counts()]}
+
+
+def to_csv(report: Report) -> str:
+    """A gradebook: one row per sheet — file, student, seed, score, max, first wrong, error,
+    then the points of every step."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "student", "seed", "score", "max", "first_wrong", "error",
+                *report.step_ids])
+    for r in report.results:
+        if r.error is not None:
+            w.writerow([r.file, r.student, "", "", "", "", str(r.error),
+                        *[""] * len(report.step_ids)])
+            continue
+        pts = r.score.points
+        w.writerow([r.file, r.student, "" if r.sheet.seed is None else r.sheet.seed,
+                    num(r.score.total), num(r.score.max), r.first_wrong or "", "",
+                    *[num(pts[i]) if i in pts else "" for i in report.step_ids]])
+    return buf.getvalue()
+
+
+def summary_csv(report: Report) -> str:
+    """The class summary: code, students, graded sheets — one row per answer-note code."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["code", "students", "of"])
+    n = len(report.graded)
+    for code, k in report.code_counts():
+        w.writerow([code, k, n])
+    return buf.getvalue()
+
+
+def to_junit(report: Report) -> str:
+    """JUnit XML: a testsuite per sheet, a testcase per step; anything not correct is a
+    failure (its type the verdict), an unreadable sheet an error."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name=f"tutor check {report.exercise}")
+    totals = Counter()
+    for r in report.results:
+        suite = ET.SubElement(root, "testsuite", name=f"{r.student} ({r.file})")
+        if r.error is not None:
+            case = ET.SubElement(suite, "testcase", classname=r.file, name="sheet")
+            ET.SubElement(case, "error", message=str(r.error), type="unreadable")
+            counts = {"tests": 1, "failures": 0, "errors": 1}
+        else:
+            props = ET.SubElement(suite, "properties")
+            for k, val in (("student", r.student), ("score", num(r.score.total)),
+                           ("max", num(r.score.max)), ("first_wrong", r.first_wrong or "")):
+                ET.SubElement(props, "property", name=k, value=str(val))
+            fails = 0
+            for v in r.verdicts:
+                case = ET.SubElement(suite, "testcase", classname=r.student, name=v.step_id)
+                if v.status != "correct":
+                    fails += 1
+                    ET.SubElement(case, "failure", message=f"{v.code}: {reason(v)}",
+                                  type=v.status)
+            counts = {"tests": len(r.verdicts), "failures": fails, "errors": 0}
+        for k, n in counts.items():
+            suite.set(k, str(n))
+            totals[k] += n
+    for k in ("tests", "failures", "errors"):
+        root.set(k, str(totals[k]))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,239 @@
+"""The exercise drawn in the terminal, with its numbers: display only, every value read
+from the Solution (nothing recomputed).
+
+    network   one column per layer, one row per unit: z, h (ŷ at the output) and, once
+              earned, ∂L/∂h and δ = ∂L/∂z; below, each layer's W and b (and ∂W, ∂b, the update)
+    graph     the DAG of seed 000: every node with what it computes, val= and grad=, in
+              topological order; inputs, params (with their grads) and constants listed
+
+``revealed``: the step ids whose values are shown so far (None: everything known);
+values the exercise does not ask for are given data and always shown. ``current``: the
+step being asked, drawn as "▶ ?" (and highlighted). ``grads``: show gradients too.
+Fits 80 columns; colours are styles only, so a plain Console (NO_COLOR, not a TTY) still
+shows every mark.
+"""
+from __future__ import annotations
+
+from typing import Any, Collection
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tutor.render import fmt, scalar_text
+
+CURRENT = "bold black on yellow"
+GRAD = "magenta"
+VALUE = "green"
+
+
+class _View:
+    """Which quantities of iteration ``it`` are shown, and how."""
+
+    def __init__(self, worked, revealed, current, grads, it):
+        from tutor.steps import step_id
+
+        self.sol, self.g, self.it = worked.solution, worked.graph, it
+        self.asked = {s.id for s in worked.steps}
+        self.revealed = None if revealed is None else set(revealed)
+        self.current, self.grads, self._sid = current, grads, step_id
+
+    def sid(self, kind: str, name: str) -> str:
+        return self._sid(self.sol, (self.it, kind, name))
+
+    def has(self, kind: str, name: str) -> bool:
+        return (self.it, kind, name) in self.sol.quantities
+
+    def raw(self, kind: str, name: str) -> Any:
+        return self.sol.quantities[(self.it, kind, name)].value
+
+    def state(self, kind: str, name: str) -> str:
+        """current | shown | hidden | absent"""
+        if not self.has(kind, name):
+            return "absent"
+        sid = self.sid(kind, name)
+        if sid == self.current:
+            return "current"
+        if kind == "value":
+            node = self.g.nodes[name]
+            if node.is_leaf or self.revealed is None or sid in self.revealed \
+                    or sid not in self.asked:
+                return "shown"
+            return "hidden"
+        if self.grads and (self.revealed is None or sid in self.revealed):
+            return "shown"
+        return "hidden"
+
+    def cell(self, label: str, kind: str, name: str, pick=None, sep: str = " ") -> Text | None:
+        """``label value`` (or ``label ▶ ?`` / ``label …``); None when there is no such value."""
+        st = self.state(kind, name)
+        if st == "absent" or (st == "hidden" and kind != "value"):
+            return None
+        t = Text(f"{label}{sep}")
+        if st == "current":
+            t.append("▶ ?", style=CURRENT)
+        elif st == "hidden":
+            t.append("…", style="dim")
+        else:
+            v = self.raw(kind, name)
+            t.append(pick(v) if pick else fmt(v), style=VALUE if kind == "value" else GRAD)
+        return t
+
+
+def drawing(worked, revealed: Collection[str] | None = None, current: str | None = None,
+            grads: bool = False, it: int = 1) -> RenderableType:
+    """The network (layers as columns of units) or the graph (the annotated DAG)."""
+    view = _View(worked, revealed, current, grads, it)
+    if worked.graph.kind == "network":
+        return _network(view)
+    return _graph(view)
+
+
+# ─── network ──────────────────────────────────────────────────────────────────────────
+def _unit(view: _View, v: Any, i: int) -> str:
+    """Unit i of a layer value: row i (column layout) or column i (row layout), per example."""
+    vals = v.row(i) if view.g.layout == "column" else v.col(i)
+    if len(vals) == 1:
+        return scalar_text(vals[0])
+    return "[" + ", ".join(scalar_text(e) for e in vals) + "]"
+
+
+def _width(view: _View, name: str) -> int:
+    v = view.raw("value", name)
+    return v.rows if view.g.layout == "column" else v.cols
+
+
+def _network(view: _View) -> RenderableType:
+    g = view.g
+    n = g.n_layers
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False,
+                  header_style="bold")
+    cols: list[list[Text]] = []
+    table.add_column("input", no_wrap=True)
+    cols.append(_units(view, "x", None, [("x", "value", "x"), ("∂x", "grad", "x")]))
+    for l in range(1, n + 1):
+        out = "yhat" if l == n else f"h{l}"
+        fn = g.nodes[out].attrs["fn"]
+        title = f"layer {l} · {fn}" if l < n else f"output · {fn}"
+        table.add_column(title, no_wrap=True)
+        cols.append(_units(view, f"z{l}", out,
+                           [("z", "value", f"z{l}"), ("ŷ" if l == n else "h", "value", out),
+                            ("∂ŷ" if l == n else "∂h", "grad", out), ("δ", "grad", f"z{l}")]))
+    for r in range(max(len(c) for c in cols)):
+        table.add_row(*[c[r] if r < len(c) else Text("") for c in cols])
+
+    lines: list[Text] = []
+    x = view.raw("value", "x")
+    batch = x.cols if g.layout == "column" else x.rows
+    if batch > 1:
+        lines.append(Text(f"each unit shows [example 1, …, example {batch}]", style="dim"))
+    loss = Text("loss ")
+    loss.append(f"L = {g.nodes['L'].attrs['fn']}(ŷ, y)", style="bold")
+    cell = view.cell(" =", "value", "L")
+    if cell is not None:
+        loss.append_text(cell)
+    loss.append(f"   y = {fmt(view.raw('value', 'y'))}")
+    if g.learning_rate is not None:
+        loss.append(f"   η = {fmt(g.learning_rate)}")
+    lines.append(loss)
+    for l in range(1, n + 1):
+        for p in (f"W{l}", f"b{l}"):
+            t = Text(f"{p} = ", style="bold")
+            t.append(fmt(view.raw("value", p)))
+            lines.append(t)
+            for label, kind in ((f"   ∂L/∂{p} =", "grad"), (f"   {p}′ =", "new")):
+                c = view.cell(label, kind, p)
+                if c is not None:
+                    lines.append(c)
+    return Group(table, Text(""), *lines)
+
+
+def _units(view: _View, z: str, out: str | None, rows: list[tuple[str, str, str]]) -> list[Text]:
+    """One cell per unit of a layer: its z, h, ∂h, δ lines (those that exist and show)."""
+    width = _width(view, z)
+    cells = []
+    for i in range(width):
+        lines = [c for label, kind, name in rows
+                 if (c := view.cell(label, kind, name, pick=lambda v, i=i: _unit(view, v, i)))
+                 is not None]
+        cells.append(_stack(i, lines))
+    return cells
+
+
+def _stack(i: int, lines: list[Text]) -> Text:
+    t = Text(f"[{i + 1}] ", style="dim")
+    for k, c in enumerate(lines):
+        if k:
+            t.append("\n    ")
+        t.append_text(c)
+    return t
+
+
+# ─── graph ────────────────────────────────────────────────────────────────────────────
+def _graph(view: _View) -> RenderableType:
+    from tutor.rules import pretty
+
+    g = view.g
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False,
+                  header_style="bold")
+    table.add_column("node", no_wrap=True, style="bold")
+    table.add_column("computes", overflow="fold", max_width=34)
+    table.add_column("val", no_wrap=True)
+    table.add_column("grad", no_wrap=True)
+    depth = _depths(g)
+    level = None
+    for node in g.nodes.values():
+        if node.is_leaf:
+            continue
+        if level is not None and depth[node.name] != level:
+            table.add_row("", Text("│", style="dim"), "", "")
+        level = depth[node.name]
+        sources = Text(pretty(node.attrs["expr"]))
+        table.add_row(node.name, sources, _val(view, "value", node.name, "val="),
+                      _val(view, "grad", node.name, "grad="))
+    leaves = []
+    for title, op in (("inputs", "input"), ("params", "param"), ("constants", "const")):
+        names = [n.name for n in g.nodes.values() if n.op == op]
+        if not names:
+            continue
+        items = []
+        for name in names:
+            t = Text(f"{name}={fmt(view.raw('value', name))}")
+            for label, kind in ((" grad=", "grad"), (" new=", "new")):
+                c = view.cell(label, kind, name, sep="")
+                if c is not None and op != "const":
+                    t.append_text(c)
+            items.append(t)
+        leaves += _flow(Text(f"{title}:", style="bold"), items)
+    extra = []
+    if g.learning_rate is not None:
+        extra.append(Text(f"η = {fmt(g.learning_rate)}"))
+    if g.relu_prime_at_zero is not None and any(
+            "relu" in str(n.attrs.get("expr", "")) for n in g.nodes.values()):
+        extra.append(Text(f"z = 0 convention: ReLU′(0) = {g.relu_prime_at_zero}", style="dim"))
+    return Group(table, Text(""), *leaves, *extra)
+
+
+def _flow(head: Text, items: list[Text], width: int = 78) -> list[Text]:
+    """``head item   item   item`` wrapped between items, continuation lines indented."""
+    lines, line = [], head.copy()
+    for item in items:
+        if line.cell_len + 3 + item.cell_len > width and line.cell_len > len(head.plain) + 2:
+            lines.append(line)
+            line = Text(" " * len(head.plain))
+        line.append("   ")
+        line.append_text(item)
+    return lines + [line]
+
+
+def _val(view: _View, kind: str, name: str, label: str) -> Text:
+    c = view.cell(label, kind, name, sep="")
+    return Text("") if c is None else c
+
+
+def _depths(g) -> dict[str, int]:
+    """Longest path from a leaf: the column a node would sit in, drawn left to right."""
+    d: dict[str, int] = {}
+    for node in g.nodes.values():
+        d[node.name] = 0 if node.is_leaf else 1 + max((d[p] for p in node.parents), default=0)
+    return d

@@ -1,0 +1,778 @@
+"""The expression grammar: a safe parser from text to exact SymPy values.
+
+Untrusted text (an exercise file, a student's answer) never reaches ``eval``, ``exec``,
+``sympy.sympify`` or ``sympy.parse_expression``. Python's ``ast`` module reads the text and
+an allow-list walks the tree, building SymPy by hand:
+
+    numbers      exact: ``0.1`` is 1/10, ``1.2e-3`` is 3/2500, ``1_000`` is 1000 (Python's
+                 digit grouping is accepted); hex/octal/binary and complex literals are refused
+    names        only those given in ``names`` (any identifier, Python keywords included)
+    operators    ``+ - * / **``, ``^`` meaning ``**`` (with the precedence of ``**``),
+                 unary ``-`` and ``+``, parentheses
+    calls        exactly the functions of :data:`tutor.functions.FUNCTIONS`, positional args
+
+Typography pasted from documents is normalised first (``−`` → ``-``, ``×``/``·`` → ``*``,
+``÷`` → ``/``, any Unicode space → a space); replacements are one character for one, so an
+error offset always points into the text as the user typed it.
+
+Anything large enough to hurt is refused before it is computed: long text, deep nesting,
+many nodes, long literals, and powers whose exponent or result would be huge.
+
+Every failure is a :class:`tutor.errors.ExprError` with a message for the user and, when
+known, the 0-based character ``offset`` of the problem.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import keyword
+import re
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Mapping, Union
+
+import sympy as sp
+
+from tutor.errors import ExprError
+from tutor.functions import FUNCTIONS
+
+__all__ = ["Answer", "Parsed", "ParseFailure", "parse_expression", "parse_answer",
+           "try_parse_answer", "format_offset_caret"]
+
+Answer = Union[sp.Expr, tuple[sp.Expr, ...], tuple[tuple[sp.Expr, ...], ...]]
+
+MAX_CHARS = 10_000  # text length, checked before anything else
+MAX_NESTING = 60  # brackets
+MAX_NODES = 2_000  # AST nodes
+MAX_TREE_DEPTH = 200  # AST depth (a sum of 200 terms is 200 deep)
+MAX_DIGITS = 100  # digits in one number literal
+MAX_LITERAL_EXPONENT = 1_000  # |e| in 1.5e-3
+MAX_POWER_EXPONENT = 1_000  # |b| in a**b when b is a number
+MAX_POWER_BITS = 10_000  # estimated size of a number raised to a number
+MAX_NUMBER_BITS = 20_000  # any exact rational built along the way
+MAX_ROOT_BITS = 512  # a number under a root or log (sqrt(n), n**(1/3)): SymPy factors it
+MAX_FACTORING_BITS = 4_096  # all numbers under roots and logs in one expression
+MAX_EXP_ARGUMENT = 10_000  # |z| in exp(z) / sigmoid(z) when z is a number
+MAX_ENTRIES = 1_000  # numbers in one answer
+
+_TYPOGRAPHY = str.maketrans({
+    "\u2212": "-", "\u2013": "-",  # minus sign, en dash
+    "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u2217": "*",  # × · ⋅ ∗
+    "\u00f7": "/",  # ÷
+    "\u200b": " ", "\ufeff": " ",  # zero-width space, BOM
+})
+_LINE_BREAKS = set("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_ASCII_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ +-*/^().,")
+_SUPERSCRIPTS = set("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
+_KEYWORD = re.compile(r"\b(?:%s)\b" % "|".join(keyword.kwlist))
+_NUMBER = re.compile(r"(?<![\w.])(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?")
+_DECIMAL = re.compile(r"(?:\d+(?:_\d+)*)?(?:\.(?:\d+(?:_\d+)*)?)?(?:[eE][+-]?\d+(?:_\d+)*)?")
+_TINY = sp.Float("1e-45")
+_WORD = re.compile(r"\w+|\*\*|//|\.\.\.|\S")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A successfully read answer."""
+
+    value: Answer
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    """Why an answer could not be read, and where (0-based character offset, if known)."""
+
+    message: str
+    offset: int | None
+
+
+class _Syntax(ExprError):
+    """An ExprError about the form of the text (as opposed to an unknown name, say)."""
+
+
+# ─── public API ───────────────────────────────────────────────────────────────────────
+
+def parse_expression(text: str, names: Mapping[str, sp.Expr] | None = None) -> sp.Expr:
+    """Parse ``text`` into a SymPy expression; ``names`` maps each allowed name to its value.
+
+    >>> parse_expression("a*x + 0.5", {"a": sp.Symbol("a"), "x": sp.Symbol("x")})
+    a*x + 1/2
+    """
+    s = _normalise(text)
+    return _parse_span(s, 0, len(s), dict(names or {}), answer=False)
+
+
+def parse_answer(text: str) -> Answer:
+    """Parse a student's answer: a number, a vector or a matrix (of numbers, no names).
+
+    ``0.5`` and ``1/(1+exp(-0.552))`` are numbers; ``[1, -2]`` and ``1 -2`` are vectors;
+    ``[[1, 2], [3, 4]]``, ``1 2; 3 4`` and ``[1, 2; 3, 4]`` are matrices (tuples of rows).
+    A space-separated row is a vector only if every item is a number on its own, so
+    ``1 - 2`` is the number -1. Rows end at ``;`` or at a line break outside brackets
+    (MATLAB); empty rows (a trailing ``;``, blank lines) are ignored. NumPy's printout
+    ``[[1 2]\n [3 4]]`` is read too. Raises :class:`ExprError`.
+    """
+    s = _normalise(text)
+    a, b = _trim(s, 0, len(s))
+    if a == b:
+        raise ExprError("empty answer", 0)
+    _check_chars(s, a, b, extra="[];")
+    match = _check_brackets(s, a, b, "([", ")]")
+    breaks = frozenset(i for i, c in enumerate(text) if c in _LINE_BREAKS)
+    return _Answer(s, match, breaks).read(a, b)
+
+
+def try_parse_answer(text: str) -> Parsed | ParseFailure:
+    """:func:`parse_answer` that reports failure as a value instead of raising."""
+    try:
+        return Parsed(parse_answer(text))
+    except ExprError as err:
+        return ParseFailure(err.message, err.offset)
+    except (RecursionError, MemoryError):  # a safety net: the limits should prevent this
+        return ParseFailure("the answer is too complicated", None)
+
+
+def format_offset_caret(text: str, offset: int | None) -> str:
+    """Two lines: ``text`` (the line holding ``offset``) and a caret under ``offset``.
+
+    Long lines are cut to a window around the caret. With ``offset=None`` only the text.
+    """
+    shown = "".join(" " if c.isspace() and c != "\n" else c for c in str(text))
+    if offset is None:
+        return shown
+    offset = max(0, min(offset, len(shown)))
+    start = shown.rfind("\n", 0, offset) + 1
+    end = shown.find("\n", offset)
+    line, col = shown[start:end if end >= 0 else len(shown)], offset - start
+    width = 72
+    if len(line) > width:
+        lo = max(0, min(col - width // 2, len(line) - width))
+        hi = lo + width
+        prefix, suffix = ("…" if lo else ""), ("…" if hi < len(line) else "")
+        line, col = prefix + line[lo:hi] + suffix, col - lo + len(prefix)
+    return f"{line}\n{' ' * col}^"
+
+
+# ─── text checks ──────────────────────────────────────────────────────────────────────
+
+def _normalise(text: str) -> str:
+    """Refuse non-text and long text; replace typography one character for one."""
+    if not isinstance(text, str):
+        raise ExprError(f"expected text, got {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise ExprError(f"too long: {len(text)} characters (at most {MAX_CHARS:,})")
+    text = text.translate(_TYPOGRAPHY)
+    return text if text.isascii() and text.isprintable() else "".join(
+        " " if c.isspace() else c for c in text)
+
+
+def _trim(s: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and s[a] == " ":
+        a += 1
+    while b > a and s[b - 1] == " ":
+        b -= 1
+    return a, b
+
+
+def _check_chars(s: str, a: int, b: int, extra: str = "") -> None:
+    for i in range(a, b):
+        c = s[i]
+        if c in _ASCII_OK or c in extra or (not c.isascii() and ("a" + c).isidentifier()):
+            continue
+        if c in _SUPERSCRIPTS:
+            raise _Syntax(f"unexpected '{c}' (write powers as x**2 or x^2)", i)
+        if c in "[]" and not extra:
+            raise _Syntax(f"unexpected '{c}' (use ( ) for grouping)", i)
+        if not c.isprintable():
+            raise _Syntax(f"unexpected character U+{ord(c):04X}", i)
+        raise _Syntax(f"unexpected {_quote(c)}", i)
+
+
+def _check_brackets(s: str, a: int, b: int, opens: str, closes: str) -> dict[int, int]:
+    """Balance and nesting depth in one linear scan; returns open position -> close position."""
+    stack: list[int] = []
+    match: dict[int, int] = {}
+    for i in range(a, b):
+        c = s[i]
+        if c in opens:
+            stack.append(i)
+            if len(stack) > MAX_NESTING:
+                raise _Syntax(f"brackets nested too deeply (more than {MAX_NESTING})", i)
+        elif c in closes:
+            if not stack:
+                raise _Syntax(f"unmatched '{c}'", i)
+            j = stack.pop()
+            if opens.index(s[j]) != closes.index(c):
+                raise _Syntax(f"'{c}' does not match '{s[j]}' at character {j + 1}", i)
+            match[j] = i
+    if stack:
+        raise _Syntax(f"'{s[stack[-1]]}' is never closed", stack[-1])
+    return match
+
+
+def _check_numbers(s: str) -> None:
+    """Number literals: decimal only, not too long, never glued to a name."""
+    for m in _NUMBER.finditer(s):
+        lit, end = m.group(), m.end()
+        nxt = s[end] if end < len(s) else ""
+        if nxt and (nxt.isalnum() or nxt == "_" or ("a" + nxt).isidentifier()):
+            word = re.match(r"\w+", s[end:]).group()
+            if lit == "0" and nxt in "xXoObB":
+                raise _Syntax(f"only decimal numbers are allowed, not '{lit}{word}'", m.start())
+            if word in ("j", "J"):
+                raise _Syntax(f"complex numbers are not allowed: '{lit}{word}'", m.start())
+            raise _Syntax(f"missing '*' between '{lit}' and '{word}' (write {lit}*{word})", end)
+        if nxt == ".":
+            raise _Syntax("unexpected '.'", end)
+        mantissa, _, exponent = lit.lower().partition("e")
+        digits = sum(ch.isdigit() for ch in mantissa)
+        if digits > MAX_DIGITS:
+            raise ExprError(f"number too long: {digits} digits (at most {MAX_DIGITS})",
+                            m.start())
+        if exponent:
+            e = exponent.replace("_", "").lstrip("+-").lstrip("0")
+            if len(e) > 6 or int(e or 0) > MAX_LITERAL_EXPONENT:
+                raise ExprError(f"exponent too large in '{lit}' (at most e±"
+                                f"{MAX_LITERAL_EXPONENT})", m.start())
+
+
+# ─── source with rewrites ─────────────────────────────────────────────────────────────
+
+class _Source:
+    """The text given to ``ast.parse`` and the map back to the user's character offsets.
+
+    ``^`` becomes ``**`` and a Python keyword used as a name (``lambda``) becomes a
+    placeholder identifier; ``ast`` reports UTF-8 byte columns, converted here to characters.
+    """
+
+    def __init__(self, text: str, base: int):
+        self.text, self.base = text, base
+        marker = "__kw"
+        while marker in text:
+            marker += "_"
+        self.keywords: dict[str, str] = {}
+        edits: list[tuple[int, int, str]] = []
+        for m in _KEYWORD.finditer(text):
+            placeholder = m.group() + marker
+            self.keywords[placeholder] = m.group()
+            edits.append((m.start(), m.end(), placeholder))
+        edits += [(m.start(), m.end(), "**") for m in re.finditer(r"\^", text)]
+        edits.sort()
+        parts, pos = [], 0
+        self.edits: list[tuple[int, int, int, int]] = []  # code start/end, text start/end
+        shift = 0
+        for start, end, new in edits:
+            parts += [text[pos:start], new]
+            self.edits.append((start + shift, start + shift + len(new), start, end))
+            shift += len(new) - (end - start)
+            pos = end
+        self.code = "".join(parts) + text[pos:]
+        if self.code.isascii():
+            self._chars = None
+        else:
+            self._chars = [0] * (len(self.code.encode()) + 1)
+            i = 0
+            for k, c in enumerate(self.code):
+                n = len(c.encode())
+                for j in range(n):
+                    self._chars[i + j] = k
+                i += n
+            self._chars[i] = len(self.code)
+
+    def char(self, byte_col: int) -> int:
+        """Character index in ``code`` of a UTF-8 byte column reported by ``ast``."""
+        if self._chars is None:
+            return byte_col
+        return self._chars[min(max(byte_col, 0), len(self._chars) - 1)]
+
+    def offset(self, code_pos: int) -> int:
+        """The user's character offset of a position in ``code``."""
+        shift = 0
+        for cs, ce, ts, te in self.edits:
+            if code_pos < cs:
+                break
+            if code_pos < ce:
+                return self.base + ts + min(code_pos - cs, te - ts - 1)
+            shift = ce - te
+        return self.base + code_pos - shift
+
+    def at(self, node: ast.AST) -> int:
+        return self.offset(self.char(node.col_offset))
+
+    def segment(self, node: ast.AST) -> str:
+        return self.code[self.char(node.col_offset):self.char(node.end_col_offset)]
+
+    def name(self, node: ast.AST) -> str:
+        """A name as typed (keywords restored, no NFKC folding)."""
+        raw = self.segment(node)
+        return self.keywords.get(raw, raw)
+
+    def token(self, user_text: str, offset: int) -> str:
+        m = _WORD.match(user_text, offset - self.base) if offset - self.base < len(
+            user_text) else None
+        return m.group() if m else ""
+
+
+# ─── the tree walk ────────────────────────────────────────────────────────────────────
+
+def _parse_span(s: str, a: int, b: int, names: dict, answer: bool) -> sp.Expr:
+    """Parse ``s[a:b]`` (already normalised); offsets in errors are offsets in ``s``."""
+    a, b = _trim(s, a, b)
+    if a == b:
+        raise ExprError("empty answer" if answer else "empty expression", a)
+    _check_chars(s, a, b)
+    _check_brackets(s, a, b, "(", ")")
+    piece = s[a:b]
+    try:
+        _check_numbers(piece)
+    except ExprError as err:
+        raise type(err)(err.message, err.offset + a) from None
+    src = _Source(piece, a)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: "invalid decimal literal", ...
+            tree = ast.parse(src.code, mode="eval")
+    except SyntaxError as err:
+        raise _syntax_error(err, src, piece) from None
+    except (RecursionError, MemoryError):
+        raise ExprError("expression nested too deeply", a) from None
+    except ValueError as err:  # e.g. an over-long integer literal
+        raise ExprError(f"cannot read the expression: {err}", a) from None
+    _check_size(tree, src)
+    try:
+        value = _Builder(src, names, answer).build(tree.body)
+    except (RecursionError, MemoryError):
+        raise ExprError("expression too complicated", a) from None
+    if not isinstance(value, sp.Expr):
+        raise ExprError("not a number", a)
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ExprError("the value is undefined (division by zero?)", a)
+    if value.is_number and value.is_extended_real is False:
+        raise ExprError("the value is not a real number", a)
+    return value
+
+
+def _syntax_error(err: SyntaxError, src: _Source, piece: str) -> ExprError:
+    msg = err.msg or ""
+    if not err.offset or err.offset > len(src.code) or err.lineno not in (None, 1):
+        return _Syntax("the expression is incomplete", src.base + len(piece))
+    where = src.offset(err.offset - 1)
+    if "leading zeros" in msg:
+        return _Syntax("a whole number cannot start with 0 (write 7, not 07)", where)
+    tok = src.token(piece, where)
+    if not tok:
+        return _Syntax("the expression is incomplete", src.base + len(piece))
+    hint = " (missing an operator?)" if re.match(r"[\w(]", tok) else ""
+    return _Syntax(f"unexpected {_quote(tok)}{hint}", where)
+
+
+def _check_size(tree: ast.AST, src: _Source) -> None:
+    """Node count and depth, iteratively (no recursion on an unchecked tree)."""
+    count = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ExprError(f"expression too long (more than {MAX_NODES:,} parts)", src.base)
+        if depth > MAX_TREE_DEPTH:
+            raise ExprError(f"expression too deeply nested (more than {MAX_TREE_DEPTH} "
+                            f"levels)", src.at(node) if hasattr(node, "col_offset") else src.base)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+              ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitXor: "^",
+              ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>"}
+
+
+class _Builder:
+    """Walks an allow-listed ``ast`` tree and builds the SymPy value."""
+
+    def __init__(self, src: _Source, names: dict, answer: bool):
+        self.src, self.names, self.answer = src, names, answer
+        self.factoring = 0  # bits of the numbers under roots and logarithms so far
+        self._roots: dict = {}
+
+    def fail(self, message: str, node_or_offset) -> ExprError:
+        off = node_or_offset if isinstance(node_or_offset, int) else self.src.at(node_or_offset)
+        return ExprError(message, off)
+
+    def build(self, node: ast.AST) -> sp.Expr:
+        method = getattr(self, "_" + type(node).__name__, None)
+        if method is None:
+            return self._other(node)
+        return method(node)
+
+    # leaves
+    def _Constant(self, node: ast.Constant) -> sp.Expr:
+        v = node.value
+        if isinstance(v, complex):
+            raise self.fail("complex numbers are not allowed", node)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.fail(f"unexpected {_quote(self.src.segment(node))}", node)
+        lit = self.src.segment(node)
+        if not _DECIMAL.fullmatch(lit):
+            raise self.fail(f"only decimal numbers are allowed, not '{lit}'", node)
+        f = Fraction(lit.replace("_", ""))
+        return sp.Rational(f.numerator, f.denominator)
+
+    def _Name(self, node: ast.Name) -> sp.Expr:
+        name = self.src.name(node)
+        if name in self.names:
+            return _as_sympy(self.names[name])
+        if name in FUNCTIONS:
+            raise self.fail(f"'{name}' is a function: write {name}(...)", node)
+        if self.answer:
+            hint = {"e": " (write exp(1) for e)", "pi": " (give its value)",
+                    "π": " (give its value)"}.get(name, "")
+            raise self.fail(f"answers are numbers: '{_short(name)}' is not a number{hint}", node)
+        close = difflib.get_close_matches(name, [*self.names, *FUNCTIONS], n=1)
+        if close:
+            hint = f" (did you mean '{close[0]}'?)"
+        elif self.names and len(self.names) <= 12:
+            hint = f" (known names: {', '.join(sorted(self.names))})"
+        else:
+            hint = ""
+        raise self.fail(f"unknown name '{_short(name)}'{hint}", node)
+
+    # operators
+    def _UnaryOp(self, node: ast.UnaryOp) -> sp.Expr:
+        if isinstance(node.op, ast.USub):
+            return -self.build(node.operand)
+        if isinstance(node.op, ast.UAdd):
+            return self.build(node.operand)
+        return self._other(node)
+
+    def _BinOp(self, node: ast.BinOp) -> sp.Expr:
+        op = type(node.op)
+        if op not in (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow):
+            sym = _OPERATORS.get(op, "?")
+            hint = " (use / for division)" if op is ast.FloorDiv else ""
+            raise self.fail(f"unexpected '{sym}'{hint}", self._operator_offset(node, sym))
+        left, right = self.build(node.left), self.build(node.right)
+        if op is ast.Add:
+            value = left + right
+        elif op is ast.Sub:
+            value = left - right
+        elif op is ast.Mult:
+            self._merging_roots(left, right, node, "*")
+            value = left * right
+        elif op is ast.Div:
+            if right.is_number and right.is_zero:
+                raise self.fail("division by zero", self._operator_offset(node, "/"))
+            self._merging_roots(left, right, node, "/")
+            value = left / right
+        else:
+            value = self._power(left, right, node)
+        if _coefficient_bits(value) > MAX_NUMBER_BITS:
+            raise self.fail(f"number too large: more than {MAX_NUMBER_BITS:,} bits", node)
+        return value
+
+    def _merging_roots(self, left: sp.Expr, right: sp.Expr, node: ast.BinOp, sym: str):
+        a, b = self._root_bits(left), self._root_bits(right)
+        if a and b:
+            where = self._operator_offset(node, sym)
+            if a + b > MAX_ROOT_BITS:
+                raise self.fail(f"roots of large numbers multiplied together (more than "
+                                f"{MAX_ROOT_BITS} bits under one root)", where)
+            self._factoring(a + b, "a root of", where)
+
+    def _power(self, base: sp.Expr, exp: sp.Expr, node: ast.BinOp) -> sp.Expr:
+        where = self._operator_offset(node, "**")
+        if exp.is_number:
+            size = _magnitude(exp)
+            if size > MAX_POWER_EXPONENT:
+                raise self.fail(f"exponent too large (at most {MAX_POWER_EXPONENT} in size)",
+                                where)
+            if base.is_number and _bits(base) * size > MAX_POWER_BITS:
+                raise self.fail(f"power too large: the result would have more than "
+                                f"{MAX_POWER_BITS:,} bits", where)
+            self._check_root(base, exp, where)
+        if base == 0 and exp.is_number and exp.is_negative:
+            raise self.fail("division by zero (0 to a negative power)", where)
+        return base ** exp
+
+    def _check_root(self, base: sp.Expr, exp: sp.Expr, where: int) -> None:
+        if exp.is_Rational and not exp.is_Integer:
+            self._factoring(_max_bits(base), "a root of", where)
+
+    def _factoring(self, bits: int, what: str, where: int) -> None:
+        """SymPy factors the numbers under roots and logarithms: keep them few and small."""
+        if bits > MAX_ROOT_BITS:
+            raise self.fail(f"number too large to take {what} (more than {MAX_ROOT_BITS} "
+                            f"bits)", where)
+        self.factoring += bits
+        if self.factoring > MAX_FACTORING_BITS:
+            raise self.fail("too many roots and logarithms of large numbers", where)
+
+    def _check_sign(self, name: str, z: sp.Expr, node: ast.AST) -> None:
+        """``relu`` needs the sign of a number: cheap unless |z| < 1e-45, where
+        :func:`tutor.functions.sign` falls back on ``simplify`` (minutes, for some inputs)."""
+        if not z.is_number or z.is_Rational:
+            return
+        v = z.evalf(60)
+        if v.is_Number and abs(v) > _TINY:
+            return
+        raise self.fail(f"'{name}' of a number this close to 0 (|z| < 1e-45) is not "
+                        f"supported: give its value", node)
+
+    def _root_bits(self, x: sp.Basic) -> int:
+        """Bits of the rationals under roots in ``x`` (a product merges them: √2·√3 = √6)."""
+        known = self._roots.get(x)
+        if known is None:
+            if x.is_Pow and x.base.is_Rational and x.exp.is_Rational and not x.exp.is_Integer:
+                known = _max_bits(x.base)
+            else:
+                known = sum(self._root_bits(a) for a in x.args)
+            self._roots[x] = known
+        return known
+
+    def _operator_offset(self, node: ast.BinOp, sym: str) -> int:
+        """Where the operator between two operands is (for error messages)."""
+        code = self.src.code
+        start = self.src.char(node.left.end_col_offset)
+        i = code.find(sym, start) if sym != "?" else -1
+        stop = self.src.char(node.right.col_offset)
+        return self.src.offset(i if 0 <= i < stop else start)
+
+    # calls
+    def _Call(self, node: ast.Call) -> sp.Expr:
+        func = node.func
+        if not isinstance(func, ast.Name):
+            raise self.fail("missing '*' before '(' (write 2*(x+1), not 2(x+1))",
+                            self.src.offset(self.src.char(func.end_col_offset)))
+        name = self.src.name(func)
+        if name not in FUNCTIONS:
+            if name in self.names:
+                raise self.fail(f"'{name}' is not a function (for a product write "
+                                f"{name}*(...))", func)
+            close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
+            name = _short(name)
+            hint = f"did you mean '{close[0]}'?" if close else \
+                f"allowed: {', '.join(sorted(FUNCTIONS))}"
+            raise self.fail(f"unknown function '{name}' ({hint})", func)
+        if node.keywords:
+            raise self.fail(f"'{name}' takes positional arguments only", node.keywords[0].value)
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.fail("unexpected '*'", arg)
+        lo, hi, builder = FUNCTIONS[name]
+        n = len(node.args)
+        if not lo <= n <= hi:
+            raise self.fail(f"'{name}' takes {_arity(lo, hi)}, got {n}", func)
+        args = [self.build(arg) for arg in node.args]
+        if name in ("exp", "sigmoid") and args[0].is_number and \
+                _magnitude(args[0]) > MAX_EXP_ARGUMENT:
+            raise self.fail(f"argument of '{name}' too large (at most {MAX_EXP_ARGUMENT:,} "
+                            f"in size)", node.args[0])
+        if name in ("relu", "leaky_relu"):
+            self._check_sign(name, args[0], node.args[0])
+        if name in ("sqrt", "log"):
+            self._factoring(_max_bits(args[0]), "the square root of" if name == "sqrt" else
+                            "the logarithm of", self.src.at(node.args[0]))
+        try:
+            return builder(*args)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise self.fail(f"cannot compute {name}(...): {exc}", func) from None
+
+    # everything else
+    def _Tuple(self, node: ast.Tuple) -> sp.Expr:
+        if not node.elts:
+            raise self.fail("empty parentheses", node)
+        first = node.elts[0]
+        i = self.src.code.find(",", self.src.char(first.end_col_offset))
+        hint = " (write a vector as [1, 2])" if self.answer else ""
+        raise self.fail(f"unexpected ','{hint}", self.src.offset(max(i, 0)))
+
+    def _Attribute(self, node: ast.Attribute) -> sp.Expr:
+        i = self.src.code.find(".", self.src.char(node.value.end_col_offset))
+        raise self.fail("unexpected '.'", self.src.offset(max(i, 0)))
+
+    def _other(self, node: ast.AST) -> sp.Expr:
+        off = self.src.at(node)
+        tok = self.src.token(self.src.text, off) or type(node).__name__
+        raise self.fail(f"unexpected {_quote(tok)}", off)
+
+
+# ─── helpers ──────────────────────────────────────────────────────────────────────────
+
+def _as_sympy(value) -> sp.Expr:
+    """A value from a (trusted) ``names`` mapping as SymPy, without ``sympify``."""
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return sp.Integer(value)
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    raise TypeError(f"names must map to SymPy values, not {type(value).__name__}")
+
+
+def _short(name: str, width: int = 30) -> str:
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+def _magnitude(x: sp.Expr) -> float:
+    """|x| for a number, cheaply (exactly for rationals); inf when it cannot be told."""
+    if x.is_Rational:
+        p, q = abs(int(x.p)), int(x.q)
+        return float("inf") if p.bit_length() - q.bit_length() > 64 else p / q
+    try:
+        v = x.evalf(15)
+        return abs(complex(v)) if v.is_number else float("inf")
+    except (TypeError, ValueError, OverflowError, ArithmeticError):
+        return float("inf")
+
+
+def _bits(x: sp.Expr) -> int:
+    """A size estimate of a number in bits: the rational constants it is made of."""
+    if x.is_Rational:
+        return max(int(x.p).bit_length(), int(x.q).bit_length(), 1)
+    return max(1, sum(max(int(r.p).bit_length(), int(r.q).bit_length())
+                      for r in x.atoms(sp.Rational)))
+
+
+def _quote(token: str) -> str:
+    """'x' in a message ("'" itself in double quotes)."""
+    return f'"{token}"' if "'" in token else f"'{token}'"
+
+
+def _max_bits(x: sp.Expr) -> int:
+    """Bits of the largest rational constant in ``x``."""
+    return max((max(int(r.p).bit_length(), int(r.q).bit_length())
+                for r in x.atoms(sp.Rational)), default=0)
+
+
+def _coefficient_bits(x: sp.Expr) -> int:
+    """Bits of the rational number inside ``x`` where big numbers pile up (cheap)."""
+    if x.is_Mul:
+        x = x.as_coeff_Mul()[0]
+    elif x.is_Add:
+        x = x.as_coeff_Add()[0]
+    if not x.is_Rational:
+        return 0
+    return max(int(x.p).bit_length(), int(x.q).bit_length())
+
+
+def _arity(lo: int, hi: int) -> str:
+    if lo == hi:
+        return f"{lo} argument" + ("" if lo == 1 else "s")
+    if hi == lo + 1:
+        return f"{lo} or {hi} arguments"
+    return f"{lo} to {hi} arguments"
+
+
+# ─── answers: numbers, vectors, matrices ──────────────────────────────────────────────
+
+class _Answer:
+    """The shape layer of :func:`parse_answer`, over spans of the normalised text."""
+
+    def __init__(self, s: str, match: dict[int, int], line_breaks: frozenset = frozenset()):
+        self.s, self.match, self.line_breaks, self.entries = s, match, line_breaks, 0
+
+    def read(self, a: int, b: int) -> Answer:
+        s = self.s
+        bracketed = s[a] == "[" and self.match.get(a) == b - 1
+        ia, ib = (a + 1, b - 1) if bracketed else (a, b)
+        ia, ib = _trim(s, ia, ib)
+        if ia == ib:
+            raise ExprError("empty answer", a)
+        if any(s[i] == "[" for i in self._depth0(ia, ib)):
+            return self._nested(ia, ib)
+        rows = [_trim(s, x, y) for x, y in self._split(ia, ib, ";", lines=True)]
+        rows = [(x, y) for x, y in rows if x != y]  # blank lines, a trailing ';'
+        if not rows:
+            raise ExprError("empty answer", a)
+        if len(rows) == 1:
+            entries = self._row(*rows[0])
+            return entries[0] if len(entries) == 1 and not bracketed else tuple(entries)
+        return self._rectangular([(x, tuple(self._row(x, y))) for x, y in rows])
+
+    def _nested(self, a: int, b: int) -> tuple:
+        """``[[1, 2], [3, 4]]``; rows apart by commas, semicolons or spaces (NumPy style)."""
+        rows = []
+        for x, y in self._split(a, b, ",; "):
+            x, y = _trim(self.s, x, y)
+            if x == y:
+                continue
+            if self.s[x] == "[" and self.match[x] != y - 1:
+                after = self.match[x] + 1
+                raise _Syntax(f"unexpected {_quote(self.s[after])} after ']'", after)
+            if self.s[x] != "[":
+                if rows and not self.s[rows[-1][2]:x].strip():
+                    raise _Syntax(f"unexpected {_quote(self.s[x])} after ']'", x)
+                raise _Syntax("a matrix is a list of rows: [[1, 2], [3, 4]]", x)
+            ra, rb = _trim(self.s, x + 1, y - 1)
+            if ra == rb:
+                raise ExprError("empty row", x)
+            inner = [i for i in self._depth0(ra, rb) if self.s[i] == "["]
+            if inner:
+                raise _Syntax("too many brackets: a matrix is [[1, 2], [3, 4]]", inner[0])
+            rows.append((x, tuple(self._row(ra, rb)), y))
+        return self._rectangular([(x, row) for x, row, _ in rows])
+
+    @staticmethod
+    def _rectangular(rows: list[tuple[int, tuple]]) -> tuple:
+        width = len(rows[0][1])
+        for at, row in rows[1:]:
+            if len(row) != width:
+                raise ExprError(f"rows have different lengths: {width} and {len(row)}", at)
+        return tuple(row for _, row in rows)
+
+    def _row(self, a: int, b: int) -> list[sp.Expr]:
+        """Entries separated by commas, or by spaces when every item stands alone."""
+        pieces = self._split(a, b, ",")
+        out: list[sp.Expr] = []
+        for x, y in pieces:
+            x, y = _trim(self.s, x, y)
+            if x == y:
+                raise _Syntax("empty entry (two commas in a row?)", x)
+            out += self._spaced(x, y)
+        return out
+
+    def _spaced(self, a: int, b: int) -> list[sp.Expr]:
+        tokens = [(x, y) for x, y in self._split(a, b, " ") if x != y]
+        if len(tokens) == 1:
+            return [self._entry(a, b)]
+        self._count(len(tokens), a)
+        values, first_error = [], None
+        for x, y in tokens:
+            try:
+                values.append(_parse_span(self.s, x, y, {}, answer=True))
+            except ExprError as err:
+                first_error = err
+                break
+        if first_error is None:
+            return values
+        self.entries -= len(tokens)
+        try:
+            return [self._entry(a, b)]
+        except ExprError as whole:
+            raise (whole if isinstance(first_error, _Syntax) else first_error) from None
+
+    def _entry(self, a: int, b: int) -> sp.Expr:
+        self._count(1, a)
+        return _parse_span(self.s, a, b, {}, answer=True)
+
+    def _count(self, n: int, at: int) -> None:
+        self.entries += n
+        if self.entries > MAX_ENTRIES:
+            raise ExprError(f"too many numbers in one answer (more than {MAX_ENTRIES:,})", at)
+
+    def _depth0(self, a: int, b: int):
+        """Positions in [a, b) outside any bracket pair that starts inside [a, b)."""
+        i = a
+        while i < b:
+            yield i
+            i = self.match[i] + 1 if self.s[i] in "([" else i + 1
+
+    def _split(self, a: int, b: int, seps: str, lines: bool = False) -> list[tuple[int, int]]:
+        """Spans of [a, b) between separators outside brackets (and line breaks if asked)."""
+        out, start = [], a
+        for i in self._depth0(a, b):
+            if self.s[i] in seps or (lines and i in self.line_breaks):
+                out.append((start, i))
+                start = i + 1
+        out.append((start, b))
+        return out

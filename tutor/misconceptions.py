@@ -1,0 +1,598 @@
+"""Misconceptions: named buggy rules, each a swap of entries in the rules table (DESIGN.md §6).
+
+A misconception m is RULES with one rule swapped for the rule a student actually uses:
+
+    buggy = {**RULES, entry: buggy_rule}
+
+At a step s (a quantity q with parents p₁…pₖ), the bug *explains* a wrong answer a when
+
+    b = buggy rule at s, applied to the correct values of p₁…pₖ    (alone, from correct values)
+    b ≉ truth(s)   and   a ≈ b                                       (≈: the exercise's tolerance)
+
+or, failing that, the same with the parents' values recomputed from the student's own earlier
+answers (one solve with the answers as overrides) in place of the correct ones (``from_own``).
+A bug *applies* at a step only where its rule is used there in a form that can differ (a merge
+of two or more paths, a batch of two or more, z = 0 exactly …); where it applies and gives the
+true answer, the exercise cannot tell it from the truth (``indistinguishable``).
+
+Values of the buggy rules are cached per Worked exercise, lazily, one (variant, step) at a time.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping
+
+import sympy as sp
+
+from tutor import rules as R
+from tutor.functions import leaky_step, relu_step, resolve_steps, sign
+from tutor.render import fmt
+from tutor.rules import ACTIVATIONS, LOSSES, RULES, Ctx
+
+
+@dataclass(frozen=True)
+class Misconception:
+    id: str  # "no-relu-mask": used in answer-note codes "delta2.no-relu-mask"
+    name: str  # "no ReLU mask"
+    description: str  # one line
+    correct: str  # the correct rule
+    buggy: str  # the buggy rule
+    skill: str  # a key of tutor.steps.SKILLS
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    misconception: Misconception
+    step_id: str
+    buggy_value: Any  # what the bug gives at this step
+    from_own: bool  # reproduced from the student's own earlier answers
+    correct_value: Any = None  # what the correct rule gives from the same inputs
+
+    def explain(self) -> str:
+        """Names the misconception; the buggy rule beside the correct one, with the numbers."""
+        m = self.misconception
+        src = "from your own earlier answers" if self.from_own else "from the correct inputs"
+        text = (f"{m.name} at {self.step_id}: {m.description}. "
+                f"Your rule {m.buggy} gives {fmt(self.buggy_value)} ({src}); "
+                f"the correct rule {m.correct}")
+        if self.correct_value is not None:
+            text += f" gives {fmt(self.correct_value)}"
+        return text + "."
+
+
+# ─── the probe: which buggy rules were used, and for which parent ─────────────────────
+_HITS: list[str | None] = []
+
+
+def _hit(parent: str | None = None) -> None:
+    _HITS.append(parent)
+
+
+def _col(ctx: Ctx) -> bool:
+    return ctx.graph.layout == "column"
+
+
+# ─── buggy rules ──────────────────────────────────────────────────────────────────────
+# Where a bug cannot be made (W δ with W not square, no learning rate …) the rule is the
+# correct one and does not count as applied: solve(graph, buggy_rules(m)) always works.
+def _only(k: int) -> Callable:
+    def accumulate(terms):
+        if len(terms) > 1:
+            _hit()
+        return terms[k].value
+    return accumulate
+
+
+def _dW_swapped(ctx, g):  # x gᵀ for g xᵀ
+    W, x, b = ctx.args
+    if min(W.shape) > 1:  # a vector's transpose is the same answer: no mistake to see
+        _hit(ctx.node.parents[0])
+    return x * g.T if _col(ctx) else g.T * x
+
+
+def _dW_own_output(ctx, g):  # δ hℓᵀ: the layer's own output instead of its input
+    consumers = ctx.graph.consumers(ctx.node.name)
+    if not consumers:
+        return R.affine_dW(ctx, g)
+    h = ctx.values[consumers[0]]
+    _hit(ctx.node.parents[0])
+    return g * h.T if _col(ctx) else h.T * g
+
+
+def _dx_no_transpose(ctx, g):  # W δ for Wᵀ δ
+    W = ctx.args[0]
+    if W.rows != W.cols:  # W δ is not even defined: the student cannot make this mistake
+        return R.affine_dx(ctx, g)
+    if W.rows > 1:
+        _hit(ctx.node.parents[1])
+    return W * g if _col(ctx) else g * W
+
+
+def _dx_updated(ctx, g):  # (W − η δ xᵀ)ᵀ δ: pass-back after the update
+    lr = ctx.graph.learning_rate
+    if lr is None:
+        return R.affine_dx(ctx, g)
+    W = ctx.args[0] - lr * R.affine_dW(ctx, g)
+    _hit(ctx.node.parents[1])
+    return W.T * g if _col(ctx) else g * W.T
+
+
+def _db_unsummed(ctx, g):
+    if (g.cols if _col(ctx) else g.rows) < 2:
+        return R.affine_db(ctx, g)
+    _hit(ctx.node.parents[2])
+    return g
+
+
+def _db_first(ctx, g):
+    if (g.cols if _col(ctx) else g.rows) < 2:
+        return R.affine_db(ctx, g)
+    _hit(ctx.node.parents[2])
+    return g[:, 0] if _col(ctx) else g[0, :]
+
+
+def _d_no_mask(z, h, ctx):
+    _hit()
+    return sp.Integer(1)
+
+
+def _d_zero_is_one(original):
+    def d(z, h, ctx):
+        if sign(z) == 0 and ctx.graph.relu_prime_at_zero != 1:
+            _hit()
+            return sp.Integer(1)
+        return original(z, h, ctx)
+    return d
+
+
+def _d_at(fn: str, variant: str):
+    """φ′ evaluated at the activation h (``at_h``), or the cached form h(1−h) fed z (``z_form``)."""
+    def d(z, h, ctx):
+        _hit()
+        if fn == "sigmoid":
+            s = R.sigmoid(h) if variant == "at_h" else z
+            return s * (1 - s)
+        return 1 - (sp.tanh(h) if variant == "at_h" else z) ** 2
+    return d
+
+
+def _act(name: str, d) -> R.Activation:
+    return replace(ACTIVATIONS[name], d=d)
+
+
+def _is_regulariser(graph, name: str) -> bool:
+    """An expression node fed by parameters but by no data input: a penalty such as λ/2‖θ‖²."""
+    if not graph.inputs or name == graph.loss:
+        return False
+    seen, todo, params = set(), [name], False
+    while todo:
+        n = todo.pop()
+        for p in graph.nodes[n].parents:
+            if p in graph.inputs:
+                return False
+            params |= p in graph.params
+            if p not in seen:
+                seen.add(p)
+                todo.append(p)
+    return params
+
+
+def _partial(transform: Callable) -> Callable:
+    """An ``expr:partial`` that changes the local partial where ``transform`` says so."""
+    def partial(ctx, p, sub):
+        local_sym, local = R.expr_partial(ctx, p, sub)
+        changed = transform(ctx, p, sub, local_sym)
+        if changed is None:
+            return local_sym, local
+        _hit(p)
+        return local_sym, changed
+    return partial
+
+
+def _expr_no_mask(ctx, p, sub, local_sym):
+    if not local_sym.has(relu_step, leaky_step):
+        return None
+    bare = local_sym.replace(relu_step, lambda z: sp.Integer(1)).replace(
+        leaky_step, lambda z, a: sp.Integer(1))
+    return bare.xreplace(sub)
+
+
+def _expr_zero_is_one(ctx, p, sub, local_sym):
+    if ctx.graph.relu_prime_at_zero == 1:
+        return None
+    at = local_sym.xreplace(sub)
+    if not at.has(relu_step, leaky_step):
+        return None  # relu_step evaluates itself away from 0: only z = 0 exactly is open
+    return resolve_steps(at, 1)
+
+
+def _expr_at_activation(variant: str):
+    def transform(ctx, p, sub, local_sym):
+        e = ctx.node.attrs["expr"]
+        if not (isinstance(e, (R.sigmoid, sp.tanh)) and e.args[0] == sp.Symbol(p)):
+            return None
+        z = sub[sp.Symbol(p)]
+        s = ctx.out if variant == "at_h" else z
+        if isinstance(e, R.sigmoid):
+            s = R.sigmoid(s) if variant == "at_h" else s
+            return s * (1 - s)
+        return 1 - (sp.tanh(s) if variant == "at_h" else s) ** 2
+    return transform
+
+
+def _expr_no_reg(ctx, p, sub, local_sym):
+    return sp.Integer(0) if _is_regulariser(ctx.graph, ctx.node.name) else None
+
+
+def _flip_grad(loss: R.Loss) -> R.Loss:
+    def grad(p, y, n):
+        _hit()
+        return -loss.grad(p, y, n)
+    return replace(loss, grad=grad)
+
+
+def _flip_logit(p, y, n):
+    _hit()
+    return (y - p) / n
+
+
+def _sigmoid_again(p, y, n):
+    _hit()
+    return (p - y).multiply_elementwise(p.applyfunc(lambda e: e * (1 - e))) / n
+
+
+def _mse_no_mean(loss: R.Loss) -> R.Loss:
+    def n(p, col):
+        if p.rows * p.cols > 1:
+            _hit()
+        return 1
+    return replace(loss, n=n)
+
+
+def _no_two(loss: R.Loss) -> R.Loss:
+    def grad(p, y, n):
+        _hit()
+        return loss.grad(p, y, n) / 2
+    return replace(loss, grad=grad)
+
+
+def _sgd_plus(theta, grad, lr):
+    _hit()
+    return theta + lr * grad
+
+
+# ─── the catalogue ────────────────────────────────────────────────────────────────────
+# id → (Misconception, variants); a variant is the swap {entry: buggy rule} of RULES.
+_ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
+    (Misconception("no-regularisation", "forgot the regularisation path",
+                   "the penalty's gradient (λθ) is left out of the parameter's gradient",
+                   "∂J/∂θ = (data path) + (regularisation path, e.g. λθ)",
+                   "∂J/∂θ = (data path) only", "param_grad"),
+     ({"expr:partial": _partial(_expr_no_reg)},)),
+    (Misconception("no-sum-at-merge", "forgot to sum at a merge",
+                   "a quantity used twice gets the gradient of one path only",
+                   "∂L/∂x = Σ over x's consumers of their contributions",
+                   "∂L/∂x = the contribution of one consumer", "chain_rule"),
+     ({"accumulate": _only(0)}, {"accumulate": _only(-1)})),
+    (Misconception("outer-product-order", "x gᵀ for g xᵀ",
+                   "the weight gradient's outer product is taken the wrong way round",
+                   "∂L/∂W = δ xᵀ (row layout: xᵀ δ)", "∂L/∂W = x δᵀ (row layout: δᵀ x)",
+                   "weight_grad"),
+     ({"affine:dW": _dW_swapped},)),
+    (Misconception("no-transpose-pass-back", "W δ for Wᵀ δ",
+                   "the gradient is passed back through W without transposing it",
+                   "∂L/∂h = Wᵀ δ (row layout: δ Wᵀ)", "∂L/∂h = W δ (row layout: δ W)",
+                   "pass_back"),
+     ({"affine:dx": _dx_no_transpose},)),
+    (Misconception("phi-prime-at-activation", "φ′ at the activation, not the pre-activation",
+                   "the activation's derivative is evaluated at h = φ(z) instead of at z",
+                   "δ = ∂L/∂h ⊙ φ′(z), e.g. σ′(z) = h(1 − h)",
+                   "δ = ∂L/∂h ⊙ φ′(h) (or h(1 − h) with z put for h)",
+                   "activation_derivative"),
+     tuple({"sigmoid": _act("sigmoid", _d_at("sigmoid", v)), "tanh": _act("tanh", _d_at("tanh", v)),
+            "expr:partial": _partial(_expr_at_activation(v))} for v in ("at_h", "z_form"))),
+    (Misconception("no-relu-mask", "no ReLU mask",
+                   "the gradient goes through ReLU unmasked, even where z ≤ 0",
+                   "δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0]", "δ = ∂L/∂h",
+                   "activation_derivative"),
+     ({"relu": _act("relu", _d_no_mask), "leaky_relu": _act("leaky_relu", _d_no_mask),
+       "expr:partial": _partial(_expr_no_mask)},)),
+    (Misconception("relu-prime-zero-one", "ReLU′(0) = 1",
+                   "at z = 0 exactly, ReLU′ is taken as 1 against the exercise's convention",
+                   "ReLU′(0) = the exercise's convention (0 unless it says otherwise)",
+                   "ReLU′(0) = 1", "activation_derivative"),
+     ({"relu": _act("relu", _d_zero_is_one(ACTIVATIONS["relu"].d)),
+       "leaky_relu": _act("leaky_relu", _d_zero_is_one(ACTIVATIONS["leaky_relu"].d)),
+       "expr:partial": _partial(_expr_zero_is_one)},)),
+    (Misconception("sigmoid-prime-after-bce", "σ′ applied again after BCE's ŷ − y",
+                   "BCE + sigmoid already gives ∂L/∂z = ŷ − y; σ′(z) is multiplied in again",
+                   "δ = (ŷ − y)/n", "δ = (ŷ − y) ⊙ ŷ(1 − ŷ)/n", "loss_gradient"),
+     ({"logit_grad:bce": _sigmoid_again},)),
+    (Misconception("loss-sign-flip", "sign flip (y − ŷ)",
+                   "the loss gradient has the wrong sign: y − ŷ instead of ŷ − y",
+                   "∂L/∂ŷ ∝ ŷ − y", "∂L/∂ŷ ∝ y − ŷ", "loss_gradient"),
+     ({**{"loss:" + k: _flip_grad(v) for k, v in LOSSES.items() if v.grad is not None},
+       "logit_grad:bce": _flip_logit, "logit_grad:ce": _flip_logit},)),
+    (Misconception("mse-no-mean", "MSE without the 1/n",
+                   "the mean squared error is summed, not averaged over its n entries",
+                   "L = Σ(ŷ − y)²/n, ∂L/∂ŷ = 2(ŷ − y)/n", "L = Σ(ŷ − y)², ∂L/∂ŷ = 2(ŷ − y)",
+                   "loss_gradient"),
+     ({"loss:mse": _mse_no_mean(LOSSES["mse"])},)),
+    (Misconception("mse-no-two", "MSE gradient without the 2",
+                   "the factor 2 from d(e²)/de = 2e is dropped",
+                   "∂L/∂ŷ = 2(ŷ − y)/n", "∂L/∂ŷ = (ŷ − y)/n", "loss_gradient"),
+     ({"loss:mse": _no_two(LOSSES["mse"]), "loss:sse": _no_two(LOSSES["sse"])},)),
+    (Misconception("bias-no-batch-sum", "no batch sum for the bias",
+                   "the bias gradient is not summed over the examples of the batch",
+                   "∂L/∂b = Σ over the batch of δ", "∂L/∂b = δ (unsummed, or one example's)",
+                   "bias_grad"),
+     ({"affine:db": _db_unsummed}, {"affine:db": _db_first})),
+    (Misconception("update-plus-eta", "+η in the update",
+                   "the update climbs the gradient instead of descending it",
+                   "θ′ = θ − η ∂L/∂θ", "θ′ = θ + η ∂L/∂θ", "update"),
+     ({"sgd": _sgd_plus},)),
+    (Misconception("pass-back-updated-weights", "pass-back with already-updated weights",
+                   "the gradient is passed back through W after W was updated",
+                   "∂L/∂h = Wᵀ δ with the weights of the forward pass",
+                   "∂L/∂h = (W − η δ xᵀ)ᵀ δ", "pass_back"),
+     ({"affine:dx": _dx_updated},)),
+    (Misconception("weight-grad-wrong-activation", "weight gradient with the wrong layer's activation",
+                   "the outer product uses the layer's own output h instead of its input",
+                   "∂L/∂Wℓ = δℓ hℓ₋₁ᵀ (the layer's input)", "∂L/∂Wℓ = δℓ hℓᵀ (its output)",
+                   "weight_grad"),
+     ({"affine:dW": _dW_own_output},)),
+]
+CATALOGUE: dict[str, Misconception] = {m.id: m for m, _ in _ENTRIES}
+_TABLES: dict[str, tuple[Mapping[str, Any], ...]] = {
+    m.id: tuple({**RULES, **swap} for swap in swaps) for m, swaps in _ENTRIES}
+_SWAPPED: dict[str, frozenset] = {
+    m.id: frozenset(k for swap in swaps for k in swap) for m, swaps in _ENTRIES}
+_AFFINE_PART = ("affine:dW", "affine:dx", "affine:db")  # by parent position: W, x, b
+
+
+def _entries_used(graph, key) -> set[str]:
+    """The rules-table entries the solver looks up to compute the quantity at ``key``."""
+    it, kind, name = key
+    if kind == "new":
+        return {"sgd"}
+    if kind == "value":
+        node = graph.nodes[name]
+        return {node.op, "loss:" + node.attrs["fn"]} if node.op == "loss" else {node.op}
+    used = {"accumulate"}
+    for c in graph.consumers(name):
+        node = graph.nodes[c]
+        used.add(node.op)
+        if node.op == "affine":
+            used.update(_AFFINE_PART[i] for i, p in enumerate(node.parents) if p == name)
+        elif node.op == "act":
+            used.add(node.attrs["fn"])
+        elif node.op == "loss":
+            used.update({"loss:" + node.attrs["fn"], "logit_grad:" + node.attrs["fn"]})
+        elif node.op == "expr":
+            used.add("expr:partial")
+    return used
+
+
+# ─── one step, locally ────────────────────────────────────────────────────────────────
+def local(graph, rules: Mapping[str, Any], key, q: Mapping) -> tuple[Any, bool]:
+    """(value at ``key`` under ``rules`` from the parents' values in ``q``, applies?).
+
+    Exactly what the solver does at that one quantity: forward rule, or the consumers'
+    backward terms summed by ``accumulate``, or ``sgd``. ``q``: Solution.quantities.
+    """
+    it, kind, name = key
+    values = {n: q[(it, "value", n)].value for n in graph.nodes if (it, "value", n) in q}
+
+    def ctx(node, out=None):
+        return Ctx(node, tuple(values[p] for p in node.parents), out, graph, rules, values, {})
+
+    _HITS.clear()
+    try:
+        if kind == "value":
+            node = graph.nodes[name]
+            if node.is_leaf:
+                return None, False
+            out = rules[node.op].forward(ctx(node))
+        elif kind == "new":
+            if (it, "grad", name) not in q or graph.learning_rate is None:
+                return None, False
+            out = rules["sgd"](values[name], q[(it, "grad", name)].value, graph.learning_rate)
+        else:
+            if name == graph.loss:
+                return None, False
+            terms = []
+            for c in reversed(graph.consumers(name)):
+                if (it, "grad", c) not in q:
+                    continue
+                node, g = graph.nodes[c], q[(it, "grad", c)].value
+                if node.op == "affine":  # only the one output asked for, without zero causes
+                    c_ctx = ctx(node, values[c])
+                    terms += [R.Term(rules[_AFFINE_PART[i]](c_ctx, g), R.Formula(""))
+                              for i, p in enumerate(node.parents) if p == name]
+                    continue
+                sent = rules[node.op].backward(ctx(node, values[c]), g)
+                terms += [t for p, t in zip(node.parents, sent) if p == name and t is not None]
+            if not terms:
+                return None, False
+            out = rules["accumulate"](terms)
+    except (sp.ShapeError, ValueError, TypeError, IndexError, ZeroDivisionError):
+        return None, False
+    applies = any(h is None or h == name for h in _HITS)
+    return out, applies
+
+
+# ─── comparing answers ────────────────────────────────────────────────────────────────
+def _flat(v: Any) -> tuple[tuple | None, list]:
+    if isinstance(v, sp.MatrixBase):
+        return v.shape, list(v)
+    return None, [v]
+
+
+def same(tol, a: Any, b: Any) -> bool:
+    """a ≈ b within tolerance, as the grader compares (vectors either way round)."""
+    if isinstance(a, tuple):  # an answer parsed but not yet shaped
+        from tutor.grade import coerce
+
+        a, err = coerce(a, b)
+        if a is None:
+            return False
+    sa, ea = _flat(a)
+    sb, eb = _flat(b)
+    if len(ea) != len(eb):
+        return False
+    if sa != sb and sa is not None and sb is not None and not (1 in sa and 1 in sb):
+        return False  # two matrices of different shapes (vectors may go either way round)
+    try:
+        return all(tol.entry_ok(sp.sympify(x), sp.sympify(y)) for x, y in zip(ea, eb))
+    except (TypeError, ValueError):
+        return False
+
+
+def _trivial(tol, v: Any) -> bool:
+    """All entries zero (within tolerance)."""
+    return all(tol.entry_ok(sp.sympify(x), sp.Integer(0)) for x in _flat(v)[1])
+
+
+# ─── the cache, per Worked ────────────────────────────────────────────────────────────
+_CACHE: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def _cache(worked) -> dict:
+    hit = _CACHE.get(id(worked))
+    if hit is not None and hit[0]() is worked:
+        return hit[1]
+    store: dict = {}
+    wid = id(worked)
+    _CACHE[wid] = (weakref.ref(worked, lambda _r: _CACHE.pop(wid, None)), store)
+    return store
+
+
+def _from_correct(worked, mid: str, key) -> list[tuple[Any, bool]]:
+    store = _cache(worked)
+    if (mid, key) not in store:
+        q = worked.solution.quantities
+        if "used" not in store:
+            store["used"] = {}
+        used = store["used"].get(key)
+        if used is None:
+            used = store["used"][key] = _entries_used(worked.graph, key)
+        store[(mid, key)] = ([local(worked.graph, t, key, q) for t in _TABLES[mid]]
+                             if used & _SWAPPED[mid] else [])
+    return store[(mid, key)]
+
+
+# ─── diagnosis ────────────────────────────────────────────────────────────────────────
+def _own_quantities(worked, step, answers: Mapping[str, Any] | None):
+    """The solution recomputed from the student's earlier answers, or None if they are right."""
+    if not answers:
+        return None
+    from tutor.solve import solve
+
+    tol, overrides = worked.tolerance, {}
+    for s in worked.steps:
+        if s.id == step.id:
+            break
+        a = answers.get(s.id)
+        if a is not None and not isinstance(a, tuple):
+            overrides[s.key] = a
+    if all(same(tol, a, worked.solution.quantities[k].value) for k, a in overrides.items()):
+        return None
+    try:
+        return solve(worked.graph, overrides=overrides).quantities
+    except Exception:  # an answer the engine cannot carry forward (e.g. a wrong shape)
+        return None
+
+
+def _diagnose(worked, step, value, own) -> list[Diagnosis]:
+    tol, truth = worked.tolerance, step.value
+    if same(tol, value, truth):
+        return []
+    ref_own = None  # the correct rule applied to the student's own earlier values
+    if own is not None and step.key in own:
+        ref_own = local(worked.graph, RULES, step.key, own)[0]
+    if ref_own is not None and same(tol, value, ref_own):
+        return []  # right given the student's own earlier answers: nothing to name
+    out = []
+    for mid, m in CATALOGUE.items():
+        found = None
+        for b, applies in _from_correct(worked, mid, step.key):
+            if applies and not same(tol, b, truth) and same(tol, value, b):
+                found = Diagnosis(m, step.id, b, False, truth)
+                break
+        if found is None and ref_own is not None and _SWAPPED[mid] & _entries_used(
+                worked.graph, step.key):
+            for table in _TABLES[mid]:
+                b, applies = local(worked.graph, table, step.key, own)
+                if applies and not _trivial(tol, b) and not same(tol, b, ref_own) \
+                        and same(tol, value, b):  # all zeros from own answers: no evidence
+                    found = Diagnosis(m, step.id, b, True, ref_own)
+                    break
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def diagnose(worked, step_id: str, value, answers: Mapping[str, Any] | None = None
+             ) -> list[Diagnosis]:
+    """The catalogued bugs that reproduce ``value`` at ``step_id`` ([] when none does).
+
+    ``value``: the answer parsed and shaped (tutor.grade.parse_for) — or parsed only (a tuple),
+    for an answer of the wrong shape. ``answers``: the student's other answers, step id →
+    shaped value, for the "from your own earlier answers" case.
+    """
+    step = worked.step(step_id)
+    if value is None:
+        return []
+    return _diagnose(worked, step, value, _own_quantities(worked, step, answers))
+
+
+def annotate(worked, verdicts: list) -> list:
+    """The verdicts with ``misconceptions`` filled (catalogue ids) for wrong, follow-through
+    and wrong-shape answers. One solve from all the student's answers serves every step."""
+    from tutor.expr import Parsed, try_parse_answer
+    from tutor.solve import solve
+
+    todo = {i for i, v in enumerate(verdicts) if v.status in ("wrong", "follow_through", "invalid")}
+    if not todo:
+        return list(verdicts)
+    shaped = {v.step_id: v.value for v in verdicts if v.value is not None}
+    tol, sol = worked.tolerance, worked.solution.quantities
+    overrides = {worked.step(i).key: a for i, a in shaped.items()}
+    own = None
+    if not all(same(tol, a, sol[k].value) for k, a in overrides.items()):
+        try:
+            own = solve(worked.graph, overrides=overrides).quantities
+        except Exception:
+            own = None
+    out = []
+    for i, v in enumerate(verdicts):
+        if i in todo:
+            value = v.value
+            if value is None and v.answer:  # the wrong shape: compare with the bug's shape
+                r = try_parse_answer(str(v.answer))
+                value = r.value if isinstance(r, Parsed) else None
+            if value is not None:
+                ds = _diagnose(worked, worked.step(v.step_id), value, own)
+                if ds:
+                    v = replace(v, misconceptions=tuple(d.misconception.id for d in ds))
+        out.append(v)
+    return out
+
+
+def indistinguishable(worked) -> list[tuple[str, str]]:
+    """(step id, misconception id) where the bug applies but gives the true answer: an
+    all-positive layer hides a missing mask, a symmetric W hides a transpose."""
+    out = []
+    for s in worked.steps:
+        for mid in CATALOGUE:
+            if any(applies and same(worked.tolerance, b, s.value)
+                   for b, applies in _from_correct(worked, mid, s.key)):
+                out.append((s.id, mid))
+    return out
+
+
+def buggy_rules(mid: str, variant: int = 0) -> Mapping[str, Any]:
+    """RULES with misconception ``mid``'s swap: ``solve(graph, buggy_rules(mid))`` works the
+    whole exercise as a student who makes that mistake everywhere."""
+    return _TABLES[mid][variant]

@@ -1,0 +1,118 @@
+"""``tutor show``: the exercise drawn with its values (and gradients), in the terminal or as
+Graphviz DOT. Display only: every number is read from the Solution.
+
+    text   tutor.draw.drawing (the look of seed 000: every node with val= and grad=)
+    dot    digraph: one box per quantity (params as boxes, data as ellipses, the loss as a
+           double octagon), edges parent → child; with gradients, ReLU gates labelled
+           with ReLU′ as the backward pass used it — pipe into `dot -Tsvg`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tutor.render import fmt
+
+SHAPES = {"param": "box", "input": "ellipse", "const": "note", "loss": "doubleoctagon"}
+
+
+def show(worked, grads: bool = False, fmt: str = "text", it: int = 1, console=None) -> None:
+    from tutor.errors import UsageError
+
+    n = worked.solution.n_iterations
+    if not 1 <= it <= n:
+        raise UsageError(f"--iteration must be between 1 and {n}")
+    if fmt == "dot":
+        text = to_dot(worked, grads=grads, it=it)
+        if console is None:
+            print(text, end="")
+        else:
+            console.file.write(text)
+        return
+    from tutor.draw import drawing
+
+    if console is None:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+    console.print(drawing(worked, grads=grads, it=it))
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _what(g, node) -> str:
+    """The operation of a node, in the notation of the steps."""
+    if node.op == "expr":
+        from tutor.rules import pretty
+
+        return f"{node.name} = {pretty(node.attrs['expr'])}"
+    if node.op == "affine":
+        w, x, b = node.parents
+        return f"{node.name} = {w} {x} + {b}" if g.layout == "column" else \
+            f"{node.name} = {x} {w} + {b}"
+    if node.op == "act":
+        return f"{node.name} = {node.attrs['fn']}({node.parents[0]})"
+    if node.op == "loss":
+        return f"L = {node.attrs['fn']}(ŷ, y)"
+    return node.name
+
+
+def _get(sol, it: int, kind: str, name: str) -> Any:
+    q = sol.quantities.get((it, kind, name))
+    return None if q is None else q.value
+
+
+def _gate(sol, it: int, parent: str, child) -> str:
+    """'ReLU′ = 0' on the edge z → relu(z): the local factor the backward pass used
+    (read from the chain-rule term the ReLU sent back to z)."""
+    from tutor.functions import relu
+
+    is_relu = (child.op == "act" and child.attrs.get("fn") == "relu") or (
+        child.op == "expr" and isinstance(child.attrs["expr"], relu)
+        and str(child.attrs["expr"].args[0]) == parent)
+    q = sol.quantities.get((it, "grad", parent))
+    if not is_relu or q is None:
+        return ""
+    for t in q.terms:
+        if t.source == child.name and len(t.formula.operands) == 2:
+            return f"ReLU′ = {fmt(t.formula.operands[1][1])}"
+    return ""
+
+
+def to_dot(worked, grads: bool = False, it: int = 1) -> str:
+    """The graph as Graphviz DOT (deterministic: nodes in topological order)."""
+    g, sol = worked.graph, worked.solution
+    title = worked.exercise.spec.title or worked.id
+    if sol.n_iterations > 1:
+        title += f" — iteration {it}"
+    if worked.seed is not None:
+        title += f" — variant {worked.seed}"
+    lines = [f"digraph {_quote(worked.id)} {{",
+             "  rankdir=LR;",
+             f"  label={_quote(title)}; labelloc=t; fontname=\"Helvetica\";",
+             '  node [fontname="Helvetica", fontsize=11];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    for node in g.nodes.values():
+        label = [_what(g, node)]
+        v = _get(sol, it, "value", node.name)
+        if v is not None:
+            label.append(f"val = {fmt(v)}")
+        if grads:
+            d = _get(sol, it, "grad", node.name)
+            if d is not None and node.op != "const":  # a constant's gradient is never asked
+                label.append(f"grad = {fmt(d)}")
+            new = _get(sol, it, "new", node.name)
+            if new is not None:
+                label.append(f"new = {fmt(new)}")
+        shape = "doubleoctagon" if node.name == g.loss else SHAPES.get(node.op, "ellipse")
+        style = ', style=filled, fillcolor="#eef5ff"' if node.op == "param" else ""
+        lines.append(f"  {_quote(node.name)} [label={_quote(chr(10).join(label))}, "
+                     f"shape={shape}{style}];")
+    for node in g.nodes.values():
+        for p in dict.fromkeys(node.parents):
+            gate = _gate(sol, it, p, node) if grads else ""
+            attr = f" [label={_quote(gate)}]" if gate else ""
+            lines.append(f"  {_quote(p)} -> {_quote(node.name)}{attr};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,366 @@
+"""``tutor validate``: every problem of an exercise file at once, ``file:line:col: CODE message``.
+
+Three passes, each reported in full before the next is tried (a later pass needs the
+earlier ones clean):
+
+    1  YAML and schema     E00x–E01x   unreadable/bad YAML, unknown keys (did-you-mean),
+                                       missing keys, wrong types  — all of them
+                           E04x        variants: draw paths, ranges, choices
+    2  compile             E2xx        undefined names, bad expressions (every node),
+                                       name/step-id collisions, cycles, shapes, loss
+    3  solve and warn      W3xx        a parameter the loss ignores, a ReLU input exactly 0,
+                                       a step a misconception reproduces, impossible variants
+
+Codes are stable and documented in docs/authoring.md. Nothing here raises: every failure,
+even a bug, becomes a located Problem.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tutor.errors import ExprError, InputError
+
+CODES = {
+    "E000": "the file cannot be read",
+    "E001": "the file is not a YAML mapping",
+    "E002": "format_version is newer than this tutor",
+    "E003": "kind missing or not network/graph",
+    "E005": "not valid YAML (syntax, duplicate key, alias, size)",
+    "E010": "unknown key (with did-you-mean)",
+    "E011": "missing required key",
+    "E012": "a value of the wrong type or out of range",
+    "E013": "a number out of range",
+    "E040": "variants: a draw path that names nothing in the file",
+    "E041": "variants: two draws of the same value",
+    "E042": "variants: an empty or malformed range",
+    "E043": "variants: a choice or range that does not fit the value it replaces",
+    "E045": "variants: no variant meets the conditions",
+    "E046": "variants: a condition names a layer or node without a ReLU",
+    "E201": "matrix rows of different lengths",
+    "E202": "a matrix where a vector belongs",
+    "E203": "class index out of range",
+    "E204": "target shape differs from the output (the loss would not be a scalar)",
+    "E205": "layer shapes do not chain",
+    "E206": "bias length differs from the layer's outputs",
+    "E207": "softmax with one unit",
+    "E208": "loss ce without a softmax output",
+    "E209": "an iteration's input changes shape",
+    "E210": "updates asked without a learning_rate",
+    "E220": "an invalid name",
+    "E221": "a name defined twice",
+    "E222": "a node that uses itself",
+    "E223": "loss is not a node (a parameter, input, constant, or undefined)",
+    "E224": "an iteration sets something that is not an input or constant",
+    "E225": "the nodes form a cycle",
+    "E230": "a name that collides with a step id (d<name>, <param>_new)",
+    "E231": "an expression that does not parse",
+    "E232": "an undefined name in an expression",
+    "E233": "an expression too large (an expression bomb)",
+    "E299": "the exercise cannot be solved",
+    "W301": "the loss does not depend on a parameter",
+    "W302": "a ReLU input exactly 0: the ReLU′(0) convention decides the answer",
+    "W303": "a misconception that no asked step can tell from the truth",
+    "W304": "the base values do not meet the variants' conditions",
+    "W305": "(--strict) a step whose answer a misconception reproduces",
+    "E999": "internal error while validating (a bug in tutor)",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    @property
+    def is_warning(self) -> bool:
+        return self.code.startswith("W")
+
+    def text(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.code} {self.message}"
+
+    def record(self) -> dict:
+        return {"file": self.file, "line": self.line, "col": self.col, "code": self.code,
+                "severity": "warning" if self.is_warning else "error", "message": self.message}
+
+
+def _from_error(err: InputError, file: str, code: str | None = None) -> Problem:
+    return Problem(err.file or file, err.line or 1, err.col or 1,
+                   code or (err.code if err.code not in ("E000", "E100") else "E299"),
+                   err.message)
+
+
+def _at(doc, file: str, path: tuple, code: str, message: str, key: bool = True) -> Problem:
+    m = doc.key_marks.get(path) if key and hasattr(doc, "key_marks") else None
+    m = m or doc.mark(path)
+    return Problem(file, m.line if m else 1, m.col if m else 1, code, message)
+
+
+def validate_file(path: str | Path, strict: bool = False) -> list[Problem]:
+    """Every problem of one file, errors first, in file order within each pass."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [Problem(file, 1, 1, "E000", f"no such file: {file}")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem(file, 1, 1, "E000", f"cannot read {file}: {exc}")]
+    return validate_text(text, file, strict)
+
+
+def validate_text(text: str, file: str = "<string>", strict: bool = False) -> list[Problem]:
+    """Every problem of one exercise text (``strict``: W305 per-step misconception notes)."""
+    try:
+        return _validate(text, file, strict)
+    except InputError as err:
+        return [_from_error(err, file)]
+    except RecursionError:
+        return [Problem(file, 1, 1, "E233", "the exercise is too deeply nested")]
+    except Exception as err:  # a bug must still come out as one line, not a traceback
+        return [Problem(file, 1, 1, "E999",
+                        f"internal error while validating: {type(err).__name__}: {err}")]
+
+
+def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
+    from tutor.exercise import Exercise, SPEC, spec_errors
+    from tutor.yamlio import load_yaml
+
+    try:
+        doc = load_yaml(text, file)
+    except InputError as err:
+        return [_from_error(err, file, err.code if err.code not in ("E000",) else "E005")]
+    errs = spec_errors(doc, file)
+    if errs:
+        return [_from_error(e, file) for e in errs]
+    import hashlib
+
+    spec = SPEC.validate_python(doc.data)
+    ex = Exercise(spec=spec, file=file, doc=doc,
+                  sha=hashlib.sha256(text.encode()).hexdigest()[:16])
+    problems = _variant_problems(ex) + _structure_problems(ex)
+    if problems:
+        return _sorted(problems)
+    from tutor.core import work_exercise
+    from tutor.errors import TutorError
+
+    try:
+        worked = work_exercise(ex)
+    except InputError as err:
+        return [_from_error(err, file)]
+    except TutorError as err:
+        return [Problem(file, 1, 1, "E299", str(err))]
+    return _sorted(_warnings(ex, worked, strict))
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.is_warning, p.line, p.col, p.code))
+
+
+# ─── pass 1b: variants ──────────────────────────────────────────────────────────────────
+def _variant_problems(ex) -> list[Problem]:
+    v = ex.spec.variants
+    if v is None:
+        return []
+    from tutor.variants import samplers
+
+    _, errs = samplers(ex.doc.data, ex.file, ex.doc)
+    out = [_from_error(e, ex.file) for e in errs]
+    spec = ex.spec
+    for k, want in enumerate(v.require.dead_relu):
+        path = ("variants", "require", "dead_relu", k)
+        if spec.kind == "network":
+            n = len(spec.layers)
+            if not isinstance(want, int) or not 1 <= want <= n:
+                out.append(_at(ex.doc, ex.file, path, "E046",
+                               f"dead_relu: {want!r} is not a layer number (1…{n})", key=False))
+            elif spec.layers[want - 1].activation not in ("relu", "leaky_relu"):
+                out.append(_at(ex.doc, ex.file, path, "E046",
+                               f"dead_relu: layer {want} has activation "
+                               f"{spec.layers[want - 1].activation}, not relu", key=False))
+        else:
+            node = spec.nodes.get(str(want))
+            if node is None or "relu" not in str(node):
+                what = "is not a node" if node is None else "does not apply relu"
+                out.append(_at(ex.doc, ex.file, path, "E046",
+                               f"dead_relu: '{want}' {what}", key=False))
+    if v.require.distinguishable and isinstance(v.require.distinguishable, list):
+        try:
+            from tutor.misconceptions import CATALOGUE
+        except ImportError:
+            CATALOGUE = None
+        if CATALOGUE is not None:
+            import difflib
+
+            for k, mid in enumerate(v.require.distinguishable):
+                if mid not in CATALOGUE:
+                    near = difflib.get_close_matches(mid, list(CATALOGUE), n=1)
+                    hint = f" (did you mean '{near[0]}'?)" if near else ""
+                    out.append(_at(ex.doc, ex.file,
+                                   ("variants", "require", "distinguishable", k), "E046",
+                                   f"distinguishable: no misconception '{mid}'{hint}",
+                                   key=False))
+    return out
+
+
+# ─── pass 2: structure (every node on its own, then the compiler) ──────────────────────
+def _structure_problems(ex) -> list[Problem]:
+    out = _graph_problems(ex) if ex.spec.kind == "graph" else []
+    if out:
+        return out
+    from tutor.graph import compile_exercise
+
+    try:
+        compile_exercise(ex)
+    except InputError as err:
+        return [_expr_problem(err, ex.file) if isinstance(err, ExprError)
+                else _from_error(err, ex.file)]
+    return []
+
+
+def _expr_problem(err: ExprError, file: str) -> Problem:
+    msg = err.message
+    code = ("E232" if msg.startswith("unknown name") else
+            "E233" if "too" in msg and ("large" in msg or "long" in msg or "deep" in msg)
+            else "E231")
+    return _from_error(err, file, code)
+
+
+def _graph_problems(ex) -> list[Problem]:
+    """Every node's expression parsed on its own (all bad ones reported), and step-id clashes."""
+    import sympy as sp
+
+    from tutor.expr import parse_expression
+
+    spec, doc, file = ex.spec, ex.doc, ex.file
+    sections = {"inputs": spec.inputs, "params": spec.params, "constants": spec.constants,
+                "nodes": spec.nodes}
+    names = {n: sec for sec, d in sections.items() for n in d}
+    symbols = {n: sp.Symbol(n) for n in names}
+    out = []
+    for name, src in spec.nodes.items():
+        try:
+            parse_expression(src if isinstance(src, str) else str(src), symbols)
+        except ExprError as err:
+            m = doc.mark(("nodes", name))
+            out.append(_expr_problem(err.located(file, m.line if m else None,
+                                                 m.col if m else None), file))
+    for name, sec in names.items():
+        clash = None
+        if name.startswith("d") and name[1:] in names and name[1:] != spec.loss:
+            clash = f"'{name}' is also the step id of ∂{spec.loss}/∂{name[1:]}"
+        elif name.endswith("_new") and names.get(name[:-4]) == "params":
+            clash = f"'{name}' is also the step id of the update of {name[:-4]}"
+        if clash:
+            out.append(_at(doc, file, (sec, name), "E230",
+                           f"{clash}; rename one of them so every step id is unique"))
+    return out
+
+
+# ─── pass 3: warnings on the solved exercise ────────────────────────────────────────────
+def _warnings(ex, worked, strict: bool = False) -> list[Problem]:
+    doc, file, g = ex.doc, ex.file, worked.graph
+    out = []
+    live = g.reaches_loss()
+    for p in g.params:
+        if p not in live:
+            out.append(_at(doc, file, g.nodes[p].path, "W301",
+                           f"the loss {g.loss} does not depend on parameter {p}: its gradient "
+                           "is 0 by construction"))
+    conventions = doc.data.get("conventions") if isinstance(doc.data, dict) else None
+    stated = isinstance(conventions, dict) and "relu_prime_at_zero" in conventions
+    if not stated:
+        from tutor.variants import relu_inputs
+
+        seen = set()
+        for r in relu_inputs(worked):
+            from tutor.functions import sign
+
+            if sign(r.value) == 0 and (r.path, r.label) not in seen:
+                seen.add((r.path, r.label))
+                it = f" (iteration {r.iteration})" if r.iteration > 1 else ""
+                out.append(_at(doc, file, r.path, "W302",
+                               f"{r.label} = 0 exactly{it}: ReLU′(0) decides the answer; state "
+                               "it with conventions: {relu_prime_at_zero: 0 or 1}", key=False))
+    out += _misconception_warnings(ex, worked, strict)
+    v = ex.spec.variants
+    if v is not None:
+        from tutor.errors import TutorError
+        from tutor.variants import VariantError, realize, unmet
+
+        try:
+            fails = unmet(worked, v.require)
+        except (ImportError, TutorError):
+            fails = []
+        if fails:
+            out.append(_at(doc, file, ("variants", "require"), "W304",
+                           f"the base values fail {fails[0]} (they are used when no "
+                           "--seed/--student is given)"))
+        try:
+            realize(ex, 0)
+        except VariantError as err:
+            out.append(_from_error(err, file))
+        except ImportError:
+            pass
+    return out
+
+
+def _misconception_warnings(ex, worked, strict: bool = False) -> list[Problem]:
+    """W303: a misconception that no asked step can tell from the truth — a student who
+    makes that mistake everywhere hands in a sheet of right answers. With ``strict``, W305
+    for every single step a misconception reproduces (common and often harmless: Lab 9's
+    δ1 has every unit alive, so a missing mask gives the true δ1; δ2 still catches it)."""
+    try:
+        from tutor.misconceptions import indistinguishable
+    except ImportError:
+        return []
+    pairs = indistinguishable(worked)
+    out = []
+    first: dict[str, str] = {}
+    for step_id, mid in pairs:
+        first.setdefault(mid, step_id)
+        if strict:
+            out.append(_at(ex.doc, ex.file, _step_path(worked, step_id), "W305",
+                           f"at step {step_id} the misconception {mid} gives the true answer",
+                           key=False))
+    for mid, step_id in first.items():
+        if invisible(worked, mid):
+            out.append(_at(ex.doc, ex.file, _step_path(worked, step_id), "W303",
+                           f"the misconception {mid} gives the true answer at {step_id} and at "
+                           "every other step asked: the exercise cannot tell that mistake "
+                           "from the truth", key=False))
+    return out
+
+
+def _step_path(worked, step_id: str) -> tuple:
+    try:
+        return worked.graph.nodes[worked.step(step_id).key[2]].path
+    except KeyError:
+        return ()
+
+
+def invisible(worked, mid: str) -> bool:
+    """True when the whole exercise worked with misconception ``mid`` everywhere (the
+    solver with its buggy rules table) matches the truth at every asked step."""
+    from tutor.misconceptions import buggy_rules, same
+    from tutor.solve import solve
+
+    solved = False
+    for variant in range(8):
+        try:
+            rules = buggy_rules(mid, variant)
+        except (IndexError, KeyError):
+            break
+        try:
+            sol = solve(worked.graph, rules)
+        except Exception:  # the buggy rule cannot be used in this exercise
+            continue
+        solved = True
+        for s in worked.steps:
+            q = sol.quantities.get(s.key)
+            if q is None or not same(worked.tolerance, q.value, s.value):
+                return False
+    return solved

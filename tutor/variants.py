@@ -1,0 +1,447 @@
+"""Randomized variants: one exercise, a different version per student, each graded on its own.
+
+    seed ──random.Random(seed)──▶ draws {path: exact value} ──substitute──▶ spec ──▶ Worked
+                ▲                                                                      │
+    student ────┘ sha256(exercise id, student id)          require: conditions ◀───────┘
+                                                           (reject and draw again)
+
+A ``variants:`` block names *where* values are drawn (paths into the file, such as
+``layers[0].W[1][0]``, ``input`` or, in a graph, a parameter name ``a``) and *how*
+(``{choice: […]}`` or ``{range: [lo, hi], step: s}``); every draw is an exact rational,
+never a float. The drawn values replace the author's base values in the parsed YAML *before*
+the exercise is validated and compiled, so every error still points at the base value's
+``file:line:col``. Rejection sampling draws again, at most ``tries`` times, until the
+variant meets ``require`` (dead ReLUs, no ReLU input exactly 0, short decimals,
+misconceptions distinguishable); the same seed gives the same variant on every machine
+(``random.Random`` seeded with an int and ``randrange`` are stable across Python versions).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from tutor.errors import ExerciseError, InputError, TutorError
+
+MAX_GRID = 10**6  # values one range may offer
+_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+class VariantError(ExerciseError):
+    """No variant meets the conditions within the allowed number of tries."""
+
+
+# ─── seeds ───────────────────────────────────────────────────────────────────────────────
+def student_seed(student: str, exercise_id: str) -> int:
+    """A student id → a seed in [0, 10⁹): sha256 of "exercise id, newline, student id".
+
+    Stable on every machine and Python version (unlike ``hash()``); the exercise id is part
+    of it so one student's variants of different exercises are unrelated. Surrounding
+    spaces are ignored; case is not."""
+    digest = hashlib.sha256(f"{exercise_id}\n{student.strip()}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 1_000_000_000
+
+
+# ─── paths ───────────────────────────────────────────────────────────────────────────────
+def parse_path(text: str) -> tuple | None:
+    """``layers[0].W[1][0]`` → ("layers", 0, "W", 1, 0); None when it is not a path."""
+    out, pos = [], 0
+    while pos < len(text):
+        m = _PART.match(text, pos)
+        if not m or (pos == 0 and text.startswith(".")) or (pos > 0 and m.group(1)
+                                                             and text[pos] != "."):
+            return None
+        out.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    return tuple(out) or None
+
+
+def resolve_path(data: dict, text: str) -> tuple:
+    """The data path a draw key names; a graph's bare parameter/input/constant name is
+    looked up in ``params``, ``inputs`` and ``constants``. Raises ValueError(message)."""
+    path = parse_path(text)
+    if path is None:
+        raise ValueError(f"'{text}' is not a path (write e.g. layers[0].W[1][0], input[1] or "
+                         "a graph parameter name)")
+    if data.get("kind") == "graph" and isinstance(path[0], str):
+        for sec in ("params", "inputs", "constants"):
+            if isinstance(data.get(sec), dict) and path[0] in data[sec]:
+                path = (sec,) + path
+                break
+    cur: Any = data
+    for k, part in enumerate(path):
+        if isinstance(part, int) and isinstance(cur, list) and part < len(cur):
+            cur = cur[part]
+        elif isinstance(part, str) and isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        else:
+            import difflib
+
+            here = ".".join(str(p) for p in path[:k]) or "the file"
+            keys = [str(x) for x in cur] if isinstance(cur, dict) else []
+            if data.get("kind") == "graph" and k == 0:
+                keys += [n for s in ("params", "inputs", "constants")
+                         for n in (data.get(s) or {})]
+            near = difflib.get_close_matches(str(part), keys, n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            size = f" (it has {len(cur)} entries, numbered from 0)" if isinstance(cur, list) else ""
+            raise ValueError(f"draw path '{text}': {here} has no {part!r}{size}{hint}")
+    if not _numeric(cur):
+        raise ValueError(f"draw path '{text}' names {type(cur).__name__} {cur!r}; a draw "
+                         "replaces a number, a vector or a matrix")
+    return path
+
+
+def _numeric(v: Any) -> bool:
+    if isinstance(v, list):
+        return bool(v) and all(_numeric(e) for e in v)
+    return isinstance(v, (int, Decimal, str)) and not isinstance(v, bool)
+
+
+def _shape(v: Any) -> tuple:
+    if isinstance(v, list):
+        return (len(v),) + (_shape(v[0]) if v else ())
+    return ()
+
+
+# ─── draws ───────────────────────────────────────────────────────────────────────────────
+def _fraction(value: Any, what: str) -> Fraction:
+    from tutor.exercise import number
+
+    v = number(value, what)
+    if not v.is_Rational:
+        raise ValueError(f"{what} must be an exact rational number, not {value}")
+    return Fraction(int(v.p), int(v.q))
+
+
+def to_data(f: Fraction) -> int | Decimal | str:
+    """An exact value as the YAML loader would give it: 3, Decimal('0.25') or "1/3"."""
+    if f.denominator == 1:
+        return int(f.numerator)
+    q, twos, fives = f.denominator, 0, 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    if q != 1:
+        return f"{f.numerator}/{f.denominator}"
+    k = max(twos, fives)
+    return Decimal(f.numerator * 10**k // f.denominator).scaleb(-k)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """One draw: a path and the exact values it may take."""
+
+    key: str  # as written in the file
+    path: tuple
+    choices: tuple = ()  # values as data (choice)
+    lo: Fraction = Fraction(0)
+    step: Fraction = Fraction(1)
+    count: int = 0  # grid size (range)
+    exclude: frozenset = frozenset()
+
+    def draw(self, rng: random.Random) -> Any:
+        if self.choices:
+            return copy.deepcopy(self.choices[rng.randrange(len(self.choices))])
+        for _ in range(10_000):
+            v = self.lo + self.step * rng.randrange(self.count)
+            if v not in self.exclude:
+                return to_data(v)
+        raise ExerciseError(f"draw '{self.key}': every value of the range is excluded")
+
+
+def samplers(data: dict, file: str = "", doc: Any = None) -> tuple[list[Sampler], list[InputError]]:
+    """The draws of a ``variants:`` block, and every problem with them, each located."""
+    out, problems = [], []
+    block = (data.get("variants") or {}).get("draw") or {}
+    taken: list[tuple] = []
+
+    def err(msg, at, code):
+        m = doc.key_marks.get(at) if doc is not None and hasattr(doc, "key_marks") else None
+        m = m or (doc.mark(at) if doc is not None else None)
+        problems.append(ExerciseError(msg, file, m.line if m else None, m.col if m else None,
+                                      code=code))
+
+    for key, spec in block.items():
+        at = ("variants", "draw", key)
+        try:
+            path = resolve_path(data, str(key))
+        except ValueError as e:
+            err(str(e), at, "E040")
+            continue
+        clash = [p for p in taken if p[:len(path)] == path or path[:len(p)] == p]
+        if clash:
+            err(f"draw path '{key}' overlaps another draw ({'.'.join(map(str, clash[0]))})",
+                at, "E041")
+            continue
+        taken.append(path)
+        base = data
+        for part in path:
+            base = base[part]
+        try:
+            if spec.get("choice") is not None:
+                choices = tuple(spec["choice"])
+                for k, c in enumerate(choices):
+                    if not _numeric(c) or _shape(c) != _shape(base):
+                        raise _At(f"draw '{key}': choice {k + 1} has shape {_shape_text(c)} but "
+                                  f"the value it replaces has shape {_shape_text(base)}",
+                                  ("choice", k), "E043")
+                    _check_numbers(c, f"draw '{key}' choice {k + 1}")
+                out.append(Sampler(str(key), path, choices=choices))
+            else:
+                if _shape(base) != ():
+                    raise _At(f"draw '{key}': a range draws one number, but the value it "
+                              f"replaces has shape {_shape_text(base)} (draw each entry, or "
+                              "use choice)", ("range",), "E043")
+                lo, hi = (_fraction(v, f"draw '{key}' range") for v in spec["range"])
+                step = _fraction(spec.get("step", 1), f"draw '{key}' step")
+                if step <= 0:
+                    raise _At(f"draw '{key}': step must be positive", ("step",), "E042")
+                if hi < lo:
+                    raise _At(f"draw '{key}': range [lo, hi] has hi < lo", ("range",), "E042")
+                count = int((hi - lo) // step) + 1
+                if count > MAX_GRID:
+                    raise _At(f"draw '{key}': the range has {count} values (at most "
+                              f"{MAX_GRID}); use a larger step", ("step",), "E042")
+                exclude = frozenset(_fraction(v, f"draw '{key}' exclude")
+                                    for v in spec.get("exclude") or [])
+                on_grid = {e for e in exclude if lo <= e <= hi and (e - lo) % step == 0}
+                if len(on_grid) >= count:
+                    raise _At(f"draw '{key}': exclude removes every value of the range",
+                              ("exclude",), "E042")
+                out.append(Sampler(str(key), path, lo=lo, step=step, count=count,
+                                   exclude=exclude))
+        except _At as e:
+            err(e.args[0], at + e.sub, e.code)
+        except (ValueError, InputError) as e:
+            err(getattr(e, "message", None) or str(e), at, "E042")
+    return out, problems
+
+
+class _At(Exception):
+    def __init__(self, message, sub, code):
+        super().__init__(message)
+        self.sub, self.code = sub, code
+
+
+def _shape_text(v: Any) -> str:
+    s = _shape(v)
+    return "scalar" if not s else "×".join(map(str, s))
+
+
+def _check_numbers(v: Any, what: str) -> None:
+    from tutor.exercise import number
+
+    if isinstance(v, list):
+        for e in v:
+            _check_numbers(e, what)
+    else:
+        number(v, what)
+
+
+def substitute(data: dict, draws: dict[tuple, Any]) -> dict:
+    """A copy of the parsed file with each drawn value put at its path."""
+    out = copy.deepcopy(data)
+    for path, value in draws.items():
+        cur = out
+        for part in path[:-1]:
+            cur = cur[part]
+        cur[path[-1]] = value
+    return out
+
+
+# ─── conditions ──────────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class ReluInput:
+    """One number that goes into a ReLU: where (file path), which (label), its value."""
+
+    iteration: int
+    path: tuple  # ("layers", 1) or ("nodes", "h2")
+    owner: str  # "2" (layer) or "h2" (node)
+    label: str  # "z2[1]" or "relu(z2)"
+    value: Any
+
+
+def relu_inputs(worked) -> list[ReluInput]:
+    """Every ReLU (and leaky ReLU) input of every iteration, read from the solution."""
+    sol = worked.solution
+    return _relu_inputs(worked.graph, sol.value, sol.n_iterations)
+
+
+def forward_values(graph) -> dict[str, Any]:
+    """Iteration 1's forward values by the rules table alone (no backward pass): enough to
+    reject a draw with no dead ReLU or a ReLU input at 0 before solving it in full."""
+    from tutor.rules import RULES, Ctx
+
+    values = {**graph.init, **(graph.iterations[0] if graph.iterations else {})}
+    for node in graph.nodes.values():
+        if node.is_leaf or node.op == "loss":
+            continue
+        args = tuple(values[p] for p in node.parents)
+        values[node.name] = RULES[node.op].forward(Ctx(node, args, None, graph, RULES,
+                                                       values, {}))
+    return values
+
+
+def _relu_inputs(g, value, n_iterations: int) -> list[ReluInput]:
+    import sympy as sp
+
+    from tutor.functions import leaky_relu, relu
+    from tutor.render import entry_name
+    from tutor.rules import entries, pretty
+
+    out = []
+    for it in range(1, n_iterations + 1):
+        for node in g.nodes.values():
+            if g.kind == "network" and node.op == "act" and node.attrs["fn"] in ("relu",
+                                                                                  "leaky_relu"):
+                z = value(node.parents[0], it)
+                layer = node.attrs["layer"]
+                for idx, v in entries(z):
+                    out.append(ReluInput(it, ("layers", layer - 1), str(layer),
+                                         entry_name(f"z{layer}", idx, z.shape), v))
+            elif g.kind == "graph" and node.op == "expr":
+                e = node.attrs["expr"]
+                sub = {sp.Symbol(p): value(p, it) for p in node.parents}
+                for atom in sorted(e.atoms(relu, leaky_relu), key=sp.default_sort_key):
+                    arg = atom.args[0]
+                    out.append(ReluInput(it, ("nodes", node.name), node.name,
+                                         f"relu({pretty(arg)})", arg.xreplace(sub)))
+    return out
+
+
+def _relu_fails(inputs: list[ReluInput], require, kind: str) -> list[str]:
+    for want in require.dead_relu:
+        owner = str(want)
+        if not any(r.owner == owner and r.iteration == 1 and _sign(r.value) < 0 for r in inputs):
+            what = f"layer {owner}" if kind == "network" else f"node {owner}"
+            return [f"dead_relu: {what} has no dead ReLU"]
+    if require.no_relu_at_zero:
+        at0 = [r for r in inputs if _sign(r.value) == 0]
+        if at0:
+            return [f"no_relu_at_zero: {at0[0].label} = 0"]
+    return []
+
+
+def _sign(v) -> int:
+    from tutor.functions import sign
+
+    return sign(v)
+
+
+def decimals_needed(v) -> int | None:
+    """Decimals of a terminating rational (0.125 → 3); None if it does not terminate or is
+    not rational (exempt from max_decimals when irrational, see ``unmet``)."""
+    if not getattr(v, "is_Rational", False):
+        return None
+    q, twos, fives = int(v.q), 0, 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    return max(twos, fives) if q == 1 else -1
+
+
+def unmet(worked, require) -> list[str]:
+    """The conditions this worked exercise fails, in words ([] when it meets them all)."""
+    from tutor.rules import entries
+
+    if require is None:
+        return []
+    if require.dead_relu or require.no_relu_at_zero:
+        fails = _relu_fails(relu_inputs(worked), require, worked.graph.kind)
+        if fails:
+            return fails
+    fails: list[str] = []
+    if require.max_decimals is not None:
+        for s in worked.steps:
+            for _, v in entries(s.value):
+                d = decimals_needed(v)
+                if d is not None and (d < 0 or d > require.max_decimals):
+                    fails.append(f"max_decimals: {s.id} needs "
+                                 + ("infinitely many" if d < 0 else str(d)) + " decimals")
+                    return fails
+    if require.distinguishable:
+        from tutor.misconceptions import indistinguishable
+
+        only = None if require.distinguishable is True else set(require.distinguishable)
+        pairs = [(s, m) for s, m in indistinguishable(worked) if only is None or m in only]
+        if pairs:
+            fails.append(f"distinguishable: at {pairs[0][0]} misconception {pairs[0][1]} gives "
+                         "the true answer")
+    return fails
+
+
+# ─── one variant ─────────────────────────────────────────────────────────────────────────
+class _VariantDoc:
+    """The base file's positions with the variant's data: errors point at the base value."""
+
+    def __init__(self, doc, data):
+        self.data, self._doc = data, doc
+        self.marks = getattr(doc, "marks", {})
+        self.key_marks = getattr(doc, "key_marks", {})
+
+    def mark(self, path):
+        return self._doc.mark(path) if self._doc is not None else None
+
+
+def variant_exercise(ex, draws: dict[tuple, Any]):
+    """The Exercise with the drawn values in place of the base ones."""
+    from pydantic import ValidationError
+
+    from tutor.exercise import SPEC, Exercise
+
+    data = substitute(ex.doc.data, draws)
+    try:
+        spec = SPEC.validate_python(data)
+    except ValidationError as e:
+        raise ExerciseError(f"a drawn variant is not a valid exercise: "
+                            f"{e.errors()[0]['msg']}", ex.file, code="E044") from None
+    return Exercise(spec=spec, file=ex.file, doc=_VariantDoc(ex.doc, data), sha=ex.sha)
+
+
+def realize(ex, seed: int):
+    """The variant of ``ex`` for ``seed``: draw, substitute, solve, check the conditions,
+    and draw again (at most ``variants.tries`` times) until they hold."""
+    from tutor.core import work_exercise
+    from tutor.graph import compile_exercise
+
+    v = ex.spec.variants
+    found, problems = samplers(ex.doc.data, ex.file, ex.doc)
+    if problems:
+        raise problems[0]
+    rng = random.Random(seed)
+    why: Counter = Counter()
+    for _ in range(v.tries):
+        draws = {s.path: s.draw(rng) for s in found}
+        try:
+            vex = variant_exercise(ex, draws)
+            if v.require.dead_relu or v.require.no_relu_at_zero:
+                graph = compile_exercise(vex)
+                values = forward_values(graph)
+                early = _relu_fails(_relu_inputs(graph, lambda n, it: values[n], 1),
+                                    v.require, graph.kind)
+                if early:
+                    why[early[0].split(":")[0]] += 1
+                    continue
+            worked = work_exercise(vex)
+        except TutorError as err:
+            why[getattr(err, "message", str(err)).split("\n")[0]] += 1
+            continue
+        fails = unmet(worked, v.require)
+        if not fails:
+            return replace(worked, seed=seed)
+        why[fails[0].split(":")[0]] += 1
+    top = ", ".join(f"{k} ({n}×)" for k, n in why.most_common(3))
+    m = ex.doc.mark(("variants",)) if ex.doc is not None else None
+    raise VariantError(f"no variant of {ex.id} meets its conditions in {v.tries} tries "
+                       f"(seed {seed}); failed most often: {top}. Loosen variants.require, "
+                       "widen the draws or raise variants.tries.", ex.file,
+                       m.line if m else None, m.col if m else None, code="E045")
