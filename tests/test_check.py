@@ -117,8 +117,11 @@ def test_a_malformed_sheet_gives_file_line_message_and_exit_2(tmp_path):
     p.write_text("exercise: lab9-relu-sigmoid-bce\nanswers:\n  dW2: [1, 2\n  db2: 3\n")
     r = run("check", LAB9, p)
     assert r.exit_code == 2
-    assert f"{p}:" in r.stdout
+    assert f"{p}:4:" in r.stdout and "(not graded)" in r.stdout
     assert "Traceback" not in r.output
+    r = run("check", LAB9, p, "--format", "json")
+    assert r.exit_code == 2 and r.stderr.startswith(f"error: {p}:4:")
+    assert json.loads(r.stdout)["sheets"][0]["error"].startswith(f"{p}:4:")
 
 
 def test_a_folder_with_one_broken_sheet_grades_the_others(tmp_path):

@@ -50,7 +50,15 @@ def test_a_student_id_maps_to_the_same_seed_on_every_machine():
     digest = hashlib.sha256(b"lab9-variants\nalice").digest()
     assert student_seed(" alice ", "lab9-variants") == int.from_bytes(digest[:8], "big") % 10**9
     assert student_seed("alice", "other") != student_seed("alice", "lab9-variants")
-    assert work("lab9-variants", student="alice").seed == 467634888
+    w = work("lab9-variants", student="alice")
+    assert w.seed == 467634888
+    # random.Random(seed).randrange is stable across machines and Python versions, so the
+    # variant itself is too: alice's numbers, everywhere
+    spec = w.exercise.spec
+    assert (spec.input, spec.target) == ([1, 1], 0)
+    assert [[str(e) for e in r] for r in spec.layers[0].W] == [["0.7", "-0.6"], ["0.3", "0.8"]]
+    assert [str(e) for e in spec.layers[0].b + spec.layers[2].W[0] + spec.layers[2].b] == [
+        "-0.2", "-0.3", "-0.8", "-0.7", "0.3"]
 
 
 def test_without_seed_the_base_values_are_used_and_they_are_variant_0():
@@ -63,7 +71,12 @@ def test_without_seed_the_base_values_are_used_and_they_are_variant_0():
 
 
 def test_the_same_seed_gives_the_same_variant():
-    a, b = work("lab9-variants", seed=11), work("lab9-variants", seed=11)
+    from tutor import variants
+
+    a = work("lab9-variants", seed=11)
+    variants._CACHE.clear()  # solve it again from scratch
+    b = work("lab9-variants", seed=11)
+    assert a is not b
     assert a.seed == b.seed == 11
     assert a.exercise.spec == b.exercise.spec
     assert a.solution.value("L") == b.solution.value("L")
@@ -127,6 +140,19 @@ variants:
 """
 
 
+def test_draw_paths_name_numbers_of_the_data_sections_only():
+    from tutor.variants import resolve_path
+
+    data = load_text(GRAPH, "g.yaml").doc.data
+    assert resolve_path(data, "w") == ("params", "w")
+    assert resolve_path(data, "params.b") == ("params", "b")
+    assert resolve_path(data, "x") == ("inputs", "x")
+    for bad, says in (("id", "only the numbers of"), ("bb", "did you mean 'b'"),
+                      ("nodes.z", "only the numbers of")):
+        with pytest.raises(ValueError, match=says):
+            resolve_path(data, bad)
+
+
 def test_a_graph_family_draws_parameters_by_name_and_keeps_fractions_exact():
     ex = load_text(GRAPH, "g.yaml")
     for seed in range(20):
@@ -154,6 +180,9 @@ def test_solve_takes_seed_and_student():
     seeded = run("solve", "lab9-variants", "--seed", "3", "--format", "json")
     assert base.exit_code == seeded.exit_code == 0
     assert base.stdout != seeded.stdout
+    import json
+
+    assert json.loads(seeded.stdout)["seed"] == 3 and "seed" not in json.loads(base.stdout)
     by_student = run("solve", "lab9-variants", "--student", "alice", "--format", "json")
     by_seed = run("solve", "lab9-variants", "--seed", "467634888", "--format", "json")
     assert by_student.stdout == by_seed.stdout

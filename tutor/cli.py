@@ -331,7 +331,7 @@ class ValidateFormat(str, Enum):
 @app.command()
 @handled
 def validate(
-    files: List[Path] = typer.Argument(..., help="Exercise YAML files to check."),
+    files: List[Path] = typer.Argument(..., help="Exercise YAML files, or folders of them."),
     format: ValidateFormat = typer.Option(ValidateFormat.text, "--format", "-f",
                                           help="text (file:line:col: CODE message) or json."),
     ignore: Optional[str] = typer.Option(None, "--ignore",
@@ -348,6 +348,9 @@ def validate(
 
     skip = {c.strip().upper() for c in (ignore or "").split(",") if c.strip()}
     found = []
+    # a folder stands for the exercise files in it (*.yaml, *.yml)
+    files = [g for f in files for g in (sorted(list(f.glob("*.yaml")) + list(f.glob("*.yml")))
+                                        if f.is_dir() else [f])]
     for f in files:
         found += [p for p in validate_file(f, strict) if p.code not in skip
                   and not (no_warnings and p.is_warning)]

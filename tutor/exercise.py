@@ -243,11 +243,12 @@ def did_you_mean(key: str, allowed: list[str]) -> str:
     if not hint:
         near = difflib.get_close_matches(key.lower(), list(low), n=1, cutoff=0.6)
         hint = [low[near[0]]] if near else []
-    if hint:
-        return f" (did you mean '{hint[0]}'?)"
     elsewhere = _where_keys().get(key)
     if elsewhere:
-        return f" ('{key}' belongs in {elsewhere}, not here)"
+        also = f"; did you mean '{hint[0]}'?" if hint else ""
+        return f" ('{key}' belongs in {elsewhere}, not here{also})"
+    if hint:
+        return f" (did you mean '{hint[0]}'?)"
     return f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
 
 
@@ -347,6 +348,11 @@ def spec_errors(doc, file: str) -> list[InputError]:
         return [err(f"kind must be 'network' or 'graph', not {kind!r}" if kind is not None
                     else "missing required key 'kind' (network or graph)", ("kind",), "E003")]
     cls = NetworkSpec if kind == "network" else GraphSpec
+    huge = list(_huge_numbers(data, ()))
+    out_of_range = [err(f"the number {v} is out of range (|exponent| ≤ {MAX_EXPONENT})", path,
+                        "E013") for path, v in huge]
+    if huge:  # never hand such a number to pydantic: int(Decimal('1e+999999999')) hangs
+        data = _replace_paths(data, [p for p, _ in huge])
     try:
         cls.model_validate(data)
     except ValidationError as exc:
@@ -362,8 +368,33 @@ def spec_errors(doc, file: str) -> list[InputError]:
             msg = _message(e, cls, data) if len(errs) == 1 else _union_message(loc, errs)
             out.append(ExerciseError(msg, file, m.line if m else 1, m.col if m else 1,
                                      code=code))
-        return out
-    return []
+        return out_of_range + out
+    return out_of_range
+
+
+def _huge_numbers(v: Any, path: tuple):
+    """(path, value) of every decimal whose exponent is out of range."""
+    if isinstance(v, Decimal):
+        if not v.is_finite() or abs(v.adjusted()) > MAX_EXPONENT:
+            yield path, v
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            yield from _huge_numbers(x, path + (k,))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            yield from _huge_numbers(x, path + (i,))
+
+
+def _replace_paths(data: Any, paths: list[tuple]) -> Any:
+    import copy
+
+    data = copy.deepcopy(data)
+    for path in paths:
+        cur = data
+        for part in path[:-1]:
+            cur = cur[part]
+        cur[path[-1]] = 0
+    return data
 
 
 def load_text(text: str, file: str = "<string>") -> Exercise:

@@ -1,7 +1,7 @@
 """The expression grammar: a safe parser from text to exact SymPy values.
 
 Untrusted text (an exercise file, a student's answer) never reaches ``eval``, ``exec``,
-``sympy.sympify`` or ``sympy.parse_expression``. Python's ``ast`` module reads the text and
+``sympy.sympify`` or ``sympy.parse_expr``. Python's ``ast`` module reads the text and
 an allow-list walks the tree, building SymPy by hand:
 
     numbers      exact: ``0.1`` is 1/10, ``1.2e-3`` is 3/2500, ``1_000`` is 1000 (Python's
@@ -16,7 +16,9 @@ Typography pasted from documents is normalised first (``−`` → ``-``, ``×``/
 error offset always points into the text as the user typed it.
 
 Anything large enough to hurt is refused before it is computed: long text, deep nesting,
-many nodes, long literals, and powers whose exponent or result would be huge.
+many nodes, long literals, powers whose exponent or result would be huge, big numbers under
+roots and logarithms (SymPy factors them), and deeply nested irrational arithmetic such as
+σ(σ(σ(…))) (SymPy's evaluation of it is exponential in the nesting). See the MAX_* limits.
 
 Every failure is a :class:`tutor.errors.ExprError` with a message for the user and, when
 known, the 0-based character ``offset`` of the problem.
@@ -54,6 +56,8 @@ MAX_NUMBER_BITS = 20_000  # any exact rational built along the way
 MAX_ROOT_BITS = 512  # a number under a root or log (sqrt(n), n**(1/3)): SymPy factors it
 MAX_FACTORING_BITS = 4_096  # all numbers under roots and logs in one expression
 MAX_EXP_ARGUMENT = 10_000  # |z| in exp(z) / sigmoid(z) when z is a number
+MAX_LEVELS = 5  # nesting of functions/powers of irrational numbers (see _Builder._account)
+MAX_WORK = 16_384  # their estimated cost: sum of subtree size * 4**level
 MAX_ENTRIES = 1_000  # numbers in one answer
 
 _TYPOGRAPHY = str.maketrans({
@@ -99,8 +103,9 @@ def parse_expression(text: str, names: Mapping[str, sp.Expr] | None = None) -> s
     >>> parse_expression("a*x + 0.5", {"a": sp.Symbol("a"), "x": sp.Symbol("x")})
     a*x + 1/2
     """
+    names = {name: _as_sympy(value) for name, value in (names or {}).items()}
     s = _normalise(text)
-    return _parse_span(s, 0, len(s), dict(names or {}), answer=False)
+    return _parse_span(s, 0, len(s), names, answer=False)
 
 
 def parse_answer(text: str) -> Answer:
@@ -342,14 +347,17 @@ def _parse_span(s: str, a: int, b: int, names: dict, answer: bool) -> sp.Expr:
     _check_size(tree, src)
     try:
         value = _Builder(src, names, answer).build(tree.body)
+        if not isinstance(value, sp.Expr):
+            raise ExprError("not a number", a)
+        if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise ExprError("the value is undefined (division by zero?)", a)
+        if value.is_number and value.is_extended_real is False:
+            raise ExprError("the value is not a real number", a)
     except (RecursionError, MemoryError):
         raise ExprError("expression too complicated", a) from None
-    if not isinstance(value, sp.Expr):
-        raise ExprError("not a number", a)
-    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        raise ExprError("the value is undefined (division by zero?)", a)
-    if value.is_number and value.is_extended_real is False:
-        raise ExprError("the value is not a real number", a)
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError) as exc:
+        # SymPy refusing an odd combination: still a message, never a traceback
+        raise ExprError(f"cannot compute this expression ({type(exc).__name__})", a) from None
     return value
 
 
@@ -358,9 +366,10 @@ def _syntax_error(err: SyntaxError, src: _Source, piece: str) -> ExprError:
     if not err.offset or err.offset > len(src.code) or err.lineno not in (None, 1):
         return _Syntax("the expression is incomplete", src.base + len(piece))
     where = src.offset(err.offset - 1)
-    if "leading zeros" in msg:
-        return _Syntax("a whole number cannot start with 0 (write 7, not 07)", where)
     tok = src.token(piece, where)
+    if "leading zeros" in msg:
+        return _Syntax(f"a whole number cannot start with 0 (write {tok.lstrip('0') or '0'}, "
+                       f"not {tok})", where)
     if not tok:
         return _Syntax("the expression is incomplete", src.base + len(piece))
     hint = " (missing an operator?)" if re.match(r"[\w(]", tok) else ""
@@ -394,6 +403,10 @@ class _Builder:
         self.src, self.names, self.answer = src, names, answer
         self.factoring = 0  # bits of the numbers under roots and logarithms so far
         self._roots: dict = {}
+        self.levels: dict[ast.AST, int] = {}  # nesting of irrational operations, per node
+        self.sizes: dict[ast.AST, int] = {}  # nodes in each subtree
+        self.work = 0  # the cost estimate of those operations (see _account)
+        self.irrational: set[ast.AST] = set()  # nodes whose value is an irrational number
 
     def fail(self, message: str, node_or_offset) -> ExprError:
         off = node_or_offset if isinstance(node_or_offset, int) else self.src.at(node_or_offset)
@@ -403,7 +416,38 @@ class _Builder:
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             return self._other(node)
-        return method(node)
+        value = method(node)
+        self._account(node, value)
+        return value
+
+    def _account(self, node: ast.AST, value: sp.Expr) -> None:
+        """Bound the cost of exact irrational arithmetic before it explodes.
+
+        SymPy's automatic evaluation of numbers such as σ(σ(σ(…))) or ∛(2 − ∛(2 − …)) takes
+        time exponential in their nesting (assumption queries fall back on ``evalf``, which
+        retries at higher precision at every level): 90 characters can take minutes. A
+        function of, a power of, or a division by an irrational number is one *level*; each
+        such operation costs (size of its subtree) · 4**level, and the total is bounded.
+        """
+        kids = [k for k in ast.iter_child_nodes(node) if k in self.sizes]
+        size = self.sizes[node] = 1 + sum(self.sizes[k] for k in kids)
+        if not value.is_number or value.is_Rational:
+            self.levels[node] = 0
+            return
+        self.irrational.add(node)
+        level = max((self.levels[k] for k in kids), default=0)
+        op = getattr(node, "op", None)
+        if isinstance(node, ast.Call) or isinstance(op, ast.Pow) or (
+                isinstance(op, ast.Div) and node.right in self.irrational):
+            level += 1
+            self.work += size * 4 ** level
+        self.levels[node] = level
+        if level > MAX_LEVELS:
+            raise self.fail(f"too deeply nested for exact arithmetic: more than {MAX_LEVELS} "
+                            f"levels of functions or powers of irrational numbers", node)
+        if self.work > MAX_WORK:
+            raise self.fail("too much exact arithmetic with irrational numbers: use fewer "
+                            "functions and powers, or give the value", node)
 
     # leaves
     def _Constant(self, node: ast.Constant) -> sp.Expr:
@@ -421,7 +465,7 @@ class _Builder:
     def _Name(self, node: ast.Name) -> sp.Expr:
         name = self.src.name(node)
         if name in self.names:
-            return _as_sympy(self.names[name])
+            return self.names[name]
         if name in FUNCTIONS:
             raise self.fail(f"'{name}' is a function: write {name}(...)", node)
         if self.answer:
@@ -541,8 +585,11 @@ class _Builder:
     def _Call(self, node: ast.Call) -> sp.Expr:
         func = node.func
         if not isinstance(func, ast.Name):
-            raise self.fail("missing '*' before '(' (write 2*(x+1), not 2(x+1))",
-                            self.src.offset(self.src.char(func.end_col_offset)))
+            before = _short(self.src.segment(func), 12) if isinstance(
+                func, (ast.Constant, ast.Name)) else "(...)"
+            paren = self.src.code.find("(", self.src.char(func.end_col_offset))
+            raise self.fail(f"missing '*' before '(' (write {before}*(...))",
+                            self.src.offset(max(paren, 0)))
         name = self.src.name(func)
         if name not in FUNCTIONS:
             if name in self.names:

@@ -211,8 +211,8 @@ class Session:
             if not ok:
                 bad.append(entry_name(step.id, idx, shape))
                 if idx in step.zeros and is_zero(v):
-                    zeros.append(f"{entry_name(step.id, idx, shape)} = 0, not {_short(fmt(a), 20)}: "
-                                 f"{step.zeros[idx]}")
+                    name = entry_name(step.id, idx, shape)
+                    zeros.append(f"{name} = 0, not {_short(fmt(a), 20)}: {step.zeros[idx]}")
         n = step.value.rows * step.value.cols
         out = [f"{n - len(bad)} of {n} entries right; check {', '.join(bad)}."] if bad else []
         return out + zeros

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tutor.errors import ExprError, InputError
 
@@ -129,10 +128,16 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
     from tutor.exercise import Exercise, SPEC, spec_errors
     from tutor.yamlio import load_yaml
 
+    import yaml
+
     try:
         doc = load_yaml(text, file)
     except InputError as err:
-        return [_from_error(err, file, err.code if err.code not in ("E000",) else "E005")]
+        return [_from_error(err, file, "E005")]  # any failure of the YAML reader itself
+    except (yaml.YAMLError, ValueError) as err:  # what the reader let through
+        m = getattr(err, "problem_mark", None)
+        return [Problem(file, m.line + 1 if m else 1, m.column + 1 if m else 1, "E005",
+                        f"invalid YAML: {getattr(err, 'problem', None) or err}".split("\n")[0])]
     errs = spec_errors(doc, file)
     if errs:
         return [_from_error(e, file) for e in errs]

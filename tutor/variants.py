@@ -30,6 +30,8 @@ from typing import Any
 from tutor.errors import ExerciseError, InputError, TutorError
 
 MAX_GRID = 10**6  # values one range may offer
+DRAWABLE = ("input", "target", "layers", "inputs", "params", "constants", "iterations",
+            "learning_rate")
 _PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
 
@@ -74,6 +76,19 @@ def resolve_path(data: dict, text: str) -> tuple:
             if isinstance(data.get(sec), dict) and path[0] in data[sec]:
                 path = (sec,) + path
                 break
+    if path[0] not in DRAWABLE:
+        if path[0] in data:
+            raise ValueError(f"draw path '{text}': only the numbers of "
+                             f"{', '.join(DRAWABLE)} can be drawn")
+        import difflib
+
+        graph = data.get("kind") == "graph"
+        names = ([n for sec in ("params", "inputs", "constants")
+                  for n in (data.get(sec) or {})] if graph else list(DRAWABLE))
+        near = difflib.get_close_matches(str(path[0]), names, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        what = "no parameter, input or constant" if graph else "nothing called"
+        raise ValueError(f"draw path '{text}': the file has {what} '{path[0]}'{hint}")
     cur: Any = data
     for k, part in enumerate(path):
         if isinstance(part, int) and isinstance(cur, list) and part < len(cur):
@@ -407,9 +422,26 @@ def variant_exercise(ex, draws: dict[tuple, Any]):
     return Exercise(spec=spec, file=ex.file, doc=_VariantDoc(ex.doc, data), sha=ex.sha)
 
 
+_CACHE: dict[tuple, Any] = {}
+CACHE_SIZE = 256
+
+
 def realize(ex, seed: int):
     """The variant of ``ex`` for ``seed``: draw, substitute, solve, check the conditions,
-    and draw again (at most ``variants.tries`` times) until they hold."""
+    and draw again (at most ``variants.tries`` times) until they hold. Remembered per
+    (file content hash, variants block, seed) for the life of the process."""
+    key = (ex.file, ex.sha, ex.spec.variants.model_dump_json(), seed) if ex.sha else None
+    if key is not None and key in _CACHE:
+        return _CACHE[key]
+    worked = _realize(ex, seed)
+    if key is not None:
+        if len(_CACHE) >= CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = worked
+    return worked
+
+
+def _realize(ex, seed: int):
     from tutor.core import work_exercise
     from tutor.graph import compile_exercise
 

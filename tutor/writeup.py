@@ -48,8 +48,11 @@ def step_record(step: Step) -> dict[str, Any]:
 
 
 def to_json_text(worked, steps: list[Step]) -> str:
-    return json.dumps({"exercise": worked.id, "title": worked.exercise.spec.title,
-                       "steps": [step_record(s) for s in steps]}, ensure_ascii=False, indent=2)
+    head = {"exercise": worked.id, "title": worked.exercise.spec.title}
+    if getattr(worked, "seed", None) is not None:
+        head["seed"] = worked.seed  # the variant
+    return json.dumps({**head, "steps": [step_record(s) for s in steps]}, ensure_ascii=False,
+                      indent=2)
 
 
 def to_markdown(worked, steps: list[Step]) -> str:
@@ -221,7 +224,9 @@ def to_rich(worked, steps: list[Step], console) -> None:
     from rich.text import Text
 
     spec = worked.exercise.spec
-    console.print(Text(spec.title or spec.id, style="bold"), Text(f"  ({spec.id})", style="dim"))
+    variant = f", variant {worked.seed}" if getattr(worked, "seed", None) is not None else ""
+    console.print(Text(spec.title or spec.id, style="bold"),
+                  Text(f"  ({spec.id}{variant})", style="dim"))
     if spec.source:
         console.print(Text(spec.source, style="dim"))
     if spec.notes:

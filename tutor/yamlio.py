@@ -1,164 +1,328 @@
-"""YAML through a safe loader: aliases refused, numbers exact, every value located.
+"""YAML in, plain data and positions out: safely, exactly, one document, no aliases.
 
-    load_yaml(text, file) → Document(data, marks, key_marks)
+PyYAML's safe loader (libyaml's parser when available) produces the events; this module
+composes them itself, which is where the rules live:
 
-``data`` is plain Python (dict, list, str, int, bool, None) with every YAML float — and every
-plain scalar that reads as a decimal or scientific number, such as ``1e-3`` — as a
-``decimal.Decimal`` built from its text, so ``0.1`` stays 1/10. ``marks[path]`` is the 1-based
-line/column of the value at ``path`` (a tuple of keys and indices), ``key_marks[path]`` that of
-its key. Anchors and aliases (the "billion laughs" bomb), duplicate keys, deep nesting, huge
-files and several documents in one stream are refused with a located InputError.
+* anchors and aliases (``&a``, ``*a``) are refused, so "billion laughs" costs nothing;
+* collections may nest at most 50 deep; the text is at most ``max_bytes`` bytes;
+* mapping keys are plain scalars, kept as their text (``on:`` is the key ``"on"``, not
+  ``True``), and may not repeat;
+* floats become :class:`decimal.Decimal` built from the text (``0.1`` is exactly 1/10), and
+  so do plain scalars in scientific notation that YAML 1.1 leaves as strings (``1e-3``);
+  ``.inf``/``.nan`` are refused; quoted scalars stay strings (``"1/3"``);
+* timestamps and unknown tags stay strings (their text); bool/null/int as YAML 1.1 says.
+
+Every ``Document`` records the 1-based line/column of every value and every key, so a
+problem found later (schema, names, cycles) can be reported at ``file:line:col``.
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any, Mapping
 
 import yaml
+from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
+                         SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from tutor.errors import InputError
 
-MAX_DEPTH = 50
-_NUMBER = re.compile(r"[-+]?(\d[\d_]*)?(\.\d*)?([eE][-+]?\d+)?")
+__all__ = ["Mark", "Document", "load_yaml", "read_yaml"]
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 50  # nested collections
+MAX_DIGITS = 1_000  # digits in one number (exponent ranges are the exercise layer's call)
+CODE = "E005"  # "not valid YAML" in docs/authoring.md
+
+_TAG = "tag:yaml.org,2002:"
+_SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 @dataclass(frozen=True)
 class Mark:
-    line: int  # 1-based
-    col: int  # 1-based
+    """A position in a file: 1-based line and column."""
+
+    line: int
+    col: int
 
 
 @dataclass(frozen=True)
 class Document:
+    """Plain data (dict/list/str/int/bool/None/Decimal) and where each part came from.
+
+    ``marks[path]`` is the position of the value at ``path`` (a tuple of keys and list
+    indices; ``()`` is the root); ``key_marks[path]`` that of the key of a mapping entry.
+    """
+
     data: Any
-    marks: Mapping[tuple, Mark] = field(default_factory=dict)
-    key_marks: Mapping[tuple, Mark] = field(default_factory=dict)
+    marks: Mapping[tuple, Mark]
+    key_marks: Mapping[tuple, Mark]
 
-    def mark(self, path: tuple = ()) -> Mark | None:
-        """The mark of ``path``, or of its nearest ancestor that has one."""
+    def mark(self, path) -> Mark | None:
+        """The position of ``path``, or of its nearest ancestor with a known position."""
         path = tuple(path)
-        while True:
-            if path in self.marks:
-                return self.marks[path]
-            if not path:
-                return None
-            path = path[:-1]
+        for end in range(len(path), -1, -1):
+            found = self.marks.get(path[:end])
+            if found is not None:
+                return found
+        return None
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases while composing."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            ev = self.peek_event()
-            raise _located("YAML aliases and anchors are not allowed", ev.start_mark)
-        ev = self.peek_event()
-        if getattr(ev, "anchor", None):
-            raise _located("YAML aliases and anchors are not allowed", ev.start_mark)
-        return super().compose_node(parent, index)
-
-
-class _Located(Exception):
-    def __init__(self, message: str, mark):
-        self.message, self.mark = message, mark
-
-
-def _located(message, mark) -> _Located:
-    return _Located(message, mark)
-
-
-def _mark(m) -> Mark:
-    return Mark(m.line + 1, m.column + 1)
-
-
-def _scalar(loader: _Loader, node: yaml.ScalarNode) -> Any:
-    tag = node.tag
-    text = node.value
-    if tag == "tag:yaml.org,2002:float" or (
-            tag == "tag:yaml.org,2002:str" and node.style is None and text
-            and _NUMBER.fullmatch(text) and any(c.isdigit() for c in text)):
-        t = text.replace("_", "")
-        if t.lower().lstrip("+-") in (".inf", ".nan"):
-            raise _located("numbers must be finite", node.start_mark)
-        try:
-            return Decimal(t)
-        except InvalidOperation:
-            if tag == "tag:yaml.org,2002:float":
-                raise _located("numbers must be finite", node.start_mark) from None
-            return text
-    if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"):
-        return loader.construct_object(node)
-    return text
-
-
-def _build(loader, node, path, marks, key_marks, depth) -> Any:
-    if depth > MAX_DEPTH:
-        raise _located(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
-    marks[path] = _mark(node.start_mark)
-    if isinstance(node, yaml.ScalarNode):
-        return _scalar(loader, node)
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, child, path + (i,), marks, key_marks, depth + 1)
-                for i, child in enumerate(node.value)]
-    out: dict = {}
-    first: dict = {}
-    for knode, vnode in node.value:
-        if not isinstance(knode, yaml.ScalarNode):
-            raise _located("mapping keys must be plain names", knode.start_mark)
-        key = knode.value
-        if key in out:
-            raise _located(f"duplicate key '{key}' (first at line {first[key]})",
-                           knode.start_mark)
-        first[key] = knode.start_mark.line + 1
-        key_marks[path + (key,)] = _mark(knode.start_mark)
-        out[key] = _build(loader, vnode, path + (key,), marks, key_marks, depth + 1)
-    return out
-
-
-def load_yaml(text: str, file: str | None = None, *, max_bytes: int = 1_000_000) -> Document:
-    """Parse one YAML document safely (see the module docstring)."""
+def load_yaml(text: str, file: str | None = None, *, max_bytes: int = MAX_BYTES) -> Document:
+    """Parse one YAML document from ``text``; every problem is an :class:`InputError`."""
+    if isinstance(text, (bytes, bytearray)):
+        text = _decode(bytes(text), file)
+    if not isinstance(text, str):
+        raise InputError(f"expected YAML text, got {type(text).__name__}", file)
     if len(text) > max_bytes:
-        raise InputError(f"file is larger than {max_bytes // 1000} kB", file)
-    loader = _Loader(text)
+        raise _too_large(max_bytes, file)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise InputError("the file is empty", file, 1, 1)
-        marks: dict = {}
-        key_marks: dict = {}
-        data = _build(loader, node, (), marks, key_marks, 0)
-        return Document(data, marks, key_marks)
-    except _Located as err:
-        m = _mark(err.mark)
-        raise InputError(err.message, file, m.line, m.col, code="E001") from None
-    except yaml.MarkedYAMLError as err:
-        m = err.problem_mark or err.context_mark
-        msg = " ".join(p for p in (err.context, err.problem) if p) or "not valid YAML"
-        if "expected a single document" in msg or "but found another document" in msg:
-            msg = "several YAML documents in one file; one exercise or sheet per file"
-        raise InputError(f"invalid YAML: {msg}", file, m.line + 1 if m else None,
-                         m.column + 1 if m else None, code="E001") from None
-    except (yaml.YAMLError, RecursionError) as err:
-        raise InputError(f"invalid YAML: {err}", file, code="E001") from None
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        line, col = _position(text, exc.start)
+        raise InputError("not valid Unicode text (a lone surrogate)", file, line, col,
+                         code=CODE) from None
+    if size > max_bytes:
+        raise _too_large(max_bytes, file)
+    loader = None
+    try:
+        loader = _Loader(text)  # the pure-Python reader checks characters here
+        root = loader.single_node(file)
+    except yaml.MarkedYAMLError as exc:
+        raise _yaml_error(exc, file, text) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _position(text, exc.position)
+        raise InputError(f"unacceptable character U+{exc.character:04X} "
+                         f"(control characters are not allowed)", file, line, col,
+                         code=CODE) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", file, code=CODE) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+    if root is None:
+        return Document(None, MappingProxyType({(): Mark(1, 1)}), MappingProxyType({}))
+    builder = _Builder(loader, file)
+    data = builder.build(root, ())
+    return Document(data, MappingProxyType(builder.marks), MappingProxyType(builder.key_marks))
 
 
-def read_yaml(path: str | os.PathLike) -> Document:
-    """Read a UTF-8 file and load it (InputError, exit code 2, when unreadable)."""
-    name = str(path)
+def read_yaml(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Document:
+    """Read and parse a UTF-8 YAML file; errors carry the file name (exit status 2)."""
+    name = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read(1_000_001)
+        with open(name, "rb") as f:
+            raw = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise InputError("no such file", name) from None
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", name) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a YAML file", name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", name) from None
+    if len(raw) > max_bytes:
+        raise _too_large(max_bytes, name)
+    return load_yaml(_decode(raw, name), name, max_bytes=max_bytes)
+
+
+# ─── composing: events -> nodes ───────────────────────────────────────────────────────
+
+class _Composer:
+    """Mixed into a safe loader, used for its parser (events), resolver and constructors."""
+
+    def single_node(self, file: str | None):
+        """The root node of the only document, composed by :meth:`node`."""
+        self.file, self.depth = file, 0
+        self.get_event()  # StreamStart
+        if self.check_event(StreamEndEvent):
+            return None
+        self.get_event()  # DocumentStart
+        root = self.node()
+        self.get_event()  # DocumentEnd
+        if not self.check_event(StreamEndEvent):
+            event = self.peek_event()
+            raise self.error("only one YAML document per file: a second one starts here",
+                             event)
+        return root
+
+    def node(self):
+        event = self.peek_event()
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise self.error("YAML aliases and anchors are not allowed", event)
+        if isinstance(event, ScalarEvent):
+            self.get_event()
+            tag = event.tag
+            explicit = tag not in (None, "!")
+            if not explicit:
+                tag = self.resolve(ScalarNode, event.value, event.implicit)
+            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                              style=event.style or None)  # libyaml says '' for plain
+            node.explicit = explicit
+            return node
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested too deeply (more than {MAX_DEPTH} levels)", event)
+        try:
+            if isinstance(event, SequenceStartEvent):
+                return self.sequence()
+            if isinstance(event, MappingStartEvent):
+                return self.mapping()
+            raise self.error(f"unexpected {type(event).__name__}", event)
+        finally:
+            self.depth -= 1
+
+    def sequence(self) -> SequenceNode:
+        start = self.get_event()
+        items = []
+        while not self.check_event(SequenceEndEvent):
+            items.append(self.node())
+        end = self.get_event()
+        return SequenceNode(_TAG + "seq", items, start.start_mark, end.end_mark)
+
+    def mapping(self) -> MappingNode:
+        start = self.get_event()
+        pairs = []
+        while not self.check_event(MappingEndEvent):
+            key = self.node()
+            pairs.append((key, self.node()))
+        end = self.get_event()
+        return MappingNode(_TAG + "map", pairs, start.start_mark, end.end_mark)
+
+    def error(self, message: str, event) -> InputError:
+        m = event.start_mark
+        return InputError(message, self.file, m.line + 1, m.column + 1, code=CODE)
+
+
+class _PyLoader(_Composer, yaml.SafeLoader):
+    """Pure-Python parser."""
+
+
+# libyaml's parser is several times faster on large files; the rules above are the same.
+_Loader = type("_Loader", (_Composer, yaml.CSafeLoader), {}) if getattr(
+    yaml, "__with_libyaml__", False) else _PyLoader
+
+
+# ─── building: nodes -> data, marks ───────────────────────────────────────────────────
+
+class _Builder:
+    def __init__(self, loader, file: str | None):
+        self.loader, self.file = loader, file
+        self.marks: dict[tuple, Mark] = {}
+        self.key_marks: dict[tuple, Mark] = {}
+
+    def build(self, node, path: tuple) -> Any:
+        self.marks[path] = _mark(node)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            out: dict[str, Any] = {}
+            first: dict[str, Mark] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    raise self.error("a mapping key must be a plain name or number, "
+                                     "not a list or mapping", key_node)
+                key = key_node.value
+                if key in first:
+                    raise self.error(f"duplicate key '{key}' (first at line "
+                                     f"{first[key].line})", key_node)
+                first[key] = self.key_marks[path + (key,)] = _mark(key_node)
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        return self.scalar(node)
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        if tag == _TAG + "str":
+            if node.style is None and not node.explicit and _SCIENTIFIC.fullmatch(text):
+                return self.decimal(text, node)
+            return text
+        if tag == _TAG + "float":
+            return self.decimal(text, node)
+        if tag == _TAG + "int":
+            self.check_length(text, node)
+            try:
+                return self.loader.construct_yaml_int(node)
+            except ValueError:
+                raise self.error(f"not an integer: {text!r}", node) from None
+        if tag == _TAG + "bool":
+            try:
+                return self.loader.construct_yaml_bool(node)
+            except KeyError:
+                raise self.error(f"not a boolean: {text!r}", node) from None
+        if tag == _TAG + "null":
+            return None
+        return text  # timestamps, unknown tags: the text as written
+
+    def decimal(self, text: str, node: ScalarNode) -> Decimal:
+        """An exact number from its text (YAML 1.1 also allows 1_000.5 and 1:30.5)."""
+        self.check_length(text, node)
+        clean = text.replace("_", "")
+        if clean.lower().lstrip("+-") in (".inf", ".nan"):
+            raise self.error(f"numbers must be finite, not {text!r}", node)
+        try:
+            if ":" in clean:  # sexagesimal: 1:30.5 = 90.5
+                sign = -1 if clean.startswith("-") else 1
+                value = Decimal(0)
+                for part in clean.lstrip("+-").split(":"):
+                    value = value * 60 + Decimal(part)
+                value *= sign
+            else:
+                value = Decimal(clean)
+        except InvalidOperation:
+            raise self.error(f"not a number: {text!r}", node) from None
+        if not value.is_finite():
+            raise self.error(f"numbers must be finite, not {text!r}", node)
+        return value
+
+    def check_length(self, text: str, node: ScalarNode) -> None:
+        digits = sum(c.isalnum() for c in text)
+        if digits > MAX_DIGITS:
+            raise self.error(f"number too long: {digits} digits (at most {MAX_DIGITS:,})", node)
+
+    def error(self, message: str, node) -> InputError:
+        m = _mark(node)
+        return InputError(message, self.file, m.line, m.col, code=CODE)
+
+
+# ─── helpers ──────────────────────────────────────────────────────────────────────────
+
+def _mark(node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _too_large(max_bytes: int, file: str | None) -> InputError:
+    return InputError(f"file too large: more than {max_bytes:,} bytes", file, code=CODE)
+
+
+def _decode(raw: bytes, file: str | None) -> str:
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start})", name) from None
-    return load_yaml(text, name)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[:exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        raise InputError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be read "
+                         f"(save the file as UTF-8)", file, line, col, code=CODE) from None
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, file: str | None, text: str) -> InputError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    message = problem
+    if exc.context and exc.problem:
+        where = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+        message = f"{problem} ({exc.context}{where})"
+    lines = text.splitlines()
+    if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
+        message += "; indent with spaces, not tabs"
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+    return InputError(f"invalid YAML: {message}", file, line, col, code=CODE)
