@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from oracle import equal, graph_oracle, network_oracle
@@ -99,6 +99,7 @@ def _quote(spec):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_graph())
 def test_random_graphs_match_oracle(spec):
+    assume(not any(row["tie"] for row in graph_oracle(spec)))  # max at a tie: W306
     w = work_exercise(load_text(_quote(spec), "gen.yaml"))
     check_graph(w, spec)
 

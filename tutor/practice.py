@@ -25,7 +25,7 @@ from tutor.grade import is_trivial, parse_for
 from tutor.progress import Answer
 from tutor.render import entry_name, exact_text, fmt
 from tutor.rules import entries, is_zero
-from tutor.writeup import formula_text, zero_lines
+from tutor.writeup import formula_text, same_text, zero_lines
 
 HINT_WORDS = ("?", "hint", "h")
 SKIP_WORDS = ("skip", "s")
@@ -61,13 +61,9 @@ class ParamRow:
     why: tuple[str, ...]  # "W2[2,1], W2[2,2]: no error signal reaches unit 2 …"
 
 
-def _same(a: str, b: str) -> bool:
-    return a.replace(" ", "") == b.replace(" ", "")
-
-
 def _rule(step) -> str:
     sym, _ = formula_text(step)
-    text = step.meaning if not sym or _same(sym, step.meaning) else f"{step.meaning} = {sym}"
+    text = step.meaning if not sym or same_text(sym, step.meaning) else f"{step.meaning} = {sym}"
     if step.formula is not None and step.formula.note:
         text += f"   ({step.formula.note})"
     return text
@@ -234,9 +230,9 @@ class Session:
     def _explain(self, step, show_value: bool) -> list[str]:
         sym, num = formula_text(step)
         line = f"  {step.meaning}"
-        if sym and not _same(sym, step.meaning):
+        if sym and not same_text(sym, step.meaning):
             line += f" = {sym}"
-        if num and not _same(num, fmt(step.value)):
+        if num and not same_text(num, fmt(step.value)):
             line += f" = {num}"
         line += f" = {fmt(step.value)}"
         out = [line]

@@ -34,7 +34,11 @@ class Formula:
         return self.template.format(*(s for s, _ in self.operands))
 
     def numeric(self, show: Callable[[Any], str] = fmt) -> str:
-        return self.template.format(*(show(v) for _, v in self.operands))
+        """Numbers in place of symbols; a negative one inside gets brackets: 2 − 0.1 · (-0.5)."""
+        def shown(i, v):
+            t = show(v)
+            return f"({t})" if t.startswith("-") and not self.template.startswith(f"{{{i}}}") else t
+        return self.template.format(*(shown(i, v) for i, (_, v) in enumerate(self.operands)))
 
 
 @dataclass(frozen=True)
@@ -457,7 +461,11 @@ def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
 
 
 def pretty(e) -> str:
-    return sp.sstr(e).replace("**", "^").replace("*", "·")
+    text = sp.sstr(e).replace("**", "^").replace("*", "·")
+    for name, shown in (("Max(", "max("), ("Min(", "min("), ("relu_step(", "ReLU′("),
+                        ("leaky_step(", "LeakyReLU′(")):  # as the grammar and the seeds spell them
+        text = text.replace(name, shown)
+    return text
 
 
 # ─── merges and updates ────────────────────────────────────────────────────────────────

@@ -63,6 +63,7 @@ CODES = {
     "W303": "a misconception that no asked step can tell from the truth",
     "W304": "the base values do not meet the variants' conditions",
     "W305": "(--strict) a step whose answer a misconception reproduces",
+    "W306": "max or min with tied arguments: the derivative there is a convention",
     "E999": "internal error while validating (a bug in tutor)",
 }
 
@@ -266,6 +267,42 @@ def _graph_problems(ex) -> list[Problem]:
 
 
 # ─── pass 3: warnings on the solved exercise ────────────────────────────────────────────
+def _ties(doc, file, worked) -> list[Problem]:
+    """W306: max(a, b) with a = b (min likewise) is not differentiable there. The engine
+    splits the derivative evenly (∂max/∂a = ∂max/∂b = ½, SymPy's Heaviside(0)), but
+    nested maxes can then disagree with the flattened one; the author should break the tie."""
+    import sympy as sp
+
+    from tutor.functions import sign
+    from tutor.render import fmt
+    from tutor.rules import pretty
+
+    g, sol, out, seen = worked.graph, worked.solution, [], set()
+    if g.kind != "graph":
+        return out
+    for it in range(1, sol.n_iterations + 1):
+        for node in g.nodes.values():
+            if node.op != "expr" or node.name in seen:
+                continue
+            sub = {sp.Symbol(p): sol.value(p, it) for p in node.parents}
+            for atom in sorted(node.attrs["expr"].atoms(sp.Max, sp.Min), key=sp.default_sort_key):
+                vals = [a.xreplace(sub) for a in atom.args]
+                wins = 1 if isinstance(atom, sp.Max) else -1  # the sign of a winner - top
+                top = vals[0]
+                for v in vals[1:]:
+                    if sign(v - top) == wins:
+                        top = v
+                if sum(1 for v in vals if sign(v - top) == 0) > 1:
+                    seen.add(node.name)
+                    at = f" (iteration {it})" if it > 1 else ""
+                    out.append(_at(doc, file, ("nodes", node.name), "W306",
+                                   f"{pretty(atom)}: its arguments tie at {fmt(top)}{at}; "
+                                   "the derivative at a tie is a convention (tutor splits it "
+                                   "evenly) — change a value so one argument wins", key=False))
+                    break
+    return out
+
+
 def _warnings(ex, worked, strict: bool = False) -> list[Problem]:
     doc, file, g = ex.doc, ex.file, worked.graph
     out = []
@@ -290,6 +327,7 @@ def _warnings(ex, worked, strict: bool = False) -> list[Problem]:
                 out.append(_at(doc, file, r.path, "W302",
                                f"{r.label} = 0 exactly{it}: ReLU′(0) decides the answer; state "
                                "it with conventions: {relu_prime_at_zero: 0 or 1}", key=False))
+    out += _ties(doc, file, worked)
     out += _misconception_warnings(ex, worked, strict)
     v = ex.spec.variants
     if v is not None:

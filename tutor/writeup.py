@@ -25,6 +25,11 @@ def zero_lines(step: Step) -> list[tuple[str, str]]:
     return [(", ".join(names), why) for why, names in groups.items()]
 
 
+def same_text(a: str, b: str) -> bool:
+    """Whether two formulas differ only in spacing ('η·∂L/∂w' and 'η · ∂L/∂w')."""
+    return a.replace(" ", "") == b.replace(" ", "")
+
+
 def formula_text(step: Step) -> tuple[str, str]:
     """('δ2 · h1ᵀ', '[-0.2192, 0] · [0.6, 0.1]ᵀ') — symbols, then numbers."""
     f = step.formula
@@ -247,7 +252,7 @@ def to_rich(worked, steps: list[Step], console) -> None:
         for s in group:
             sym, num = formula_text(s)
             formula = Text(s.meaning)
-            if sym and sym != s.meaning:
+            if sym and not same_text(sym, s.meaning):
                 formula.append(f" = {sym}")
             if num:
                 formula.append(f"\n  = {num}", style="dim")
