@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tutor.cli import app
 from tutor.core import work_exercise
 from tutor.errors import InputError
-from tutor.exercise import load, load_text
+from tutor.exercise import load_text
 
 runner = CliRunner()
 

@@ -7,7 +7,6 @@ Where a seed's arithmetic is off, the test asserts the exact value and says so:
 from __future__ import annotations
 
 import sympy as sp
-import pytest
 
 from tutor.core import work
 

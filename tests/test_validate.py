@@ -60,7 +60,6 @@ def test_the_corpus_has_a_file_for_every_check_of_the_issue():
               "E233",          # expression bombs
               "E040", "E041", "E042", "E043", "E045", "E046"}  # variants
     assert wanted <= codes
-    pytest.importorskip("tutor.misconceptions")
     assert "W303" in codes  # a step a buggy rule reproduces
 
 

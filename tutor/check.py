@@ -325,10 +325,8 @@ def reason(v: Verdict) -> str:
 
 
 def _misconception_names(ids: tuple) -> list[str]:
-    try:
-        from tutor.misconceptions import CATALOGUE
-    except ImportError:
-        return list(ids)
+    from tutor.misconceptions import CATALOGUE
+
     return [CATALOGUE[i].name if i in CATALOGUE else i for i in ids]
 
 

@@ -17,7 +17,7 @@ from typing import List, Optional
 import typer
 
 from tutor import __version__
-from tutor.errors import ExitCode, TutorError
+from tutor.errors import TutorError
 
 app = typer.Typer(
     name="tutor",

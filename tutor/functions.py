@@ -20,10 +20,14 @@ def sign(z) -> int:
         return int(z.p > 0) - int(z.p < 0)
     if z.is_zero:
         return 0
-    v = z.evalf(60)
-    if v.is_Number and abs(v) > sp.Float("1e-45"):
-        return 1 if v > 0 else -1
-    return 0 if sp.simplify(z) == 0 else (1 if v > 0 else -1)
+    for digits in (60, 300):  # evalf is cheap and bounded; simplify can think for minutes
+        v = z.evalf(digits)
+        if v.is_Number and abs(v) > sp.Float(10) ** (15 - digits):
+            return 1 if v > 0 else -1
+    # Still 0 to 285 digits. Values here are built from a few bounded rationals with exp, log,
+    # sqrt and tanh, which cannot come that close to 0 without being 0 (the exercise's sizes
+    # and exponents are bounded by tutor.expr), so this is 0 — e.g. log(2) + log(3) - log(6).
+    return 0
 
 
 class relu_step(sp.Function):

@@ -227,10 +227,8 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
             earlier_bad = s.id
         out.append(v)
     if diagnose:
-        try:
-            from tutor.misconceptions import annotate
-        except ImportError:  # the catalogue is optional for the grader
-            return out
+        from tutor.misconceptions import annotate
+
         out = annotate(worked, out)
     return out
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy as sp
 
-from tutor.errors import ExerciseError, ExprError, InputError
+from tutor.errors import ExprError, InputError
 from tutor.exercise import Exercise, GraphSpec, NetworkSpec, number
 
 

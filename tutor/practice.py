@@ -214,10 +214,8 @@ class Session:
         return out + zeros
 
     def _diagnose(self, step, value) -> list:
-        try:
-            from tutor.misconceptions import diagnose
-        except ImportError:  # the catalogue is optional
-            return []
+        from tutor.misconceptions import diagnose
+
         return list(diagnose(self.worked, step.id, value, dict(self.own)))
 
     def _reveal(self, step, result: str, lines: tuple[str, ...]) -> Feedback:

@@ -59,18 +59,40 @@ def fmt(v: Any, places: int = PLACES) -> str:
 
 
 def exact_text(v: Any) -> str:
-    """The exact SymPy form as text (matrices as nested lists)."""
-    import sympy as sp
-
+    """The exact SymPy form as text (matrices as nested lists), in the answer grammar: what it
+    prints, a student can type back (e is exp(1), never SymPy's E)."""
     if is_matrix(v):
         if v.rows == 1 and v.cols == 1:
-            return sp.sstr(v[0, 0])
+            return sstr(v[0, 0])
         vec = vector_entries(v)
         if vec is not None:
-            return "[" + ", ".join(sp.sstr(e) for e in vec) + "]"
-        return "[" + ", ".join("[" + ", ".join(sp.sstr(e) for e in r) + "]"
+            return "[" + ", ".join(sstr(e) for e in vec) + "]"
+        return "[" + ", ".join("[" + ", ".join(sstr(e) for e in r) + "]"
                                for r in _rows(v)) + "]"
-    return sp.sstr(v)
+    return sstr(v)
+
+
+def sstr(e: Any) -> str:
+    """sympy.sstr with the grammar's spellings: exp(1) for E, max/min for Max/Min."""
+    global _PRINTER
+    if _PRINTER is None:
+        from sympy.printing.str import StrPrinter
+
+        class _Printer(StrPrinter):
+            def _print_Exp1(self, expr):
+                return "exp(1)"
+
+            def _print_Max(self, expr):
+                return "max(%s)" % ", ".join(self._print(a) for a in expr.args)
+
+            def _print_Min(self, expr):
+                return "min(%s)" % ", ".join(self._print(a) for a in expr.args)
+
+        _PRINTER = _Printer()
+    return _PRINTER.doprint(e)
+
+
+_PRINTER = None
 
 
 def to_json(v: Any, digits: int = 15) -> Any:

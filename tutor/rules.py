@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from tutor.functions import leaky_relu, relu, resolve_steps, sigmoid, sign
-from tutor.render import entry_name, fmt
+from tutor.render import entry_name, fmt, sstr
 
 
 # ─── what a rule returns ───────────────────────────────────────────────────────────────
@@ -412,7 +412,7 @@ def expr_forward(ctx: Ctx):
 
 def expr_backward(ctx: Ctx, g):
     """∂L/∂p = ∂L/∂n · ∂n/∂p, with ∂n/∂p the node's own local partial at the current values."""
-    node, e = ctx.node, ctx.node.attrs["expr"]
+    node = ctx.node
     sub = {sp.Symbol(p): v for p, v in zip(node.parents, ctx.args)}
     terms = []
     for p in node.parents:
@@ -461,8 +461,8 @@ def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
 
 
 def pretty(e) -> str:
-    text = sp.sstr(e).replace("**", "^").replace("*", "·")
-    for name, shown in (("Max(", "max("), ("Min(", "min("), ("relu_step(", "ReLU′("),
+    text = sstr(e).replace("**", "^").replace("*", "·")
+    for name, shown in (("relu_step(", "ReLU′("),
                         ("leaky_step(", "LeakyReLU′(")):  # as the grammar and the seeds spell them
         text = text.replace(name, shown)
     return text

@@ -194,21 +194,18 @@ def _variant_problems(ex) -> list[Problem]:
                 out.append(_at(ex.doc, ex.file, path, "E046",
                                f"dead_relu: '{want}' {what}", key=False))
     if v.require.distinguishable and isinstance(v.require.distinguishable, list):
-        try:
-            from tutor.misconceptions import CATALOGUE
-        except ImportError:
-            CATALOGUE = None
-        if CATALOGUE is not None:
-            import difflib
+        import difflib
 
-            for k, mid in enumerate(v.require.distinguishable):
-                if mid not in CATALOGUE:
-                    near = difflib.get_close_matches(mid, list(CATALOGUE), n=1)
-                    hint = f" (did you mean '{near[0]}'?)" if near else ""
-                    out.append(_at(ex.doc, ex.file,
-                                   ("variants", "require", "distinguishable", k), "E046",
-                                   f"distinguishable: no misconception '{mid}'{hint}",
-                                   key=False))
+        from tutor.misconceptions import CATALOGUE
+
+        for k, mid in enumerate(v.require.distinguishable):
+            if mid not in CATALOGUE:
+                near = difflib.get_close_matches(mid, list(CATALOGUE), n=1)
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                out.append(_at(ex.doc, ex.file,
+                               ("variants", "require", "distinguishable", k), "E046",
+                               f"distinguishable: no misconception '{mid}'{hint}",
+                               key=False))
     return out
 
 
@@ -346,8 +343,6 @@ def _warnings(ex, worked, strict: bool = False) -> list[Problem]:
             realize(ex, 0)
         except VariantError as err:
             out.append(_from_error(err, file))
-        except ImportError:
-            pass
     return out
 
 
@@ -356,10 +351,8 @@ def _misconception_warnings(ex, worked, strict: bool = False) -> list[Problem]:
     makes that mistake everywhere hands in a sheet of right answers. With ``strict``, W305
     for every single step a misconception reproduces (common and often harmless: Lab 9's
     δ1 has every unit alive, so a missing mask gives the true δ1; δ2 still catches it)."""
-    try:
-        from tutor.misconceptions import indistinguishable
-    except ImportError:
-        return []
+    from tutor.misconceptions import indistinguishable
+
     pairs = indistinguishable(worked)
     out = []
     first: dict[str, str] = {}
