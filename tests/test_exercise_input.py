@@ -91,7 +91,7 @@ def test_bad_exercise_gets_one_located_message(case, tmp_path):
     text, line, col, words = CASES[case]
     t = time.perf_counter()
     err = error_of(text)
-    assert time.perf_counter() - t < 2.0  # refused, not computed
+    assert time.perf_counter() - t < 10  # refused, not computed (generous: a loaded CI machine)
     assert err.file == "bad.yaml"
     if line is not None:
         assert err.line == line, str(err)

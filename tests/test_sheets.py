@@ -85,7 +85,7 @@ def test_bombs_are_refused_fast_with_a_clear_message(tmp_path):
     long_line = "answers:\n  dW2: " + "9" * 20_000 + "\n"
     deep = "answers:\n  dW2: " + "[" * 40 + "1" + "]" * 40 + "\n"
     t = time.perf_counter()
-    with pytest.raises(InputError, match=f"at most {MAX_BYTES:,} bytes"):
+    with pytest.raises(InputError, match=f"file too large: more than {MAX_BYTES:,} bytes"):
         read_sheet(big)
     with pytest.raises(InputError, match="at most"):
         parse_sheet(nested, "n.yaml")
@@ -93,7 +93,7 @@ def test_bombs_are_refused_fast_with_a_clear_message(tmp_path):
         parse_sheet(long_line, "n.yaml")
     with pytest.raises(InputError, match=r"n\.yaml:2: brackets nested more than 16 deep"):
         parse_sheet(deep, "n.yaml")
-    assert time.perf_counter() - t < 2  # generous: each is a few milliseconds
+    assert time.perf_counter() - t < 10  # generous: each is a few milliseconds when idle
 
 
 def test_yaml_aliases_cannot_blow_up_an_answer():
@@ -112,7 +112,7 @@ def test_yaml_aliases_cannot_blow_up_an_answer():
 def test_not_utf8_and_missing_files_are_input_errors(tmp_path):
     p = tmp_path / "bin.yaml"
     p.write_bytes(b"answers:\n  a: \xff\xfe\n")
-    with pytest.raises(InputError, match="bin.yaml:2: not UTF-8"):
+    with pytest.raises(InputError, match="bin.yaml:2:[0-9]+: not UTF-8"):
         read_sheet(p)
     with pytest.raises(InputError, match="no such file"):
         read_sheet(tmp_path / "nope.yaml")

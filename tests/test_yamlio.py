@@ -126,7 +126,7 @@ def test_the_billion_laughs_are_refused_fast():
         f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
     t = time.perf_counter()
     err = error("id: x\n" + lol)
-    assert time.perf_counter() - t < 0.5
+    assert time.perf_counter() - t < 5  # generous: computing it would never end
     assert (err.line, err.col) == (2, 4) and "aliases" in err.message
 
 
@@ -168,7 +168,7 @@ def test_nesting_is_limited():
     for text in ("a: " + "[" * 900_000, "a:\n" + "- " * 60 + "1\n", "{a: " * 500 + "1"):
         t = time.perf_counter()
         err = error(text)  # too deep, or a key longer than YAML allows: refused either way
-        assert time.perf_counter() - t < 0.5
+        assert time.perf_counter() - t < 5  # generous: computing it would never end
         assert err.file == "f.yaml" and err.line is not None
 
 
@@ -177,7 +177,7 @@ def test_size_is_limited_before_parsing():
     assert error("a: 'é'\n", max_bytes=7).message == "file too large: more than 7 bytes"
     t = time.perf_counter()
     assert "too large" in error("x" * 10_000_000).message
-    assert time.perf_counter() - t < 0.05
+    assert time.perf_counter() - t < 1  # generous: a loaded machine
 
 
 # ─── files ────────────────────────────────────────────────────────────────────────────
@@ -210,7 +210,7 @@ def test_read_yaml_errors_carry_the_file_name(tmp_path):
     t = time.perf_counter()
     with pytest.raises(InputError, match="file too large: more than 1,000,000 bytes"):
         read_yaml(big)
-    assert time.perf_counter() - t < 0.5  # refused before parsing
+    assert time.perf_counter() - t < 5  # refused before parsing
     big.write_bytes(b"a: 1\n" * 3)
     with pytest.raises(InputError, match="file too large: more than 10 bytes"):
         read_yaml(big, max_bytes=10)

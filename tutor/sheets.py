@@ -96,25 +96,10 @@ def _yaml_str(text: str) -> str:
 # ─── reading ──────────────────────────────────────────────────────────────────────────
 def read_sheet(path: str | Path) -> Sheet:
     """Read one sheet file (never written to); InputError with ``file:line: message``."""
-    p = Path(path)
+    from tutor.yamlio import read_text
+
     file = str(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise InputError(f"the sheet is {size:,} bytes; a sheet is at most {MAX_BYTES:,} "
-                             "bytes (not read)", file)
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", file) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a sheet", file) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", file) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError("not UTF-8 text (is this an answer sheet?)", file, line) from None
+    text = read_text(file, max_bytes=MAX_BYTES, kind="sheet")
     return parse_sheet(text, file)
 
 

@@ -114,18 +114,26 @@ def load_yaml(text: str, file: str | None = None, *, max_bytes: int = MAX_BYTES)
 def read_yaml(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Document:
     """Read and parse a UTF-8 YAML file; errors carry the file name (exit status 2)."""
     name = os.fspath(path)
+    return load_yaml(read_text(name, max_bytes=max_bytes), name, max_bytes=max_bytes)
+
+
+def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES,
+              kind: str = "YAML file") -> str:
+    """A UTF-8 text file of at most ``max_bytes`` (never more is read); InputError (exit 2)
+    for a missing, unreadable, oversized or non-UTF-8 file. Exercises and sheets alike."""
+    name = os.fspath(path)
     try:
         with open(name, "rb") as f:
             raw = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise InputError("no such file", name) from None
     except IsADirectoryError:
-        raise InputError("is a directory, not a YAML file", name) from None
+        raise InputError(f"is a directory, not a {kind}", name) from None
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", name) from None
     if len(raw) > max_bytes:
         raise _too_large(max_bytes, name)
-    return load_yaml(_decode(raw, name), name, max_bytes=max_bytes)
+    return _decode(raw, name)
 
 
 # ─── composing: events -> nodes ───────────────────────────────────────────────────────
