@@ -461,6 +461,9 @@ def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
 
 
 def pretty(e) -> str:
+    """A formula as the student reads it: ^ and ·, ReLU′(z), and 1[a - b > 0] for ∂max/∂a."""
+    if isinstance(e, sp.Basic) and e.has(sp.Heaviside):
+        e = e.replace(sp.Heaviside, lambda u, *_: sp.Symbol(f"1[{sstr(u)} > 0]"))
     text = sstr(e).replace("**", "^").replace("*", "·")
     for name, shown in (("relu_step(", "ReLU′("),
                         ("leaky_step(", "LeakyReLU′(")):  # as the grammar and the seeds spell them
