@@ -12,6 +12,7 @@ g and z (out, B).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -34,11 +35,16 @@ class Formula:
         return self.template.format(*(s for s, _ in self.operands))
 
     def numeric(self, show: Callable[[Any], str] = fmt) -> str:
-        """Numbers in place of symbols; a negative one inside gets brackets: 2 − 0.1 · (-0.5)."""
+        """Numbers in place of symbols; a negative one after an operator gets brackets:
+        2 − 0.1 · (-0.5), but relu(-1) and = -1 + 2 stay as they are."""
         def shown(i, v):
             t = show(v)
-            return f"({t})" if t.startswith("-") and not self.template.startswith(f"{{{i}}}") else t
+            before = self.template.split("{%d}" % i, 1)[0].rstrip()
+            return f"({t})" if t.startswith("-") and before[-1:] in OPERATORS else t
         return self.template.format(*(shown(i, v) for i, (_, v) in enumerate(self.operands)))
+
+
+OPERATORS = set("+-−·*/^⊙×")
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,8 @@ class Ctx:
 class Rule:
     forward: Callable[[Ctx], Any]
     backward: Callable[[Ctx, Any], tuple]  # one Term (or None) per parent
-    forward_zeros: Callable[[Ctx, Any], dict] = lambda ctx, out: {}
+    forward_zeros: Callable[[Ctx, Any], dict] = lambda ctx, out: {}  # entry → why it is 0
+    forward_formula: Callable[[Ctx], Formula | None] = lambda ctx: None  # how it was computed
 
 
 # ─── small helpers ─────────────────────────────────────────────────────────────────────
@@ -110,6 +117,32 @@ def affine_forward(ctx: Ctx):
     if _col(ctx):  # (out, in)·(in, B) + (out, 1)·(1, B)
         return W * x + b * sp.ones(1, x.cols)
     return x * W + sp.ones(x.rows, 1) * b  # (B, in)·(in, out) + (B, 1)·(1, out)
+
+
+def affine_forward_formula(ctx: Ctx) -> Formula:
+    """z = W x + b   (row layout: z = x W + b), with the numbers."""
+    (W, x, b), (wn, xn, bn) = ctx.args, ctx.node.parents
+    tmpl = "{0} {1} + {2}" if _col(ctx) else "{1} {0} + {2}"  # as the seeds write it: W x + b
+    return Formula(tmpl, ((wn, W), (xn, x), (bn, b)))
+
+
+def affine_forward_zeros(ctx: Ctx, out):
+    """A pre-activation exactly 0: its products and bias cancel (or are all 0)."""
+    (W, x, b), (wn, xn, bn) = ctx.args, ctx.node.parents
+    causes = {}
+    for idx, v in entries(out):
+        if not is_zero(v):
+            continue
+        i, k = idx if _col(ctx) else (idx[1], idx[0])  # (unit, example)
+        n_in = W.cols if _col(ctx) else W.rows
+        wx = [W[i, j] * x[j, k] if _col(ctx) else x[k, j] * W[j, i] for j in range(n_in)]
+        bias = b[i] if _col(ctx) else b[0, i] if b.rows == 1 else b[i]
+        if all(is_zero(t) for t in wx) and is_zero(bias):
+            causes[idx] = f"every product {wn}·{xn} and the bias are 0"
+        else:
+            parts = " + ".join(fmt(t) for t in [*wx, bias]).replace("+ -", "− ")
+            causes[idx] = f"the products and the bias cancel: {parts} = 0"
+    return causes
 
 
 def affine_dW(ctx: Ctx, g):
@@ -259,6 +292,18 @@ def act_forward(ctx: Ctx):
     return z.applyfunc(lambda v: act.f(v, slope))
 
 
+def act_forward_formula(ctx: Ctx) -> Formula:
+    """h = φ(z), with z's numbers."""
+    fn = ctx.node.attrs["fn"]
+    return Formula("{0}" if fn == "identity" else fn + "({0})",
+                   ((ctx.node.parents[0], ctx.args[0]),), FORWARD_TEXT.get(fn, ""))
+
+
+FORWARD_TEXT = {"relu": "ReLU(z) = max(0, z)", "leaky_relu": "LeakyReLU(z) = z if z > 0 else α z",
+                "sigmoid": "σ(z) = 1 / (1 + e^(−z))", "tanh": "tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))",
+                "softmax": "softmax(z)_i = e^(z_i) / Σ_j e^(z_j)"}
+
+
 def act_forward_zeros(ctx: Ctx, out):
     (z,) = ctx.args
     zname = ctx.node.parents[0]
@@ -299,8 +344,9 @@ def act_backward(ctx: Ctx, g):
     act = ctx.rules[fn]
     dphi = sp.Matrix(z.rows, z.cols, lambda i, j: act.d(z[i, j], h[i, j], ctx))
     dz = g.multiply_elementwise(dphi)
+    # the mask is shown as its values: δ = ∂L/∂h ⊙ ReLU′(z) = [-0.2192, 0.1462] ⊙ [1, 0]
     f = (Formula("{0}", ((gsym, g),)) if fn == "identity"
-         else Formula("{0} ⊙ " + act.symbol + "({1})", ((gsym, g), (zname, dphi))))
+         else Formula("{0} ⊙ {1}", ((gsym, g), (f"{act.symbol}({zname})", dphi))))
     f = Formula(f.template, f.operands, act.text if fn != "identity" else "")
 
     def why(idx):
@@ -378,6 +424,31 @@ def loss_forward(ctx: Ctx):
     return sp.sympify(loss.value(p, y, loss.n(p, _col(ctx))))
 
 
+def loss_forward_formula(ctx: Ctx) -> Formula:
+    """L = ℓ(ŷ, y), written out: −[y ln ŷ + (1 − y) ln(1 − ŷ)] for BCE, with the numbers."""
+    y = ctx.args[1]
+    p = ctx.values["yhat"]
+    loss = ctx.rules["loss:" + ctx.node.attrs["fn"]]
+    n = loss.n(p, _col(ctx))
+    one = len(p) == 1
+    s = "" if one else "Σ "
+    body = {"mse": s + "({0} − {1})²", "sse": s + "({0} − {1})²", "half_sse": "½ " + s + "({0} − {1})²",
+            "bce": "−" + s + "[{1} ln {0} + (1 − {1}) ln(1 − {0})]",
+            "ce": "−" + s + "{1} ln {0}"}[ctx.node.attrs["fn"]]
+    if n != 1 and ctx.node.attrs["fn"] in ("mse", "bce", "ce"):
+        body = f"({body}) / {n}" if not one else f"{body} / {n}"
+    if one:  # scalars: the numbers themselves, not 1×1 matrices
+        p, y = p[0], y[0]
+    return Formula(body, (("ŷ", p), ("y", y)), loss_rule_text(ctx.node.attrs["fn"]))
+
+
+def loss_rule_text(fn: str) -> str:
+    return {"mse": "MSE = mean of (ŷ − y)² over every entry", "sse": "SSE = Σ (ŷ − y)²",
+            "half_sse": "½ Σ (ŷ − y)²",
+            "bce": "BCE = −mean of [y ln ŷ + (1 − y) ln(1 − ŷ)]",
+            "ce": "cross-entropy = −mean over the batch of Σ y ln ŷ"}[fn]
+
+
 def loss_backward(ctx: Ctx, g):
     """Fused (sigmoid+bce, softmax+ce): δ = (ŷ − y)/n at the logits; else ∂L/∂ŷ."""
     first, y = ctx.args
@@ -408,6 +479,49 @@ def expr_forward(ctx: Ctx):
     e = ctx.node.attrs["expr"]
     sub = {sp.Symbol(p): v for p, v in zip(ctx.node.parents, ctx.args)}
     return resolve_steps(e.xreplace(sub), ctx.graph.relu_prime_at_zero)
+
+
+def expr_forward_formula(ctx: Ctx) -> Formula:
+    """n = its expression as the author wrote it, with the parents' numbers in their places."""
+    node = ctx.node
+    slot = {p: i for i, p in enumerate(node.parents)}
+    raw = (node.attrs.get("text") or sstr(node.attrs["expr"])).replace("{", "{{").replace("}", "}}")
+    tmpl = _NAME.sub(lambda m: "{%d}" % slot[m.group()] if m.group() in slot else m.group(), raw)
+    return Formula(_display(tmpl), tuple((_display(p), v) for p, v in zip(node.parents, ctx.args)))
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?!\s*\()")  # a name, not a function's
+
+
+def written(node) -> str:
+    """A graph node's expression as its author wrote it, in display form (^, ·, λ)."""
+    return _display(node.attrs.get("text") or sstr(node.attrs["expr"]))
+
+
+def _display(text: str) -> str:
+    text = " ".join(text.split()).replace("**", "^").replace("*", "·")
+    return _GREEK.sub(lambda m: GREEK[m.group()], text)
+
+
+def expr_forward_zeros(ctx: Ctx, out):
+    """Why a node's value is 0: a dead ReLU inside it, or a factor that is 0."""
+    if not is_zero(out):
+        return {}
+    node, e = ctx.node, ctx.node.attrs["expr"]
+    sub = {sp.Symbol(p): v for p, v in zip(node.parents, ctx.args)}
+    for atom in e.atoms(relu, leaky_relu):
+        z = atom.args[0]
+        zv = z.xreplace(sub)
+        if sign(zv) < 0 and (e == atom or is_zero(e.xreplace({atom: 0}).xreplace(sub))):
+            return {(): f"dead ReLU: {pretty(z)} = {fmt(zv)} < 0"}
+        if sign(zv) == 0 and e == atom:
+            return {(): f"ReLU at the boundary: {pretty(z)} = 0"}
+    if isinstance(e, sp.Mul):
+        zero = [str(f) for f in e.args if isinstance(f, sp.Symbol) and is_zero(sub.get(f, 1))]
+        if zero:
+            p = zero[0]
+            return {(): because(f"the factor {p} = 0", ctx.cause("value", p, ()))}
+    return {}
 
 
 def expr_backward(ctx: Ctx, g):
@@ -453,18 +567,25 @@ def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
         if s == 0:
             return (f"{zt} = 0 exactly: the boundary, where ReLU′(0) = "
                     f"{ctx.graph.relu_prime_at_zero} by this exercise's convention")
-    zero_names = [str(s) for s in local_sym.free_symbols if is_zero(sub.get(s, 1))]
+    zero_names = sorted(str(s) for s in local_sym.free_symbols if is_zero(sub.get(s, 1)))
+    if isinstance(local_sym, sp.Symbol) and zero_names:  # ∂v/∂w = r = 0 (dead ReLU: …)
+        return because(f"{local_name} = {local_sym} = 0", ctx.cause("value", zero_names[0], ()))
     if zero_names:
         causes = "; ".join(because(f"{n} = 0", ctx.cause("value", n, ())) for n in zero_names)
         return f"{local_name} = {pretty(local_sym)} = 0 here: {causes}"
     return f"{local_name} = {pretty(local_sym)} = 0 at these values"
 
 
+GREEK = {"lambda": "λ", "alpha": "α", "beta": "β", "gamma": "γ", "eta": "η", "mu": "μ",
+         "theta": "θ", "sigma": "σ", "tau": "τ", "omega": "ω", "rho": "ρ", "epsilon": "ε"}
+_GREEK = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(GREEK) + r")(?![A-Za-z0-9_(])")
+
+
 def pretty(e) -> str:
     """A formula as the student reads it: ^ and ·, ReLU′(z), and 1[a - b > 0] for ∂max/∂a."""
     if isinstance(e, sp.Basic) and e.has(sp.Heaviside):
         e = e.replace(sp.Heaviside, lambda u, *_: sp.Symbol(f"1[{sstr(u)} > 0]"))
-    text = sstr(e).replace("**", "^").replace("*", "·")
+    text = _GREEK.sub(lambda m: GREEK[m.group()], sstr(e).replace("**", "^").replace("*", "·"))
     for name, shown in (("relu_step(", "ReLU′("),
                         ("leaky_step(", "LeakyReLU′(")):  # as the grammar and the seeds spell them
         text = text.replace(name, shown)
@@ -487,10 +608,10 @@ def sgd(theta, grad, lr):
 
 RULES: dict[str, Any] = {
     # operations of the graph
-    "affine": Rule(affine_forward, affine_backward),
-    "act": Rule(act_forward, act_backward, act_forward_zeros),
-    "loss": Rule(loss_forward, loss_backward),
-    "expr": Rule(expr_forward, expr_backward),
+    "affine": Rule(affine_forward, affine_backward, affine_forward_zeros, affine_forward_formula),
+    "act": Rule(act_forward, act_backward, act_forward_zeros, act_forward_formula),
+    "loss": Rule(loss_forward, loss_backward, forward_formula=loss_forward_formula),
+    "expr": Rule(expr_forward, expr_backward, expr_forward_zeros, expr_forward_formula),
     # elementwise derivatives and losses the operations look up
     **ACTIVATIONS,
     **{"loss:" + k: v for k, v in LOSSES.items()},

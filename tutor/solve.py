@@ -132,17 +132,18 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
         for node in graph.nodes.values():
             key = (it, "value", node.name)
             zeros: Mapping = {}
+            f = None
             if node.is_leaf:
                 out, exact = leaves[node.name], True
             else:
                 rule = rules[node.op]
                 out, exact = _tame(rule.forward(ctx(node)))
-                zeros = rule.forward_zeros(ctx(node), out)
+                zeros, f = rule.forward_zeros(ctx(node), out), rule.forward_formula(ctx(node))
             if key in overrides:
                 out, zeros = overrides[key], {}
             values[node.name] = out
             causes[("value", node.name)] = zeros
-            q[key] = Quantity(key, out, zeros=zeros, exact=exact)
+            q[key] = Quantity(key, out, f, zeros=zeros, exact=exact)
 
         # backward ─ reverse topological order, summing at merges
         inbox: dict[str, list[Term]] = defaultdict(list)

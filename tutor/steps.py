@@ -99,9 +99,9 @@ def _meaning(sol: Solution, key: Key) -> str:
             if node.op == "loss":
                 return f"L = {node.attrs['fn']}(ŷ, y)"
         if node.op == "expr":
-            from tutor.rules import pretty
+            from tutor.rules import written
 
-            return f"{name} = {pretty(node.attrs['expr'])}"
+            return f"{name} = {written(node)}"
         return name
     if kind == "new":
         return f"{name} − η·∂{loss}/∂{name}"

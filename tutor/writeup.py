@@ -25,9 +25,11 @@ def zero_lines(step: Step) -> list[tuple[str, str]]:
     return [(", ".join(names), why) for why, names in groups.items()]
 
 
-def same_text(a: str, b: str) -> bool:
-    """Whether two formulas differ only in spacing ('η·∂L/∂w' and 'η · ∂L/∂w')."""
-    return a.replace(" ", "") == b.replace(" ", "")
+def same_text(sym: str, meaning: str) -> bool:
+    """Whether a formula only repeats the step's meaning, up to spacing: 'η · ∂L/∂w' for
+    'η·∂L/∂w', or 'W1 x + b1' for 'z1 = W1 x + b1'."""
+    a, b = sym.replace(" ", ""), meaning.replace(" ", "")
+    return a == b or b.endswith("=" + a)
 
 
 def formula_text(step: Step) -> tuple[str, str]:
@@ -76,6 +78,7 @@ def to_markdown(worked, steps: list[Step]) -> str:
     if spec.notes:
         out += [spec.notes.strip(), ""]
     out += [f"Answers are graded to {worked.tolerance.label}.", ""]
+    out += given_markdown(worked)
     phase, it = None, None
     for s in steps:
         if s.iteration != it and worked.solution.n_iterations > 1:
@@ -100,6 +103,38 @@ def to_markdown(worked, steps: list[Step]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def given_markdown(worked) -> list[str]:
+    """## Given: every parameter, input, target and constant (the student's own numbers for a
+    variant), the learning rate, and what each later iteration changes."""
+    g = worked.graph
+    net = g.kind == "network"
+    roles = {"param": "parameters", "input": "inputs", "const": "constants"}
+    groups: dict[str, list[str]] = {}
+    for node in g.nodes.values():
+        if node.is_leaf and node.name in g.init:
+            groups.setdefault(roles[node.op], []).append(
+                f"{tex_name(node.name, net)} = {tex_value(g.init[node.name])}")
+    out = ["## Given", ""]
+    for role in ("inputs", "constants", "parameters"):
+        if role in groups:
+            out.append(f"- {role}: " + ", ".join(f"${t}$" for t in groups[role]))
+    if g.learning_rate is not None:
+        out.append(f"- learning rate: $\\eta = {tex_value(g.learning_rate)}$")
+    if len(g.iterations) > 1:
+        for k, data in enumerate(g.iterations, start=1):
+            changed = [f"${tex_name(n, net)} = {tex_value(v)}$" for n, v in data.items()
+                       if k == 1 or g.iterations[k - 2].get(n) != v]
+            if changed and k > 1:
+                out.append(f"- iteration {k}: " + ", ".join(changed)
+                           + " (the parameters are those updated by iteration "
+                           + f"{k - 1})")
+            elif k > 1:
+                out.append(f"- iteration {k}: the same data, the updated parameters")
+    if g.relu_prime_at_zero:
+        out.append("- convention: $\\mathrm{ReLU}'(0) = 1$")
+    return out + [""]
+
+
 # ─── TeX in the notation of the seeds (display only) ────────────────────────────────────
 SKILL_WORDS = {"forward": "forward pass", "loss": "loss", "loss_gradient": "loss gradient",
                "delta": "error signal δ", "activation_derivative": "through the activation",
@@ -109,8 +144,14 @@ SKILL_WORDS = {"forward": "forward pass", "loss": "loss", "loss_gradient": "loss
 _LAYERED = re.compile(r"(δ|W|b|z|h)(\d+)")
 _DERIV = {"ReLU": (r"\mathbf{{1}}[{0} > 0]"), "σ": r"\sigma'({0})", "tanh": r"\tanh'({0})",
           "LeakyReLU": r"\mathrm{{LeakyReLU}}'({0})"}
+_DERIV_NAME = re.compile(r"(ReLU|σ|tanh|LeakyReLU)′\((.+)\)")
 _LITERAL = (("Σ over the batch of ", r"\sum_{\text{batch}} "), ("J_softmax", r"J_{\text{softmax}}"),
-            ("·", r"\cdot"), ("ᵀ", r"^\top"), ("⊙", r"\odot"), ("−", "-"), ("ŷ", r"\hat{y}"))
+            ("·", r"\cdot"), ("ᵀ", r"^\top"), ("⊙", r"\odot"), ("−", "-"), ("ŷ", r"\hat{y}"),
+            ("Σ ", r"\sum "), ("½ ", r"\tfrac{1}{2} "), ("²", "^2"), (" ln ", r" \ln "), ("ln(", r"\ln("),
+            ("[", r"\left["), ("]", r"\right]"), ("leaky_relu(", r"\mathrm{LeakyReLU}("),
+            ("relu(", r"\mathrm{ReLU}("), ("sigmoid(", r"\sigma("), ("tanh(", r"\tanh("),
+            ("exp(", r"\exp("), ("log(", r"\log("), ("sqrt(", r"\mathrm{sqrt}("),
+            ("max(", r"\max("), ("min(", r"\min("))
 _LOSS_TEX = {"mse": r"\frac{1}{n}\sum (\hat{y} - y)^2", "sse": r"\sum (\hat{y} - y)^2",
              "half_sse": r"\tfrac{1}{2}\sum (\hat{y} - y)^2",
              "bce": r"-\frac{1}{n}\sum \left[y \ln \hat{y} + (1 - y)\ln(1 - \hat{y})\right]",
@@ -127,6 +168,9 @@ def tex_name(name: str, network: bool) -> str:
         return r"\hat{y}"
     if name == "η":
         return r"\eta"
+    d = _DERIV_NAME.fullmatch(name)  # 'ReLU′(z2)' → \mathbf{1}[z^{(2)} > 0]
+    if d:
+        return _DERIV[d[1]].format(tex_name(d[2], network))
     if name.startswith("∂") and "/∂" in name:
         top, bottom = name[1:].split("/∂", 1)
         return rf"\frac{{\partial {tex_name(top, network)}}}{{\partial {tex_name(bottom, network)}}}"
@@ -203,11 +247,13 @@ def step_tex(worked, s: Step) -> str:
             return (f"{lhs} = {fn}\\left({tex_name(z, net)}\\right) = "
                     f"{fn}\\left({tex_value(sol.value(z, it))}\\right) = {value}")
         if node.op == "loss":
-            return f"{lhs} = {_LOSS_TEX[node.attrs['fn']]} = {value}"
+            num = tex_formula(s.formula, net, True) if s.formula is not None else ""
+            return " = ".join([lhs, _LOSS_TEX[node.attrs["fn"]]] + ([num] if num else [])
+                              + [value])
         if node.op == "expr":
-            names = {sp.Symbol(p): sp.Symbol(p) for p in node.parents}
-            expr = sp.latex(node.attrs["expr"].xreplace(names))
-            return f"{lhs} = {expr} = {value}"
+            expr = sp.latex(node.attrs["expr"])
+            num = tex_formula(s.formula, net, True) if s.formula is not None else ""
+            return " = ".join([lhs, expr] + ([num] if num and num != value else []) + [value])
         return f"{lhs} = {value}"
     if kind == "new":
         lhs = tex_name(name, net) + r"_{\text{new}}"

@@ -1,0 +1,78 @@
+"""What the engine says about each step, beyond its value: the formula of every forward step
+with its numbers, the mask as its values, and a cause in words for every zero (seed 000's
+dead branch, seed 002's cancelling pre-activation, residual-block's dead second iteration)."""
+from __future__ import annotations
+
+import sympy as sp
+
+from tutor.core import work
+from tutor.render import exact_text
+from tutor.rules import pretty
+
+
+def q(ex, kind, name, it=1):
+    return work(ex).solution.get(kind, name, it)
+
+
+# ─── forward steps carry their formula with the numbers ────────────────────────────────
+def test_lab9_forward_formulas_show_the_numbers():
+    z1 = q("lab9-relu-sigmoid-bce", "value", "z1").formula
+    assert z1.symbolic() == "W1 x + b1"
+    assert z1.numeric() == "[[0.5, -0.3], [0.2, 0.7]] [1, 0] + [0.1, -0.1]"
+    h2 = q("lab9-relu-sigmoid-bce", "value", "h2").formula
+    assert (h2.symbolic(), h2.numeric()) == ("relu(z2)", "relu([0.42, -0.17])")
+    # the loss written out, so −ln(0.6346) = 0.45476 is visible (the seed's slip: 0.4546)
+    L = q("lab9-relu-sigmoid-bce", "value", "L").formula
+    assert L.symbolic() == "−[y ln ŷ + (1 − y) ln(1 − ŷ)]"
+    assert L.numeric() == "−[1 ln 0.6346 + (1 − 1) ln(1 − 0.6346)]"
+
+
+def test_graph_forward_formulas_are_the_authors_expression_with_numbers():
+    z2 = q("dag-two-relu-gates", "value", "z2").formula
+    assert (z2.symbolic(), z2.numeric()) == ("w21·x1 + w22·x2 + b2", "1·1 + (-1)·2 + 0")
+    h2 = q("dag-two-relu-gates", "value", "h2").formula
+    assert h2.numeric() == "relu(-1)"  # no double brackets
+    R = q("branch-merge-l2", "value", "R").formula
+    assert (R.symbolic(), R.numeric()) == ("λ·(a^2 + c^2)/2", "0.1·(1^2 + 1^2)/2")
+
+
+def test_the_mask_is_shown_as_its_values_not_as_relu_prime_of_the_mask():
+    f = q("lab9-relu-sigmoid-bce", "grad", "z2").formula
+    assert f.symbolic() == "∂L/∂h2 ⊙ ReLU′(z2)"
+    assert f.numeric() == "[-0.2192, 0.1462] ⊙ [1, 0]"
+
+
+# ─── every zero has a cause, and the cause is not circular ─────────────────────────────
+def test_a_dead_relu_in_a_graph_is_named_in_the_forward_pass():
+    assert q("dag-two-relu-gates", "value", "h2").zeros == {(): "dead ReLU: z2 = -1 < 0"}
+
+
+def test_a_zero_factor_says_why_it_is_zero():
+    assert q("residual-block", "value", "r", 2).zeros == {(): "dead ReLU: w1·x = -2.05 < 0"}
+    assert q("residual-block", "grad", "w2", 2).zeros == {
+        (): "∂f/∂w2 = r = 0 (dead ReLU: w1·x = -2.05 < 0)"}
+    why = q("dag-two-relu-gates", "grad", "v2").zeros[()]
+    assert why == "∂yhat/∂v2 = h2 = 0 (dead ReLU: z2 = -1 < 0)"
+
+
+def test_a_pre_activation_that_cancels_to_zero_says_so():
+    # seed 002: z1[1] = 0.2 + 0 + 0.1 − 0.4 + 0.1 = 0 exactly
+    assert q("diagonal-flip-4-3-4", "value", "z1").zeros == {
+        (0, 0): "the products and the bias cancel: 0.2 + 0 + 0.1 − 0.4 + 0.1 = 0"}
+
+
+# ─── display forms a student can type back ─────────────────────────────────────────────
+def test_exact_text_is_in_the_answer_grammar():
+    from tutor.expr import parse_answer
+
+    assert exact_text(2 * sp.E) == "2*exp(1)"
+    assert exact_text(sp.Matrix([sp.E, 1])) == "[exp(1), 1]"
+    for v in (2 * sp.E, sp.exp(2) + sp.log(3)):
+        assert sp.simplify(parse_answer(exact_text(v)) - v) == 0  # a student can type it back
+
+
+def test_pretty_uses_the_grammars_and_the_seeds_spellings():
+    a, b, lam = sp.symbols("a b lambda")
+    assert pretty(sp.Max(a, b)) == "max(a, b)"
+    assert pretty(sp.diff(sp.Max(a, b), a)) == "1[a - b > 0]"
+    assert pretty(a * lam) == "a·λ"
