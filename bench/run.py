@@ -349,6 +349,13 @@ def bench_diagnose() -> list[str]:
 
 
 def main(argv: list[str]) -> None:
+    unknown = [a for a in argv if a not in SECTIONS]
+    if unknown:
+        what = "" if unknown[0] in ("-h", "--help") else f"unknown section {unknown[0]!r}\n"
+        print(f"{what}usage: python bench/run.py [SECTION…]\nsections: " + ", ".join(SECTIONS)
+              + "\nwithout a section: all of them (several minutes); figures for docs/performance.md",
+              file=sys.stderr if what else sys.stdout)
+        raise SystemExit(2 if what else 0)
     names = argv or list(SECTIONS)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
     print(row("what", "median", "target"))

@@ -184,7 +184,7 @@ def network_oracle(spec: dict) -> dict:
 
         return sp.Matrix(*S.shape, one)
 
-    return {
+    out = {
         "L": L.xreplace(sub),
         "z": [z.xreplace(sub) for z in zs],
         "h": [hh.xreplace(sub) for hh in hs],
@@ -192,6 +192,11 @@ def network_oracle(spec: dict) -> dict:
         "db": [grad(S) for S in bsym],
         "dx": grad(xsym),
     }
+    if spec.get("learning_rate") is not None:  # one SGD step: θ − η ∂L/∂θ
+        lr = num(spec["learning_rate"])
+        out["W_new"] = [W - lr * d for W, d in zip(Ws, out["dW"])]
+        out["b_new"] = [b - lr * d for b, d in zip(bs, out["db"])]
+    return out
 
 
 def equal(a, b) -> bool:

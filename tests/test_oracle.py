@@ -43,6 +43,10 @@ def check_network(w, spec):
         assert equal(sol.grad(f"W{i}"), o["dW"][i - 1]), f"dW{i}"
         assert equal(sol.grad(f"b{i}"), o["db"][i - 1]), f"db{i}"
     assert equal(sol.grad("x"), o["dx"]), "dx"
+    if "W_new" in o:
+        for i in range(1, n + 1):
+            assert equal(sol.get("new", f"W{i}").value, o["W_new"][i - 1]), f"W{i}_new"
+            assert equal(sol.get("new", f"b{i}").value, o["b_new"][i - 1]), f"b{i}_new"
 
 
 @pytest.mark.parametrize("entry", BUNDLED, ids=[e.id for e in BUNDLED])
@@ -144,8 +148,12 @@ def random_network(draw):
         x, t = xs, ts
     else:
         x, t = [list(r) for r in zip(*xs)], [list(r) for r in zip(*ts)]
-    return {"id": "gen", "kind": "network", "layout": layout, "input": x, "target": t,
+    spec = {"id": "gen", "kind": "network", "layout": layout, "input": x, "target": t,
             "layers": layers, "loss": loss, "ask": ["forward", "backward", "inputs"]}
+    if draw(st.booleans()):
+        spec["learning_rate"] = draw(st.sampled_from(["0.1", "0.5", "1/3"]))
+        spec["ask"].append("update")
+    return spec
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,8 @@ from tutor.core import work
 
 
 def near(value, printed, places=None):
-    """``value`` rounds to ``printed`` at the printed number of decimals (entrywise)."""
+    """``value`` rounds to ``printed`` at the printed number of decimals (entrywise); a
+    printed 0 must be exactly 0."""
     if isinstance(printed, (list, tuple)):
         flat_v = list(value) if isinstance(value, sp.MatrixBase) else value
         flat_p = [e for row in printed for e in (row if isinstance(row, list) else [row])]
@@ -21,6 +22,9 @@ def near(value, printed, places=None):
     if isinstance(value, sp.MatrixBase):
         assert value.shape == (1, 1)
         value = value[0, 0]
+    if float(printed) == 0:  # a printed 0 is a structural zero (dead ReLU, zero input): exact
+        assert value == 0, f"{value!r} is not exactly 0"
+        return True
     text = str(printed)
     d = places if places is not None else (len(text.split(".")[1]) if "." in text else 0)
     got = float(sp.N(value, 30))

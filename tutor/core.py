@@ -39,8 +39,13 @@ class Worked:
 
 
 def work_exercise(ex: Exercise) -> Worked:
+    from tutor.errors import SolveError
+
     graph = compile_exercise(ex)
-    sol = solve(graph)
+    try:
+        sol = solve(graph)
+    except SolveError as err:  # at the node's line and column in the file
+        raise ex.error(err.message, err.path, code=err.code) from None
     steps = build_steps(sol, ex.spec.ask)
     return Worked(ex, graph, sol, steps, Tolerance.from_spec(ex.spec.tolerance),
                   build_steps(sol, ex.spec.ask, everything=True))

@@ -65,5 +65,14 @@ class ExerciseError(InputError):
     """An exercise that parses as YAML but does not make sense (cycle, shapes, names)."""
 
 
+class SolveError(ExerciseError):
+    """A value the engine refuses (log(0), a number with thousands of digits, BCE at ŷ = 1),
+    found while solving; ``path`` is where in the file (the node), for core to locate."""
+
+    def __init__(self, message: str, path: tuple = (), code: str = "E240"):
+        self.path = path
+        super().__init__(message, code=code)
+
+
 class UsageError(TutorError):
     """A bad command line: unknown exercise id, conflicting options."""

@@ -262,9 +262,33 @@ def _message(err: dict, spec_cls, data: Any = None) -> str:
     if err["type"] == "missing":
         return f"missing required key '{loc[-1] if loc else name}'"
     if err["type"] == "literal_error":
-        return f"{name}: {err['msg'].replace('Input should be', 'must be')}, not {err['input']!r}"
+        return (f"{name}: {err['msg'].replace('Input should be', 'must be')}, "
+                f"not {shown(err['input'])}")
+    own = _OWN_WORDS.get(err["type"])
+    if own is not None:
+        return f"{name}: {own.format(**err.get('ctx', {}))}, not {shown(err.get('input'))}"
     msg = err["msg"].removeprefix("Value error, ")
     return f"{name}: {msg}"
+
+
+# pydantic's messages in the project's own voice ("Input should be a valid string" …)
+_OWN_WORDS = {"string_type": "must be text", "int_type": "must be a whole number",
+              "int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
+              "too_short": "must have at least {min_length} item(s)",
+              "too_long": "must have at most {max_length} items",
+              "greater_than_equal": "must be ≥ {ge}", "greater_than": "must be > {gt}",
+              "less_than_equal": "must be ≤ {le}", "less_than": "must be < {lt}",
+              "bool_type": "must be true or false", "list_type": "must be a list",
+              "dict_type": "must be a mapping (key: value)"}
+
+
+def shown(value: Any) -> str:
+    """A value from the file as its author wrote it: 0.5, not Decimal('0.5'); [] for a list."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (list, dict)) and len(repr(value)) > 40:
+        return repr(value)[:37] + "..."
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 _WANTS = {"int_type": "a number", "int_from_float": "a number", "decimal_type": "a number",
@@ -281,9 +305,7 @@ def _union_message(loc: tuple, errs: list[dict]) -> str:
     if not wants:
         return f"{name}: {errs[0]['msg'].removeprefix('Value error, ')}"
     text = " or ".join(w.replace("a number", 'a number (0.5, -2 or "1/3")', 1) for w in wants)
-    got = errs[0].get("input")
-    shown = repr(got) if len(repr(got)) < 40 else repr(got)[:37] + "..."
-    return f"{name}: expected {text}, got {shown}"
+    return f"{name}: expected {text}, got {shown(errs[0].get('input'))}"
 
 
 def _fields_at(spec_cls, loc: tuple) -> list[str]:

@@ -41,7 +41,11 @@ def scalar_text(x: Any, places: int = PLACES) -> str:
         return "0"
     if abs(f) < 10 ** (-places) / 2 or abs(f) >= 1e12:
         return f"{f:.{max(places - 2, 2)}e}".replace("e-0", "e-").replace("e+0", "e")
-    s = f"{f:.{places}f}".rstrip("0").rstrip(".")
+    from decimal import ROUND_HALF_UP, Decimal
+
+    # rounded half-up from 30 exact digits, not from a float: 717/800 = 0.89625 → 0.8963
+    d = Decimal(str(sp.N(x, 30))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    s = f"{d:f}".rstrip("0").rstrip(".") if "." in f"{d:f}" else f"{d:f}"
     return "0" if s in ("-0", "") else s
 
 

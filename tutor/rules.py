@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from tutor.functions import leaky_relu, relu, resolve_steps, sigmoid, sign
+from tutor.limits import Trouble, trouble
 from tutor.render import entry_name, fmt, sstr
 
 
@@ -420,6 +421,7 @@ def loss_forward(ctx: Ctx):
     first, y = ctx.args
     a = ctx.node.attrs
     p = ctx.values["yhat"]
+    _loss_domain(a["fn"], p, y, _col(ctx))
     loss = ctx.rules["loss:" + a["fn"]]
     return sp.sympify(loss.value(p, y, loss.n(p, _col(ctx))))
 
@@ -447,6 +449,27 @@ def loss_rule_text(fn: str) -> str:
             "half_sse": "½ Σ (ŷ − y)²",
             "bce": "BCE = −mean of [y ln ŷ + (1 − y) ln(1 − ŷ)]",
             "ce": "cross-entropy = −mean over the batch of Σ y ln ŷ"}[fn]
+
+
+def _loss_domain(fn: str, p, y, col: bool) -> None:
+    """BCE: targets in [0, 1] and 0 < ŷ < 1 (else ln 0); CE: each example's targets ≥ 0 and
+    summing to 1 (the fused ∂L/∂z = ŷ − y needs Σy = 1)."""
+    if fn == "bce":
+        for idx, t in entries(y):
+            if sign(t) < 0 or sign(1 - t) < 0:
+                raise Trouble(f"bce needs targets between 0 and 1, not {fmt(t)}", ("target",))
+        for idx, v in entries(p):
+            if sign(v) <= 0 or sign(1 - v) <= 0:
+                raise Trouble(f"bce needs 0 < ŷ < 1 (ln 0 is not a number), but ŷ = {fmt(v)}: "
+                              "give the output layer a sigmoid")
+    if fn == "ce":
+        cols = y if col else y.T
+        for k in range(cols.cols):
+            column = [cols[i, k] for i in range(cols.rows)]
+            if any(sign(t) < 0 for t in column) or sign(sum(column) - 1) != 0:
+                shown = ", ".join(fmt(t) for t in column)
+                raise Trouble(f"ce needs each example's targets to be ≥ 0 and sum to 1 "
+                              f"(one-hot or a distribution), not [{shown}]", ("target",))
 
 
 def loss_backward(ctx: Ctx, g):
@@ -478,6 +501,9 @@ def loss_backward(ctx: Ctx, g):
 def expr_forward(ctx: Ctx):
     e = ctx.node.attrs["expr"]
     sub = {sp.Symbol(p): v for p, v in zip(ctx.node.parents, ctx.args)}
+    why = trouble(e, sub)  # before SymPy builds it: u**1000 of a 1000-digit u, log(0)
+    if why:
+        raise Trouble(why)
     return resolve_steps(e.xreplace(sub), ctx.graph.relu_prime_at_zero)
 
 

@@ -22,7 +22,9 @@ from typing import Any, Mapping
 
 import sympy as sp
 
+from tutor.errors import SolveError
 from tutor.graph import Graph
+from tutor.limits import Trouble, trouble
 from tutor.render import fmt
 from tutor.rules import RULES, Ctx, Formula, Term, entries, is_zero
 
@@ -64,6 +66,14 @@ class Solution:
         return self.quantities[(it, "grad", node)].value
 
 
+def _kept(v: Any, what: str, path: tuple) -> tuple[Any, bool]:
+    """``_tame``d, after tutor.limits says the value is a finite real of a sane size."""
+    why = trouble(v)
+    if why:
+        raise SolveError(f"{what}: {why}", path)
+    return _tame(v)
+
+
 def _tame(v: Any) -> tuple[Any, bool]:
     """Keep exact forms a person can read; carry larger ones at 40 significant digits."""
     if isinstance(v, sp.MatrixBase):
@@ -80,6 +90,10 @@ def _tame(v: Any) -> tuple[Any, bool]:
     if v.is_Rational or v.is_Float or sp.count_ops(v) <= MAX_OPS:
         return v, not v.is_Float
     return sp.Float(sp.N(v, DIGITS), DIGITS), False
+
+
+def _at(it: int) -> str:
+    return f" (iteration {it})" if it > 1 else ""
 
 
 def _shift(template: str, by: int) -> str:
@@ -137,7 +151,11 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                 out, exact = leaves[node.name], True
             else:
                 rule = rules[node.op]
-                out, exact = _tame(rule.forward(ctx(node)))
+                try:
+                    out = rule.forward(ctx(node))
+                except Trouble as t:  # refused before it was computed
+                    raise SolveError(f"{node.name}{_at(it)}: {t}", t.path or node.path) from None
+                out, exact = _kept(out, f"the value of {node.name}{_at(it)}", node.path)
                 zeros, f = rule.forward_zeros(ctx(node), out), rule.forward_formula(ctx(node))
             if key in overrides:
                 out, zeros = overrides[key], {}
@@ -158,7 +176,8 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                 terms = tuple(inbox.get(node.name, ()))
                 if not terms:
                     continue  # a target or constant: nothing to learn
-                g, exact = _tame(rules["accumulate"](list(terms)))
+                g, exact = _kept(rules["accumulate"](list(terms)),
+                                 f"∂{graph.loss}/∂{node.name}{_at(it)}", node.path)
                 f, zeros = combine(list(terms)), _merge_zeros(list(terms), g)
             if key in overrides:
                 g, zeros = overrides[key], {}
@@ -182,7 +201,7 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                     new = rules["sgd"](params[p], grads[p], lr)
                     f = Formula("{0} − {1} · {2}", ((p, params[p]), ("η", lr),
                                                    (graph.nodes[p].grad_symbol, grads[p])))
-                new, exact = _tame(new)
+                new, exact = _kept(new, f"the update of {p}{_at(it)}", graph.nodes[p].path)
                 if key in overrides:
                     new = overrides[key]
                 q[key] = Quantity(key, new, f, exact=exact)

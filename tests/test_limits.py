@@ -1,0 +1,89 @@
+"""Values the engine refuses — not finite, not real, too large, or growing across nodes — each
+answered with one `file:line:col: message` and exit status 2, before SymPy builds them."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import sympy as sp
+from typer.testing import CliRunner
+
+from tutor.cli import app
+from tutor.limits import MAX_BITS, trouble
+
+GRAPH = "id: t\nkind: graph\nparams: {{a: {a}}}\nnodes:\n{nodes}loss: L\nask: [forward, backward]\n"
+
+
+def graph(a, *nodes):
+    return GRAPH.format(a=a, nodes="".join(f"  {n}\n" for n in nodes))
+
+
+NETWORK = """id: n
+kind: network
+input: [1]
+target: {target}
+layers:
+  - {{W: [[{w}]], b: [0], activation: {act}}}
+loss: {loss}
+ask: [forward, backward]
+"""
+
+CASES = {
+    "log-of-zero": (graph(0, "L: log(a)"), "5:6", "L: the log of 0 or of a negative number"),
+    "division-by-zero": (graph(0, "L: 1/a"), "5:6", "L: a division by zero"),
+    "root-of-negative": (graph(-1, "L: sqrt(a)"), "5:6", "L: not a real number"),
+    "exp-tower": (graph(1, "L: exp(exp(exp(exp(exp(100*a)))))"), "5:6",
+                  "L: larger than 1e+300 in size"),
+    "powers-across-nodes": (graph(2, "u: a**900", "v: u**1000", "w: v**1000", "L: w**1000"),
+                            "6:6", "v: larger than 1e+300 in size"),
+    "tiny-powers-across-nodes": (graph('"1/3"', "u: a**1000", "v: u**1000", "L: v**1000"),
+                                 "6:6", "v: an exact number of about"),
+    "bce-at-one": (NETWORK.format(target=1, w=1, act="identity", loss="bce"), "7:7",
+                   "L: bce needs 0 < ŷ < 1 (ln 0 is not a number), but ŷ = 1"),
+    "bce-target-3": (NETWORK.format(target=3, w=1, act="sigmoid", loss="bce"), "4:9",
+                     "L: bce needs targets between 0 and 1, not 3"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_refused_with_its_position_and_exit_2(name, tmp_path):
+    text, where, message = CASES[name]
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(text)
+    t = time.perf_counter()
+    for fmt in ("rich", "json"):
+        r = CliRunner().invoke(app, ["solve", str(f), "--format", fmt])
+        assert r.exit_code == 2, r.output
+        assert f"{f}:{where}: {message}" in r.output.replace("\n", "")
+        assert "Traceback" not in r.output and "internal error" not in r.output
+    assert time.perf_counter() - t < 10  # generous: refused, not computed (once: minutes)
+
+
+def test_ce_targets_must_be_a_distribution(tmp_path):
+    f = tmp_path / "ce.yaml"
+    f.write_text("id: c\nkind: network\ninput: [1]\ntarget: [1, 1]\nlayers:\n"
+                 "  - {W: [[1], [2]], b: [0, 0], activation: softmax}\nloss: ce\nask: [forward]\n")
+    r = CliRunner().invoke(app, ["solve", str(f)])
+    assert r.exit_code == 2
+    assert "ce needs each example's targets to be ≥ 0 and sum to 1" in r.output
+
+
+def test_json_never_has_infinity_and_values_below_the_limits_are_kept(tmp_path):
+    f = tmp_path / "big.yaml"
+    f.write_text(graph(2, "u: a**900", "L: u/2"))  # 2^899: 271 digits, within the limits
+    r = CliRunner().invoke(app, ["solve", str(f), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"JSON has {c}"))
+    assert data["steps"][1]["exact"] == str(sp.Integer(2) ** 899)
+
+
+def test_trouble_is_none_for_ordinary_values_and_names_the_problem_otherwise():
+    a = sp.Symbol("a")
+    assert trouble(sp.Rational(-17, 100)) is None
+    assert trouble(1 / (1 + sp.exp(-sp.Rational(69, 125)))) is None
+    assert trouble(sp.log(a), {a: 0}) == "the log of 0 or of a negative number"
+    assert trouble(a ** 10, {a: sp.Rational(1, 3) ** 300}).startswith(
+        "an exact number of about")  # tiny, but 4,760 digits in its denominator
+    assert trouble(sp.Integer(2) ** (MAX_BITS + 10)).startswith("an exact number of about")
+    assert trouble(sp.zoo).startswith("not a finite number")
