@@ -156,8 +156,10 @@ def test_json_summary_counts_answer_notes_across_the_class(tmp_path):
     assert codes[next(c for c in codes if c.startswith("delta2."))] == 3
     r = run("check", LAB9, folder, "--format", "csv", "--summary")
     rows = list(csv.reader(io.StringIO(r.stdout)))
-    assert rows[0] == ["code", "students", "of"]
-    assert any(row[0].startswith("delta2.") and row[1:] == ["3", "4"] for row in rows)
+    assert rows[0] == ["code", "students", "of", "step", "misconception", "name"]
+    assert ["delta2.no-relu-mask", "3", "4", "delta2", "no-relu-mask",
+            "no ReLU mask at delta2"] in rows
+    assert ["no-relu-mask", "3", "4", "", "no-relu-mask", "no ReLU mask"] in rows
 
 
 def test_junit_has_a_suite_per_sheet_and_a_failure_per_step_not_correct(tmp_path):
@@ -283,3 +285,190 @@ def test_two_worker_processes_give_the_same_report_as_one(tmp_path):
     for fmt_ in (checking.to_json, checking.to_csv, checking.to_junit):
         assert fmt_(two) == fmt_(one)
     assert two.exit_code == one.exit_code == 2
+
+
+# ─── one bad answer is one invalid step; YAML 1.1 never rewrites an answer ──────────────
+def test_one_unreadable_answer_is_one_invalid_step_and_the_rest_is_graded(tmp_path):
+    p = tmp_path / "s.yaml"
+    text = (SHEETS / "lab9-seed003.yaml").read_text()
+    for old, new in (("L: 0.4548", "L: .inf"), ("z3: 0.552", "z3: " + "9" * 9001),
+                     ("yhat: 0.6346", "yhat: yes"), ("delta3: -0.3654", "delta3: 0x10"),
+                     ("db3: -0.3654", "db3: 1:30"), ("z1: [0.6, 0.1]", "z1: [6e-1, 1E-1]"),
+                     ("dh2: [-0.2192, 0.1462]", "dh2: [-0.2192, .nan]")):
+        assert old in text
+        text = text.replace(old, new)
+    p.write_text(text)
+    r, doc = check_json(LAB9, p)
+    assert r.exit_code == 1, r.output  # graded, not refused
+    s = doc["sheets"][0]
+    steps = {x["id"]: x for x in s["steps"]}
+    bad = {i: x["message"] for i, x in steps.items() if x["verdict"] != "correct"}
+    assert set(bad) == {"L", "z3", "yhat", "delta3", "db3", "dh2"}
+    assert all(steps[i]["verdict"] == "invalid" for i in bad)
+    assert bad["L"] == "'.inf' is infinite: an answer is a finite number"
+    assert bad["dh2"] == "'.nan' is not a number: an answer is a finite number"
+    assert bad["z3"].startswith("number too long: 9001 digits")
+    assert bad["yhat"].startswith("answers are numbers: 'yes' is not a number")
+    assert bad["delta3"].startswith("only decimal numbers are allowed, not '0x10'")
+    assert bad["db3"].startswith("'1:30' is not a number: ':' is not allowed")
+    # what the student typed is what the report shows
+    assert (steps["L"]["answer"], steps["yhat"]["answer"], steps["delta3"]["answer"],
+            steps["db3"]["answer"], steps["z1"]["answer"]) == (
+        ".inf", "yes", "0x10", "1:30", "[6e-1, 1E-1]")
+    assert steps["z1"]["verdict"] == "correct" and steps["dW2"]["verdict"] == "correct"
+    assert (s["score"], s["max"]) == (18, 24)
+    out = run("check", LAB9, p).stdout
+    assert "'.inf' is infinite" in out and "9" * 200 not in out  # a long answer is clipped
+
+
+def test_a_quoted_answer_is_its_string_value_and_yaml_hex_is_not_sixteen(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("answers:\n  z3: '0.552'\n  L: \"0.4548\"\n  delta3: 0x10\n  yhat: 1_0\n")
+    r, doc = check_json(LAB9, p)
+    steps = {x["id"]: x for x in doc["sheets"][0]["steps"]}
+    assert steps["z3"]["verdict"] == steps["L"]["verdict"] == "correct"
+    assert steps["delta3"]["verdict"] == "invalid" and steps["delta3"]["answer"] == "0x10"
+    # 1_0 is ten: BCE cannot take ŷ = 10, so the follow-through solve fails — the sheet is
+    # still graded (it used to stop with "error: L bce needs 0 < ŷ < 1", exit 2)
+    assert steps["yhat"]["answer"] == "1_0" and steps["yhat"]["verdict"] == "wrong"
+    assert r.exit_code == 1
+
+
+# ─── variants: a named student is graded against their own variant ──────────────────────
+def _variant_sheet(name):
+    from tutor.core import work
+    from tutor.render import fmt
+
+    text = run("template", "lab9-variants", "--student", name).stdout
+    w = work("lab9-variants", student=name)
+    return text.split("answers:\n")[0] + "answers:\n" + "".join(
+        f"  {s.id}: {fmt(s.value)}\n" for s in w.steps), w
+
+
+def test_a_copied_sheet_with_another_students_seed_is_graded_as_its_own_students(tmp_path):
+    from tutor.variants import student_seed
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    alice, wa = _variant_sheet("alice")
+    (folder / "alice.yaml").write_text(alice)
+    (folder / "bob.yaml").write_text(alice.replace('student: "alice"', 'student: "bob"'))
+    bob_seed = student_seed("bob", "lab9-variants")
+    assert f"seed: {wa.seed}" in alice and wa.seed != bob_seed
+    r, doc = check_json("lab9-variants", folder)
+    by = {x["student"]: x for x in doc["sheets"]}
+    assert by["alice"]["score"] == 24 and by["alice"]["notes"] == []
+    assert by["bob"]["score"] < 24  # alice's numbers are not right for bob's variant
+    assert (by["bob"]["seed"], by["bob"]["sheet_seed"]) == (bob_seed, wa.seed)
+    note = (f"seed {wa.seed} is not bob's variant ({bob_seed}): graded against bob's own")
+    assert by["bob"]["notes"] == [note]
+    rows = {x["student"]: x for x in csv.DictReader(io.StringIO(
+        run("check", "lab9-variants", folder, "--format", "csv").stdout))}
+    assert rows["bob"]["note"] == note and rows["bob"]["seed"] == str(bob_seed)
+    assert rows["alice"]["note"] == ""
+    out = run("check", "lab9-variants", folder).stdout
+    assert f"note: {folder / 'bob.yaml'}: {note}" in " ".join(out.split())
+
+
+def test_a_named_sheet_without_a_seed_and_a_named_file_get_the_students_variant(tmp_path):
+    alice, wa = _variant_sheet("alice")
+    p = tmp_path / "alice.yaml"  # the file is named after the student, too
+    p.write_text(alice.replace(f"seed: {wa.seed}", ""))
+    r, doc = check_json("lab9-variants", p)
+    assert doc["sheets"][0]["score"] == 24 and doc["sheets"][0]["seed"] == wa.seed
+
+
+# ─── the template shows the given numbers ────────────────────────────────────────────────
+def test_the_template_of_a_variant_shows_the_students_own_given_numbers_not_answers():
+    from tutor.core import work
+    from tutor.render import fmt
+    from tutor.sheets import given_text
+
+    r = run("template", "lab9-variants", "--student", "alice")
+    assert r.exit_code == 0
+    w = work("lab9-variants", student="alice")
+    head = r.stdout.split("exercise:")[0]
+    assert f"# Given (your variant, seed {w.seed}):" in head
+    g = w.graph.init
+    for name in ("x", "W1", "b1", "W2", "b2", "W3", "b3", "y"):
+        assert f"#   {name.ljust(2)} = {given_text(g[name])}" in head, name
+    assert "#   η  = 0.1" in head and "(learning rate)" in head and "(target)" in head
+    assert w.graph.init["W1"] != work("lab9-variants", student="bob").graph.init["W1"]
+    for s in w.steps:  # no answer leaks into the sheet
+        if s.id not in ("h1", "h2") and fmt(s.value) not in ("0", "1"):
+            assert fmt(s.value) not in head, s.id
+    r2 = run("template", "lab9-variants", "--student", "alice", "--seed", "5")
+    assert r2.exit_code == 2 and "not both" in r2.output
+
+
+def test_the_template_of_a_graph_shows_params_inputs_constants_and_later_iterations():
+    r = run("template", "branch-merge-l2")
+    head = r.stdout.split("exercise:")[0]
+    for line in ("#   x      = 2    (input)", "#   a      = 1    (parameter)",
+                 "#   lambda = 0.1  (constant)", "#   η      = 0.1  (learning rate)",
+                 "#   iteration 2: x = 0"):
+        assert line in head, line
+    r = run("template", LAB9)
+    assert "#   W1 = [[0.5, -0.3], [0.2, 0.7]]" in r.stdout
+    assert "#   x  = [1, 0]" in r.stdout
+
+
+# ─── wrong entries, and why a zero entry is zero ─────────────────────────────────────────
+def test_a_wrong_dW2_names_its_wrong_entries_the_zero_causes_and_the_missing_mask(tmp_path):
+    p = tmp_path / "s.yaml"  # delta2 right, but dW2 = (unmasked δ2) h1ᵀ
+    p.write_text((SHEETS / "lab9-no-relu-mask.yaml").read_text().replace(
+        "delta2: [-0.2192, 0.1462]", "delta2: [-0.2192, 0]"))
+    r, doc = check_json(LAB9, p)
+    steps = {x["id"]: x for x in doc["sheets"][0]["steps"]}
+    dw2 = steps["dW2"]
+    assert steps["delta2"]["verdict"] == "correct"
+    assert dw2["verdict"] == "wrong" and dw2["code"] == "dW2.no-relu-mask"
+    assert dw2["wrong_entries"] == ["dW2[2,1]", "dW2[2,2]"]
+    assert dw2["zero_causes"] == [
+        "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
+        "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0)"]
+    assert "2 of 4 entries wrong: dW2[2,1], dW2[2,2]" in dw2["message"]
+    assert dw2["message"].endswith("misconception: no ReLU mask")
+    assert steps["db2"]["zero_causes"] == [
+        "db2[2] should be 0, not 0.1462: δ2[2] = 0 (dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0)"]
+    out = " ".join(run("check", LAB9, p).stdout.split())
+    assert "no error signal reaches unit 2" in out and "2 of 4 entries wrong" in out
+
+
+# ─── class summary ────────────────────────────────────────────────────────────────────────
+def test_the_class_summary_names_misconceptions_and_counts_each_student_once(tmp_path):
+    from tutor.core import work
+    from tutor.misconceptions import buggy_rules
+    from tutor.render import fmt
+    from tutor.solve import solve
+
+    w = work(LAB9)
+    plus = solve(w.graph, buggy_rules("update-plus-eta")).quantities
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ann", "ben"):  # +η in all six updates
+        (folder / f"{name}.yaml").write_text("answers:\n" + "".join(
+            f"  {s.id}: {fmt(plus[s.key].value)}\n" for s in w.steps))
+    shutil.copy(SHEETS / "lab9-no-relu-mask.yaml", folder / "cat.yaml")
+    shutil.copy(SHEETS / "lab9-seed003.yaml", folder / "dan.yaml")
+    r, doc = check_json(LAB9, folder)
+    mis = {m["id"]: m for m in doc["summary"]["misconceptions"]}
+    assert mis["update-plus-eta"]["students"] == 2  # not 12: once per student
+    assert mis["update-plus-eta"]["name"] == "+η in the update"
+    assert [x["step"] for x in mis["update-plus-eta"]["steps"]] == [
+        "W1_new", "b1_new", "W2_new", "b2_new", "W3_new", "b3_new"]
+    assert mis["no-relu-mask"] == {"id": "no-relu-mask", "name": "no ReLU mask", "students": 1,
+                                   "steps": [{"step": "delta2", "students": 1}]}
+    code = next(c for c in doc["summary"]["codes"] if c["code"] == "delta2.no-relu-mask")
+    assert (code["step"], code["name"], code["label"]) == (
+        "delta2", "no ReLU mask", "no ReLU mask at delta2")
+    rows = list(csv.reader(io.StringIO(
+        run("check", LAB9, folder, "--format", "csv", "--summary").stdout)))
+    assert rows[1] == ["update-plus-eta", "2", "4", "", "update-plus-eta", "+η in the update"]
+    assert rows[2] == ["W1_new.update-plus-eta", "2", "4", "W1_new", "update-plus-eta",
+                       "+η in the update at W1_new"]
+    assert ["dW2.follow-through", "1", "4", "dW2", "", "follow-through at dW2"] in rows
+    out = run("check", LAB9, folder).stdout
+    assert "2 of 4 students: +η in the update at W1_new, b1_new, W2_new, b2_new, W3_new, " \
+           "b3_new" in out
+    assert "1 of 4 students: no ReLU mask at delta2" in out

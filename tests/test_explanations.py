@@ -33,7 +33,7 @@ def test_graph_forward_formulas_are_the_authors_expression_with_numbers():
     h2 = q("dag-two-relu-gates", "value", "h2").formula
     assert h2.numeric() == "relu(-1)"  # no double brackets
     R = q("branch-merge-l2", "value", "R").formula
-    assert (R.symbolic(), R.numeric()) == ("λ·(a^2 + c^2)/2", "0.1·(1^2 + 1^2)/2")
+    assert (R.symbolic(), R.numeric()) == ("λ/2·(a^2 + c^2)", "0.1/2·(1^2 + 1^2)")
 
 
 def test_the_mask_is_shown_as_its_values_not_as_relu_prime_of_the_mask():

@@ -156,3 +156,50 @@ def test_a_memo_gives_the_same_verdicts():
     memo: dict = {}
     for answers in (LAB9, NO_MASK, NO_MASK, LAB9):
         assert grade(lab9(), answers, memo=memo) == grade(lab9(), answers)
+
+
+@pytest.mark.parametrize("step,text,message", [
+    ("dW2", "0.5", "expected a 2×2 matrix, got a single number"),
+    ("dW2", "[-0.1315, -0.0219]", "expected a 2×2 matrix, got a vector of 2"),
+    ("dW2", "1 2 3; 4 5 6", "expected a 2×2 matrix, got a 2×3 matrix"),
+    ("delta2", "[[1, 2], [3, 4]]", "expected a vector of 2, got a 2×2 matrix"),
+    ("delta2", "[5]", "expected a vector of 2, got a single number in brackets"),
+    ("delta2", "[[1], [2], [3]]", "expected a vector of 2, got a vector of 3"),
+    ("z3", "[1, 2]", "expected a single number, got a vector of 2"),
+])
+def test_shape_messages_name_both_shapes_in_words(step, text, message):
+    v = by_id(grade(lab9(), {**LAB9, step: text}))[step]
+    assert v.status == "invalid" and v.message == message
+
+
+def test_a_wrong_matrix_lists_its_wrong_entries_and_why_a_zero_entry_is_zero():
+    answers = {**LAB9, "dW2": "[[-0.1315, -0.0219], [0.0877, 0.0146]]"}  # δ2 right, no mask
+    v = by_id(grade(lab9(), answers))["dW2"]
+    assert v.status == "wrong"
+    assert v.wrong_entries == ("dW2[2,1]", "dW2[2,2]")
+    assert v.zero_causes == (
+        "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
+        "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0)",)
+    # the cause is the solver's own record for that entry, not recomputed
+    assert lab9().step("dW2").zeros[(1, 0)] in v.zero_causes[0]
+    one = by_id(grade(lab9(), {**LAB9, "dW2": "[[-0.1315, 0.5], [0, 0]]"}))["dW2"]
+    assert one.wrong_entries == ("dW2[1,2]",) and one.zero_causes == ()
+
+
+def test_a_bug_made_one_step_earlier_is_named_when_the_step_itself_looks_right():
+    # delta2 is right (masked), but dW2, db2 and dh1 use the unmasked ∂L/∂h2: the mask is
+    # dropped between the steps, which only the whole exercise solved with the bug reproduces
+    answers = {**LAB9, "dW2": "[[-0.1315, -0.0219], [0.0877, 0.0146]]",
+               "db2": "[-0.2192, 0.1462]", "dh1": "[-0.1608, 0.0877]"}
+    vs = by_id(grade(lab9(), answers))
+    assert vs["delta2"].status == "correct"
+    for sid in ("dW2", "db2", "dh1"):
+        assert vs[sid].status == "wrong" and vs[sid].code == f"{sid}.no-relu-mask", sid
+    # and random wrong numbers are named by nothing
+    vs = by_id(grade(lab9(), {**LAB9, "dW2": "[[0.3, 0.1], [0.2, 0.7]]"}))
+    assert vs["dW2"].status == "wrong" and vs["dW2"].misconceptions == ()
+
+
+def test_answers_the_engine_cannot_carry_forward_are_still_graded():
+    vs = by_id(grade(lab9(), {**LAB9, "yhat": "10"}))  # BCE needs 0 < ŷ < 1
+    assert vs["yhat"].status == "wrong" and vs["L"].status == "correct"

@@ -41,10 +41,45 @@ def test_the_template_reads_back_as_a_blank_sheet_for_its_exercise():
 def test_yaml_numbers_come_back_as_the_exact_text_typed():
     s = parse_sheet("exercise: x\nanswers:\n  delta3: -0.3654\n  z3: 1.2e-3\n"
                     "  dW2: [[-0.1315, -0.0219], [0, 0]]\n  z2: 0.42; -0.17\n  a: 7\n"
-                    "  b: '-73/200'\n  c:\n", "s.yaml")
-    assert s.answers == {"delta3": "-0.3654", "z3": "0.0012",
+                    "  b: '-73/200'\n  c:\n  d: 1.50\n  e: [1E-3, \"1/3\"]\n  f: ~\n",
+                    "s.yaml")
+    assert s.answers == {"delta3": "-0.3654", "z3": "1.2e-3",
                          "dW2": "[[-0.1315, -0.0219], [0, 0]]", "z2": "0.42; -0.17", "a": "7",
-                         "b": "-73/200", "c": None}
+                         "b": "-73/200", "c": None, "d": "1.50", "e": "[1E-3, 1/3]", "f": None}
+    assert not s.invalid
+
+
+@pytest.mark.parametrize("typed,yaml_1_1_made", [
+    ("0x10", 16), ("0o17", 15), ("1_000", 1000), ("1:30", 90), ("yes", True), ("on", True),
+    ("no", False), (".inf", "inf"), ("-.Inf", "-inf"), (".NaN", "nan")])
+def test_yaml_1_1_never_rewrites_what_the_student_typed(typed, yaml_1_1_made):
+    s = parse_sheet(f"answers:\n  L: {typed}\n  z3: [{typed}, 2]\n", "s.yaml")
+    assert s.answers["L"] == typed and s.answers["z3"] == f"[{typed}, 2]"
+    assert s.lines == {"L": 2, "z3": 3}
+
+
+@pytest.mark.parametrize("typed,why", [
+    (".inf", "'.inf' is infinite: an answer is a finite number"),
+    ("-.inf", "'-.inf' is infinite: an answer is a finite number"),
+    (".nan", "'.nan' is not a number: an answer is a finite number"),
+    ("1:30", "'1:30' is not a number: ':' is not allowed in an answer"),
+])
+def test_what_yaml_would_read_as_inf_nan_or_base_60_is_one_invalid_answer(typed, why):
+    s = parse_sheet(f"answers:\n  L: {typed}\n  z3: 0.552\n  W: [1, {typed}]\n", "s.yaml")
+    assert s.invalid["L"].startswith(why) and s.invalid["W"].startswith(why)
+    assert s.answers["L"] == typed and s.answers["W"] == f"[1, {typed}]"  # shown as typed
+    assert s.answers["z3"] == "0.552" and "z3" not in s.invalid
+
+
+def test_header_fields_are_read_as_text_and_the_seed_as_a_whole_number():
+    s = parse_sheet('exercise: lab9-variants\nsha: 1234e5678\nstudent: yes\nseed: 0017\n'
+                    'answers:\n', "class/x.yaml")
+    assert (s.exercise, s.sha, s.student, s.seed, s.named) == (
+        "lab9-variants", "1234e5678", "yes", 17, True)
+    s = parse_sheet("student:\nseed: 5\nanswers:\n", "class/ada.yaml")
+    assert (s.student, s.named, s.seed) == ("ada", False, 5)
+    with pytest.raises(InputError, match=r"s\.yaml:1: seed must be a whole number, not '0x11'"):
+        parse_sheet("seed: 0x11\nanswers:\n", "s.yaml")
 
 
 def test_a_student_without_a_header_name_is_named_after_the_file():
@@ -53,7 +88,7 @@ def test_a_student_without_a_header_name_is_named_after_the_file():
 
 def test_a_mapping_as_an_answer_is_invalid_not_a_crash():
     s = parse_sheet("answers:\n  dW2: {a: 1}\n", "s.yaml")
-    assert s.answers["dW2"] is None and "mapping" in s.invalid["dW2"]
+    assert s.answers["dW2"] == "{a: 1}" and "mapping" in s.invalid["dW2"]
 
 
 @pytest.mark.parametrize("text,where,words", [

@@ -20,12 +20,27 @@ def test_new_writes_a_commented_skeleton_that_validates_and_solves(tmp_path, kin
     assert r.exit_code == 0, r.output
     path = tmp_path / "my-ex.yaml"
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("# yaml-language-server: $schema=file://")
+    # a relative path (no machine-specific file:///… address), with the schema beside it
+    assert text.splitlines()[0] == "# yaml-language-server: $schema=exercise.schema.json"
+    assert "file://" not in text and str(tmp_path) not in text
+    from tutor.scaffold import schema_text
+
+    assert (tmp_path / "exercise.schema.json").read_text(encoding="utf-8") == schema_text()
+    assert "created " + str(tmp_path / "exercise.schema.json") in r.output
     assert "id: my-ex\n" in text and f"kind: {kind}\n" in text
     assert [p.text() for p in validate_file(path)] == []
     w = work(path)
     assert w.steps and w.id == "my-ex"
     assert run("solve", path).exit_code == 0
+
+
+def test_new_keeps_an_existing_schema_file_beside_it(tmp_path):
+    mine = tmp_path / "exercise.schema.json"
+    mine.write_text("{}", encoding="utf-8")
+    r = run("new", "b", "--dir", tmp_path)
+    assert r.exit_code == 0 and "exercise.schema.json" not in r.output
+    assert mine.read_text(encoding="utf-8") == "{}"  # left alone
+    assert (tmp_path / "b.yaml").exists()
 
 
 def test_new_refuses_to_overwrite_and_bad_names(tmp_path):
@@ -53,6 +68,47 @@ def test_show_draws_the_dag_with_values_and_gradients():
     assert "val=-1" in r.stdout and "grad=0" in r.stdout and "grad=-2" in r.stdout
     plain = run("show", "dag-two-relu-gates")
     assert "val=-1" in plain.stdout and "grad=" not in plain.stdout
+
+
+def _edges_drawn(text: str) -> tuple[set, set]:
+    """The edges a graph drawing names: at their head (a node's "← a, x" column) and at
+    their tail (a node's "→ h, v" column, a leaf's "a=1 … → u, R")."""
+    import re
+
+    into, out_of = set(), set()
+    for line in text.splitlines():
+        row = re.match(r"^(\w+)\s{2,}.*?← ([\w, ]+?)\s{2,}(?:→ ([\w, ]+?)|\(the loss\))\s{2,}val=",
+                       line)
+        if row:
+            name, parents, consumers = row.groups()
+            into |= {(p, name) for p in parents.split(", ")}
+            out_of |= {(name, c) for c in (consumers or "").split(", ") if c}
+            continue
+        for leaf, consumers in re.findall(r"(\w+)=\S+(?: grad=\S+)?(?: new=\S+)? → "
+                                          r"([\w, ]+?)(?=\s{3}|$)", line):
+            out_of |= {(leaf, c) for c in consumers.split(", ")}
+    return into, out_of
+
+
+@pytest.mark.parametrize("ex", ["branch-merge-l2", "merge-sum"])
+def test_show_draws_every_edge_of_the_graph_at_both_ends(ex):
+    w = work(ex)
+    edges = {(p, n.name) for n in w.graph.nodes.values() for p in n.parents}
+    for args in ((), ("--grads",)):
+        r = run("show", ex, *args)
+        assert r.exit_code == 0
+        into, out_of = _edges_drawn(r.stdout)
+        assert into == edges and out_of == edges
+        assert "│" not in r.stdout  # no level separators that look like edges
+    text = run("show", ex, "--grads").stdout
+    if ex == "branch-merge-l2":  # the merge the exercise is about: u feeds h and v
+        assert "u     a·x + b          ← a, x, b       → h, v      val=2       grad=0.1749" \
+            in text
+        assert "v     c·h + d + u      ← c, h, u, d    → p" in text
+        assert "a=1 grad=0.4499 new=0.955 → u, R" in text
+    else:  # y is used twice: by u and by v
+        assert "y=2 grad=64 → u, v" in text
+        assert "L     v^2       ← v     (the loss)" in text
 
 
 def test_show_dot_is_graphviz_with_values_gradients_and_relu_gates():

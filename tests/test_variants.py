@@ -163,15 +163,90 @@ def test_a_graph_family_draws_parameters_by_name_and_keeps_fractions_exact():
 
 
 def test_impossible_conditions_fail_with_a_clear_error_after_the_allowed_tries():
-    text = GRAPH.replace("w: {range: [-2, 2], step: \"1/2\"}", "w: {range: [1, 2]}").replace(
+    text = GRAPH.replace("w: {range: [-2, 2], step: \"1/2\"}", "w: {range: [1, 100]}").replace(
         "b: {choice: [-1, \"1/3\", 0.25]}", "b: {choice: [0, 1]}") + "  tries: 7\n"
     ex = load_text(text, "g.yaml")
     with pytest.raises(VariantError) as err:
         realize(ex, 3)
     msg = str(err.value)
     assert "no variant of g-variants meets its conditions in 7 tries (seed 3)" in msg
-    assert "dead_relu (7×)" in msg
+    assert "dead_relu (7×)" in msg and "or raise variants.tries" in msg
     assert isinstance(err.value, ExerciseError)
+
+
+def test_when_every_possible_variant_fails_sampling_stops_there():
+    # w ∈ {1, 2}, b ∈ {0, 1}, x = 2: z = w x + b > 0 always, so no ReLU can die; 4 variants
+    text = GRAPH.replace("w: {range: [-2, 2], step: \"1/2\"}", "w: {range: [1, 2]}").replace(
+        "b: {choice: [-1, \"1/3\", 0.25]}", "b: {choice: [0, 1]}") + "  tries: 5000\n"
+    with pytest.raises(VariantError) as err:
+        realize(load_text(text, "g.yaml"), 3)
+    msg = str(err.value)
+    assert "(seed 3): all 4 possible variants fail; failed most often: dead_relu (" in msg
+    assert "raise variants.tries" not in msg  # more tries cannot help
+
+
+IMPOSSIBLE = """\
+id: impossible
+kind: network
+input: [1, 1]
+target: 1
+layers:
+  - {W: [[0.5, 0.3]], b: [0.1], activation: relu}
+  - {W: [[0.6]], b: [0.3], activation: sigmoid}
+loss: bce
+conventions: {relu_prime_at_zero: 0}
+variants:
+  draw:
+    layers[0].W[0][0]: {range: [0.001, 0.9], step: 0.001}
+    layers[0].W[0][1]: {range: [0.001, 0.9], step: 0.001}
+  require: {dead_relu: [1]}
+  tries: 5000
+"""
+
+
+def test_an_impossible_family_is_refused_within_the_time_budget(monkeypatch):
+    import time
+
+    from tutor import variants
+
+    assert variants.TIME_BUDGET == 5.0  # the documented default
+    monkeypatch.setattr(variants, "TIME_BUDGET", 0.5)
+    ex = load_text(IMPOSSIBLE, "i.yaml")  # all weights positive: no ReLU of layer 1 can die
+    start = time.monotonic()
+    with pytest.raises(VariantError) as err:
+        realize(ex, 0)
+    assert time.monotonic() - start < 0.5 + 2.0  # the budget, and at most one more try
+    msg = str(err.value)
+    assert msg.startswith("i.yaml:11:3: no variant of impossible meets its conditions in ")
+    n = int(msg.split(" meets its conditions in ")[1].split()[0])
+    assert 1 <= n < 5000
+    assert (f"in {n} tries (seed 0; stopped by the 0.5 s time budget before variants.tries "
+            f"= 5000); failed most often: dead_relu ({n}×).") in msg
+    assert err.value.code == "E045"
+    # the refusal is remembered: asking again costs nothing
+    monkeypatch.setattr(variants, "_realize", lambda *a: pytest.fail("solved twice"))
+    with pytest.raises(VariantError) as again:
+        realize(ex, 0)
+    assert str(again.value) == msg
+    # validate of the same text reports it as E045 at the variants block (from the same
+    # remembered refusal: _realize still fails the test if called)
+    from tutor.validate import validate_text
+
+    found = [(p.code, p.line, p.col) for p in validate_text(IMPOSSIBLE, "i.yaml")]
+    assert ("E045", 11, 3) in found
+
+
+def test_a_distinguishable_refusal_names_the_misconception_and_the_step():
+    text = IMPOSSIBLE.replace("[[0.5, 0.3]], b: [0.1]", "[[0.5, 0.3], [0.2, 0.1]], b: [0.1, 0.2]"
+                              ).replace("[[0.6]]", "[[0.6, 0.5]]").replace(
+        "    layers[0].W[0][1]: {range: [0.001, 0.9], step: 0.001}\n", "").replace(
+        "step: 0.001}", "step: 0.1}").replace("{dead_relu: [1]}", "{distinguishable: true}")
+    with pytest.raises(VariantError) as err:  # every unit alive: a missing mask is invisible
+        realize(load_text(text, "d.yaml"), 0)
+    msg = str(err.value)
+    assert "all 9 possible variants fail; failed most often: distinguishable (" in msg
+    assert ("the last distinguishable failure: at delta1 misconception no-relu-mask gives the "
+            "true answer.") in msg
 
 
 def test_solve_takes_seed_and_student():

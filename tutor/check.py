@@ -37,6 +37,8 @@ class SheetResult:
     warnings: tuple[str, ...] = ()
     stale: bool = False  # the sheet's sha is not the exercise's: made for another version
     error: InputError | None = None  # unreadable: not graded
+    seed: int | None = None  # the variant graded against (None: the exercise's base values)
+    notes: tuple[str, ...] = ()  # about the grading itself: "seed … is not bob's variant …"
 
     @property
     def student(self) -> str:
@@ -76,10 +78,55 @@ class Report:
 
     def code_counts(self) -> list[tuple[str, int]]:
         """Answer-note codes of the steps not correct: code → number of sheets, most first."""
+        return [(c["code"], c["students"]) for c in self.code_rows()]
+
+    def code_rows(self) -> list[dict]:
+        """One row per answer-note code of the steps not correct, most frequent first:
+        {code, students, step, misconception (id or None), name, label} — the name in words
+        ("no ReLU mask", or the verdict: "wrong answer"), the label with its step
+        ("no ReLU mask at delta2")."""
         c: Counter = Counter()
+        what: dict = {}
         for r in self.graded:
-            c.update({v.code for v in r.verdicts if v.status != "correct"})
-        return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+            seen = set()
+            for v in r.verdicts:
+                if v.status == "correct" or v.code in seen:
+                    continue
+                seen.add(v.code)
+                c[v.code] += 1
+                mid = v.misconceptions[0] if v.misconceptions else None
+                what[v.code] = (v.step_id, mid)
+        rows = []
+        for code, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])):
+            step, mid = what[code]
+            name = _misconception_names((mid,))[0] if mid else VERDICT_NAMES.get(
+                code[len(step) + 1:], code[len(step) + 1:])
+            rows.append({"code": code, "students": n, "step": step, "misconception": mid,
+                         "name": name, "label": f"{name} at {step}"})
+        return rows
+
+    def misconception_counts(self) -> list[dict]:
+        """Per misconception, across steps: {id, name, students (each sheet counted once,
+        however many steps show it — +η in every update is one student), steps: [{step,
+        students}]}, most frequent first."""
+        total: Counter = Counter()
+        steps: dict = {}
+        for r in self.graded:
+            mids = set()
+            for v in r.verdicts:
+                if v.status != "correct" and v.misconceptions:
+                    mid = v.misconceptions[0]
+                    mids.add(mid)
+                    per = steps.setdefault(mid, {})
+                    per[v.step_id] = per.get(v.step_id, 0) + 1
+            total.update(mids)
+        order = {s: i for i, s in enumerate(self.step_ids)}
+        out = []
+        for mid, n in sorted(total.items(), key=lambda kv: (-kv[1], kv[0])):
+            per = sorted(steps[mid].items(), key=lambda kv: order.get(kv[0], len(order)))
+            out.append({"id": mid, "name": _misconception_names((mid,))[0], "students": n,
+                        "steps": [{"step": k, "students": m} for k, m in per]})
+        return out
 
 
 # ─── finding and grading sheets ────────────────────────────────────────────────────────
@@ -236,34 +283,48 @@ def _pack(r: SheetResult, base_worked) -> tuple:
     err = None if r.error is None else (
         type(r.error).__name__, r.error.message, r.error.file, r.error.line, r.error.col,
         r.error.code)
-    base = r.sheet is not None and variant_key(base_worked, r.sheet) is None
+    base = r.sheet is not None and r.seed is None
     vs = tuple((v.step_id, v.status, v.answer, v.message, v.first_wrong, v.misconceptions,
                 None if v.status == "correct" else v.follow_value,
-                None if base else v.expected) for v in r.verdicts)
-    return (r.file, r.sheet, vs, r.score, r.warnings, r.stale, err)
+                None if base else v.expected, v.wrong_entries, v.zero_causes)
+               for v in r.verdicts)
+    return (r.file, r.sheet, vs, r.score, r.warnings, r.stale, err, r.seed, r.notes)
 
 
 def _unpack(p: tuple, by_id: dict) -> SheetResult:
-    file, sheet, vs, sc, warnings, stale, err = p
+    file, sheet, vs, sc, warnings, stale, err, seed, notes = p
     if err is not None:
         return SheetResult(file, error=InputError(err[1], err[2], err[3], err[4], err[5]))
     verdicts = tuple(Verdict(sid, status, answer, None,
                              by_id.get(sid) if expected is None else expected, follow,
-                             message, first_wrong, tuple(mis))
-                     for sid, status, answer, message, first_wrong, mis, follow, expected in vs)
-    return SheetResult(file, sheet, verdicts, sc, warnings, stale)
+                             message, first_wrong, tuple(mis), tuple(bad), tuple(zeros))
+                     for sid, status, answer, message, first_wrong, mis, follow, expected,
+                     bad, zeros in vs)
+    return SheetResult(file, sheet, verdicts, sc, warnings, stale, seed=seed, notes=notes)
 
 
-def variant_key(base, sheet: Sheet):
-    """Which variant a sheet is graded against: its seed; else, for an exercise with
-    variants, its student's (hashed to a seed by tutor.core.work); else the base values."""
+def variant_key(base, sheet: Sheet) -> tuple[Any, str | None]:
+    """(which variant a sheet is graded against, a note when that is not the sheet's seed).
+
+    For an exercise with variants, a sheet that names its student is graded against that
+    student's own variant (tutor.variants.student_seed, as `tutor template --student` and
+    `tutor practice --student` pick it) — whatever seed it carries: a sheet with bob's name
+    and alice's seed (a copied sheet) is graded as bob's, with a note. A sheet without a
+    name is graded against its seed; with neither, the base values (key None)."""
     if getattr(base.exercise.spec, "variants", None) is None:
-        return None
+        return None, None
+    if sheet.named:
+        from tutor.variants import student_seed
+
+        own = student_seed(sheet.student, base.id)
+        note = None
+        if sheet.seed is not None and sheet.seed != own:
+            note = (f"seed {sheet.seed} is not {sheet.student}'s variant ({own}): graded "
+                    f"against {sheet.student}'s own")
+        return ("seed", own), note
     if sheet.seed is not None:
-        return ("seed", sheet.seed)
-    if sheet.student and sheet.student != Path(sheet.file).stem:
-        return ("student", sheet.student)
-    return None
+        return ("seed", sheet.seed), None
+    return None, None
 
 
 def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> SheetResult:
@@ -272,7 +333,7 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
         if sheet.exercise is not None and sheet.exercise != base.id:
             raise InputError(f"this sheet is for exercise {sheet.exercise!r}, not {base.id!r}",
                              str(f), sheet.header_lines.get("exercise"))
-        key = variant_key(base, sheet)
+        key, note = variant_key(base, sheet)
         if key not in variants:
             variants[key] = work(ref, **dict([key]))
         worked = variants[key]
@@ -281,16 +342,18 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
     answers = {k: v for k, v in sheet.answers.items() if k not in sheet.invalid}
     verdicts = grade(worked, answers, memo=memos.setdefault(key, {}))
     if sheet.invalid:
-        verdicts = [Verdict(v.step_id, "invalid", None, expected=v.expected,
-                            message=sheet.invalid[v.step_id])
+        verdicts = [Verdict(v.step_id, "invalid", sheet.answers.get(v.step_id),
+                            expected=v.expected, message=sheet.invalid[v.step_id])
                     if v.step_id in sheet.invalid else v for v in verdicts]
     warnings = list(sheet.warnings) + unknown_ids(sheet, [s.id for s in worked.steps])
     stale = bool(sheet.sha) and sheet.sha != worked.exercise.sha
     if stale:
         warnings.append(f"{f}: made for another version of {base.id} (sha {sheet.sha}, the "
                         f"exercise is now {worked.exercise.sha}): graded against the current one")
+    notes = (note,) if note else ()
     return SheetResult(str(f), sheet, tuple(verdicts),
-                       score(worked, verdicts, weights, ft_credit), tuple(warnings), stale)
+                       score(worked, verdicts, weights, ft_credit), tuple(warnings), stale,
+                       seed=getattr(worked, "seed", None), notes=notes)
 
 
 # ─── output ───────────────────────────────────────────────────────────────────────────
@@ -318,6 +381,11 @@ def reason(v: Verdict) -> str:
     parts = [v.message] if v.message and v.message != "does not match" else []
     if v.status == "wrong":
         parts.append(f"expected {_text(v.expected)}")
+    if v.wrong_entries:
+        n = len(v.expected) if hasattr(v.expected, "shape") else len(v.wrong_entries)
+        parts.append(f"{len(v.wrong_entries)} of {n} entries wrong: "
+                     + ", ".join(v.wrong_entries))
+    parts += list(v.zero_causes)
     names = _misconception_names(v.misconceptions)
     if names:
         parts.append("misconception: " + ", ".join(names))
@@ -330,6 +398,8 @@ def _misconception_names(ids: tuple) -> list[str]:
     return [CATALOGUE[i].name if i in CATALOGUE else i for i in ids]
 
 
+VERDICT_NAMES = {"wrong": "wrong answer", "missing": "left blank", "invalid": "invalid answer",
+                 "follow-through": "follow-through"}
 STYLE = {"correct": "green", "follow_through": "yellow", "wrong": "red", "missing": "dim",
          "invalid": "magenta"}
 
@@ -347,6 +417,8 @@ def to_rich(report: Report, console) -> None:
             continue
         for w in r.warnings:
             console.print(f"[yellow]warning:[/] {escape(w)}")
+        for n in r.notes:
+            console.print(f"[bold yellow]note:[/] {escape(r.file)}: {escape(n)}")
         s = r.score
         t = Table(title=f"{escape(r.file)} — {escape(r.student)}: "
                         f"{_pts(s.total)} / {_pts(s.max)}", title_justify="left")
@@ -355,7 +427,7 @@ def to_rich(report: Report, console) -> None:
         for v in r.verdicts:
             t.add_row(v.step_id, f"[{STYLE[v.status]}]{v.status.replace('_', '-')}[/]",
                       f"{_pts(s.points[v.step_id])}/{_pts(s.weights[v.step_id])}",
-                      escape(v.answer or ""), escape(reason(v)))
+                      escape(_clip(v.answer or "")), escape(reason(v)))
         console.print(t)
         if r.first_wrong:
             console.print(f"first wrong step: [bold]{r.first_wrong}[/]")
@@ -363,18 +435,42 @@ def to_rich(report: Report, console) -> None:
     if len(report.results) > 1:
         t = Table(title=f"{escape(report.exercise)}: {len(graded)} of {len(report.results)} "
                         "sheets graded", title_justify="left")
-        for col in ("sheet", "student", "score", "first wrong"):
+        noted = any(r.notes for r in report.results)
+        for col in ("sheet", "student", "score", "first wrong") + (("note",) if noted else ()):
             t.add_column(col)
         for r in report.results:
             t.add_row(escape(r.file), escape(r.student),
                       "unreadable" if r.error else f"{_pts(r.score.total)} / {_pts(r.score.max)}",
-                      r.first_wrong or "")
+                      r.first_wrong or "",
+                      *(("; ".join(r.notes),) if noted else ()))
         console.print(t)
+        mis = report.misconception_counts()
+        if mis:
+            console.print("misconceptions (each student counted once):")
+            for line in class_lines(report, mis):
+                console.print(f"  {escape(line)}")
         counts = report.code_counts()
         if counts:
             console.print("answer notes (students with each):")
             for code, n in counts:
                 console.print(f"  {n:>4} of {len(graded)}  {escape(code)}")
+
+
+def class_lines(report: Report, mis: list[dict] | None = None) -> list[str]:
+    """"14 of 120 students: no ReLU mask at delta2" — one line per misconception; its steps
+    with their own counts when those differ ("at delta2 (14), dW2 (2)")."""
+    n = len(report.graded)
+    out = []
+    for m in report.misconception_counts() if mis is None else mis:
+        same_n = all(s["students"] == m["students"] for s in m["steps"])
+        at = ", ".join(s["step"] if same_n else f"{s['step']} ({s['students']})"
+                       for s in m["steps"])
+        out.append(f"{m['students']:>{len(str(n))}} of {n} students: {m['name']} at {at}")
+    return out
+
+
+def _clip(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _pts(x: Fraction) -> str:
@@ -395,10 +491,12 @@ def sheet_record(r: SheetResult, exercise: str) -> dict:
             "expected": _text(v.expected) or None,
             "given_yours": _text(v.follow_value) if v.status == "follow_through" else None,
             "first_wrong": v.first_wrong, "message": reason(v) or None,
+            "wrong_entries": list(v.wrong_entries), "zero_causes": list(v.zero_causes),
         })
     return {"exercise": exercise, "file": r.file, "student": r.student,
-            "seed": r.sheet.seed if r.sheet else None, "stale": r.stale,
-            "score": num(s.total), "max": num(s.max), "first_wrong": r.first_wrong,
+            "seed": r.seed, "sheet_seed": r.sheet.seed if r.sheet else None,
+            "stale": r.stale, "score": num(s.total), "max": num(s.max),
+            "first_wrong": r.first_wrong, "notes": list(r.notes),
             "warnings": list(r.warnings), "steps": steps}
 
 
@@ -418,7 +516,8 @@ def summary_record(report: Report) -> dict:
     return {"sheets": len(report.results), "graded": len(graded),
             "unreadable": len(report.results) - len(graded),
             "all_correct": sum(r.all_correct for r in graded),
-            "codes": [{"code": c, "students": n} for c, n in report.code_counts()]}
+            "codes": report.code_rows(),
+            "misconceptions": report.misconception_counts()}
 
 
 def to_csv(report: Report) -> str:
@@ -426,28 +525,42 @@ def to_csv(report: Report) -> str:
     then the points of every step."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", "student", "seed", "score", "max", "first_wrong", "error",
+    w.writerow(["file", "student", "seed", "score", "max", "first_wrong", "error", "note",
                 *report.step_ids])
     for r in report.results:
         if r.error is not None:
-            w.writerow([r.file, r.student, "", "", "", "", str(r.error),
+            w.writerow([r.file, r.student, "", "", "", "", str(r.error), "",
                         *[""] * len(report.step_ids)])
             continue
         pts = r.score.points
-        w.writerow([r.file, r.student, "" if r.sheet.seed is None else r.sheet.seed,
+        w.writerow([r.file, r.student, "" if r.seed is None else r.seed,
                     num(r.score.total), num(r.score.max), r.first_wrong or "", "",
+                    "; ".join(r.notes),
                     *[num(pts[i]) if i in pts else "" for i in report.step_ids]])
     return buf.getvalue()
 
 
 def summary_csv(report: Report) -> str:
-    """The class summary: code, students, graded sheets — one row per answer-note code."""
+    """The class summary: code, students, of (graded sheets), step, misconception, name.
+
+    Each misconception first as its total across steps (code = its id, step blank: each
+    student counted once; name "no ReLU mask"), then one row per step it was found at
+    (name "no ReLU mask at delta2"); then the other answer notes (``dW2.wrong``,
+    ``dh1.missing``: name "wrong answer at dW2"), most frequent first."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["code", "students", "of"])
+    w.writerow(["code", "students", "of", "step", "misconception", "name"])
     n = len(report.graded)
-    for code, k in report.code_counts():
-        w.writerow([code, k, n])
+    rows = report.code_rows()
+    order = {sid: i for i, sid in enumerate(report.step_ids)}
+    for m in report.misconception_counts():
+        w.writerow([m["id"], m["students"], n, "", m["id"], m["name"]])
+        for c in sorted((c for c in rows if c["misconception"] == m["id"]),
+                        key=lambda c: order.get(c["step"], len(order))):
+            w.writerow([c["code"], c["students"], n, c["step"], m["id"], c["label"]])
+    for c in rows:
+        if c["misconception"] is None:
+            w.writerow([c["code"], c["students"], n, c["step"], "", c["label"]])
     return buf.getvalue()
 
 

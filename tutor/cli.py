@@ -38,7 +38,8 @@ _state = {"traceback": False}
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # errors are never wrapped: `file:line:col: message` stays one line for editors and grep
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
 
 
 def handled(fn):
@@ -135,7 +136,8 @@ def solve(
 @handled
 def practice(
     exercise: Optional[str] = typer.Argument(
-        None, help="Bundled id or path; default: the next unfinished bundled exercise."),
+        None, help="Bundled id or path; default: the exercise you left unfinished last, "
+                   "else the next unfinished bundled one."),
     tries: int = typer.Option(3, "--tries", min=1, max=20,
                               help="Wrong answers allowed before a step's answer is shown."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Variant seed (exercises with variants)."),
@@ -180,7 +182,7 @@ def list_() -> None:
     for e in bundled() + local():
         st = status.get(e.id)
         best = f"{st.best}/{st.best_max}" if st is not None and st.best is not None else ""
-        table.add_row(e.id, "bundled" if e.bundled else str(e.path),
+        table.add_row(e.id, "bundled" if e.bundled else e.path.name,
                       st.text() if st is not None else "new", best)
     _console().print(table)
 
@@ -220,12 +222,16 @@ def template(
     seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
                                        "variants only)."),
 ):
-    """A blank answer sheet (YAML): every step id in order, each with its meaning and shape.
-    Save it, fill it in, grade it with `tutor check EXERCISE SHEET`."""
+    """A blank answer sheet (YAML): the given numbers (as comments), then every step id in
+    order, each with its meaning and shape. Save it, fill it in, grade it with
+    `tutor check EXERCISE SHEET`."""
     from tutor.core import work
     from tutor.errors import UsageError
     from tutor.sheets import template as make
 
+    if seed is not None and student:
+        raise UsageError("give --student or --seed, not both: a sheet that names a student "
+                         "is graded against that student's own variant")
     kw = {k: v for k, v in (("seed", seed), ("student", student or None)) if v is not None}
     try:
         w = work(exercise, **kw)
@@ -255,7 +261,8 @@ def check(
     ft_credit: float = typer.Option(0.5, "--ft-credit", min=0.0, max=1.0,
                                     help="Share of a step's weight earned by follow-through."),
     summary: bool = typer.Option(False, "--summary", help="With --format csv: the class "
-                                 "summary (answer-note code → number of students) instead."),
+                                 "summary instead: each misconception's total (each student "
+                                 "once), its steps, and the other answer notes, with names."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes; 0: two for "
                              "200 sheets or more on a machine with two cores or more."),
 ):
@@ -403,12 +410,15 @@ def new(
     directory: Path = typer.Option(Path("."), "--dir", "-d", help="Where to write it."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ):
-    """Scaffold an exercise: a commented, valid YAML file that solves as is."""
+    """Scaffold an exercise: a commented, valid YAML file that solves as is, and
+    exercise.schema.json beside it (for editors) when it is not there yet."""
     from tutor.scaffold import create
 
-    path = create(name, kind.value, directory, force)
-    typer.echo(f"created {path}\nnext: tutor validate {path} · tutor solve {path} · "
-               f"tutor practice {path}")
+    path, schema = create(name, kind.value, directory, force)
+    typer.echo(f"created {path}")
+    if schema is not None:
+        typer.echo(f"created {schema} (the JSON Schema its first line points editors at)")
+    typer.echo(f"next: tutor validate {path} · tutor solve {path} · tutor practice {path}")
 
 
 class ShowFormat(str, Enum):

@@ -3,8 +3,9 @@ from the Solution (nothing recomputed).
 
     network   one column per layer, one row per unit: z, h (ŷ at the output) and, once
               earned, ∂L/∂h and δ = ∂L/∂z; below, each layer's W and b (and ∂W, ∂b, the update)
-    graph     the DAG of seed 000: every node with what it computes, val= and grad=, in
-              topological order; inputs, params (with their grads) and constants listed
+    graph     the DAG of seed 000: every node with what it computes, the names it takes
+              (← a, x, b), the nodes it feeds (→ h, v), val= and grad=, in topological order;
+              inputs, params (with their grads) and constants, each with the nodes it feeds
 
 ``revealed``: the step ids whose values are shown so far (None: everything known);
 values the exercise does not ask for are given data and always shown. ``current``: the
@@ -171,25 +172,30 @@ def _stack(i: int, lines: list[Text]) -> Text:
 
 # ─── graph ────────────────────────────────────────────────────────────────────────────
 def _graph(view: _View) -> RenderableType:
+    """One row per node: what it computes, the names it takes (← …) and the nodes it feeds
+    (→ …), so every edge is written at both of its ends and a merge (a name feeding two
+    nodes, a node taking two) is visible; then the leaves, each with the nodes it feeds."""
     from tutor.rules import pretty
 
     g = view.g
+    feeds = _feeds(g)
     table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False,
                   header_style="bold")
     table.add_column("node", no_wrap=True, style="bold")
-    table.add_column("computes", overflow="fold", max_width=34)
+    table.add_column("computes", overflow="fold", max_width=30)
+    table.add_column("from", overflow="fold", max_width=16)
+    table.add_column("to", overflow="fold", max_width=12)
     table.add_column("val", no_wrap=True)
     table.add_column("grad", no_wrap=True)
-    depth = _depths(g)
-    level = None
     for node in g.nodes.values():
         if node.is_leaf:
             continue
-        if level is not None and depth[node.name] != level:
-            table.add_row("", Text("│", style="dim"), "", "")
-        level = depth[node.name]
-        sources = Text(pretty(node.attrs["expr"]))
-        table.add_row(node.name, sources, _val(view, "value", node.name, "val="),
+        to = ("→ " + ", ".join(feeds[node.name]) if feeds[node.name]
+              else "(the loss)" if node.name == g.loss else "→ nothing")
+        table.add_row(node.name, Text(pretty(node.attrs["expr"])),
+                      Text("← " + ", ".join(node.parents), style="cyan"),
+                      Text(to, style="cyan"),
+                      _val(view, "value", node.name, "val="),
                       _val(view, "grad", node.name, "grad="))
     leaves = []
     for title, op in (("inputs", "input"), ("params", "param"), ("constants", "const")):
@@ -203,6 +209,7 @@ def _graph(view: _View) -> RenderableType:
                 c = view.cell(label, kind, name, sep="")
                 if c is not None and op != "const":
                     t.append_text(c)
+            t.append(" → " + (", ".join(feeds[name]) or "nothing"), style="cyan")
             items.append(t)
         leaves += _flow(Text(f"{title}:", style="bold"), items)
     extra = []
@@ -212,6 +219,15 @@ def _graph(view: _View) -> RenderableType:
             "relu" in str(n.attrs.get("expr", "")) for n in g.nodes.values()):
         extra.append(Text(f"z = 0 convention: ReLU′(0) = {g.relu_prime_at_zero}", style="dim"))
     return Group(table, Text(""), *leaves, *extra)
+
+
+def _feeds(g) -> dict[str, list[str]]:
+    """name → the nodes that take it, in topological order (the edges, from their tail)."""
+    out: dict[str, list[str]] = {n: [] for n in g.nodes}
+    for node in g.nodes.values():
+        for p in dict.fromkeys(node.parents):
+            out[p].append(node.name)
+    return out
 
 
 def _flow(head: Text, items: list[Text], width: int = 78) -> list[Text]:
@@ -229,11 +245,3 @@ def _flow(head: Text, items: list[Text], width: int = 78) -> list[Text]:
 def _val(view: _View, kind: str, name: str, label: str) -> Text:
     c = view.cell(label, kind, name, sep="")
     return Text("") if c is None else c
-
-
-def _depths(g) -> dict[str, int]:
-    """Longest path from a leaf: the column a node would sit in, drawn left to right."""
-    d: dict[str, int] = {}
-    for node in g.nodes.values():
-        d[node.name] = 0 if node.is_leaf else 1 + max((d[p] for p in node.parents), default=0)
-    return d

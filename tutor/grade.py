@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import sympy as sp
 
 from tutor.expr import Parsed, try_parse_answer
-from tutor.render import fmt, shape_text
+from tutor.render import fmt
 
 STATUSES = ("correct", "follow_through", "wrong", "missing", "invalid")
 
@@ -88,32 +88,34 @@ def coerce(parsed: Any, like: Any) -> tuple[Any, str]:
     """A parsed answer in the shape of ``like`` (the exact value), or (None, what is wrong).
 
     Vectors may be typed either way round; a 1×1 quantity may be typed as a plain number.
+    The message names both shapes: "expected a 3×2 matrix, got a vector of 2".
     """
+    want = f"expected {_wanted(like)}, got {_describe(parsed)}"
     if not isinstance(like, sp.MatrixBase):
         if isinstance(parsed, tuple):
             flat = _flat(parsed)
             if len(flat) == 1:
                 return flat[0], ""
-            return None, f"expected a single number, got {_describe(parsed)}"
+            return None, want
         return parsed, ""
     r, c = like.shape
     if r == c == 1:
         flat = _flat(parsed) if isinstance(parsed, tuple) else [parsed]
         if len(flat) == 1:
             return sp.Matrix([[flat[0]]]), ""
-        return None, f"expected a single number, got {_describe(parsed)}"
+        return None, want
     if not isinstance(parsed, tuple):
-        return None, f"expected a {shape_text(like)}, got a single number"
+        return None, want
     if r == 1 or c == 1:
         flat = _flat(parsed)
         is_vec = not isinstance(parsed[0], tuple) or len(parsed) == 1 or all(
             len(row) == 1 for row in parsed)
         if is_vec and len(flat) == r * c:
             return sp.Matrix(r, c, flat), ""
-        return None, f"expected a vector of {r * c}, got {_describe(parsed)}"
+        return None, want
     if isinstance(parsed[0], tuple) and (len(parsed), len(parsed[0])) == (r, c):
         return sp.Matrix([list(row) for row in parsed]), ""
-    return None, f"expected a {r}×{c} matrix, got {_describe(parsed)}"
+    return None, want
 
 
 def _flat(parsed) -> list:
@@ -123,11 +125,26 @@ def _flat(parsed) -> list:
     return out
 
 
+def _wanted(like) -> str:
+    """The shape of an exact value in words: a single number, a vector of 2, a 3×2 matrix."""
+    if not isinstance(like, sp.MatrixBase) or like.shape == (1, 1):
+        return "a single number"
+    r, c = like.shape
+    if r == 1 or c == 1:
+        return f"a vector of {r * c}"
+    return f"a {r}×{c} matrix"
+
+
 def _describe(parsed) -> str:
+    """The shape of what was typed, in the same words."""
     if not isinstance(parsed, tuple):
         return "a single number"
     if isinstance(parsed[0], tuple):
+        if all(len(row) == 1 for row in parsed) and len(parsed) > 1:
+            return f"a vector of {len(parsed)}"
         return f"a {len(parsed)}×{len(parsed[0])} matrix"
+    if len(parsed) == 1:
+        return "a single number in brackets"
     return f"a vector of {len(parsed)}"
 
 
@@ -148,6 +165,8 @@ class Verdict:
     message: str = ""
     first_wrong: str | None = None  # for follow_through: the first wrong step before it
     misconceptions: tuple = field(default_factory=tuple)  # catalogue ids (tutor.misconceptions)
+    wrong_entries: tuple = ()  # for a wrong matrix/vector: the entries off ("dW2[2,1]", …)
+    zero_causes: tuple = ()  # "dW2[2,1], dW2[2,2] should be 0, not …: <why it is 0>"
 
     @property
     def code(self) -> str:
@@ -196,15 +215,23 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
         return [first[s.id] for s in steps]
 
     fkey = ("follow",) + tuple(sorted((i, first[i].answer) for i in parsed))
-    follow = memo.get(fkey)
-    if follow is None:
+    if fkey in memo:
+        follow = memo[fkey]
+    else:
         overrides = {s.key: parsed[s.id] for s in steps if s.id in parsed}
-        follow = memo[fkey] = solve(worked.graph, overrides=overrides)
+        try:
+            follow = solve(worked.graph, overrides=overrides)
+        except Exception:  # the student's values break a rule (ŷ = 10 into BCE's ln(1 − ŷ),
+            follow = None  # a wrong shape): no follow-through values, the sheet is still graded
+        memo[fkey] = follow
     out, earlier_bad, zeroed = [], None, None
     for s in steps:
         v = first[s.id]
         if v.status == "wrong":
-            fv = recomputed(follow, s.key)
+            try:
+                fv = recomputed(follow, s.key)
+            except Exception:  # the rule refuses the student's own values (ln of a negative)
+                fv = None
             if fv is not None and _same_shape(fv, s.value) and tol.ok(v.value, fv) \
                     and not is_trivial(fv):
                 if earlier_bad is None:
@@ -226,11 +253,134 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
         if v.status in ("wrong", "invalid") and earlier_bad is None:
             earlier_bad = s.id
         out.append(v)
+    by_id = {s.id: s for s in steps}
+    out = [_with_entries(v, by_id[v.step_id], tol) if v.status == "wrong" else v for v in out]
     if diagnose:
         from tutor.misconceptions import annotate
 
-        out = annotate(worked, out)
+        out = diagnose_throughout(worked, annotate(worked, out))
     return out
+
+
+def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
+    """A wrong verdict with the entries that are off (right neither against the exact value
+    nor given the student's own earlier answers) and, for an entry that should be 0, why it
+    is 0 — the causes the solver recorded (``Step.zeros``), not recomputed here."""
+    from dataclasses import replace
+
+    from tutor.render import entry_name
+    from tutor.rules import entries, is_zero
+
+    value, exact, fv = v.value, step.value, v.follow_value
+    if value is None:
+        return v
+    if not isinstance(exact, sp.MatrixBase) or exact.shape == (1, 1):
+        a = value[0, 0] if isinstance(value, sp.MatrixBase) else value
+        if step.zeros and is_trivial(exact) and not tol.entry_ok(a, 0):
+            why = next(iter(step.zeros.values()))
+            return replace(v, zero_causes=(f"{step.id} should be 0, not {fmt(a)}: {why}",))
+        return v
+    shape = exact.shape
+    fv = fv if isinstance(fv, sp.MatrixBase) and fv.shape == shape else None
+    bad, zeros = [], {}
+    for idx, x in entries(exact):
+        a = value[idx]
+        if tol.entry_ok(a, x) or (fv is not None and tol.entry_ok(a, fv[idx])):
+            continue
+        name = entry_name(step.id, idx, shape)
+        bad.append(name)
+        if idx in step.zeros and is_zero(x):
+            zeros.setdefault(step.zeros[idx], []).append((name, fmt(a)))
+    notes = []
+    for why, group in zeros.items():
+        names, vals = ", ".join(n for n, _ in group), ", ".join(a for _, a in group)
+        notes.append(f"{names} should be 0, not {vals}: {why}")
+    return replace(v, wrong_entries=tuple(bad), zero_causes=tuple(notes))
+
+
+# ─── misconceptions applied throughout ──────────────────────────────────────────────────
+_THROUGHOUT: dict = {}  # id(worked) → (weakref, {misconception id: [solved quantities]})
+
+
+def _buggy_solutions(worked, mid: str) -> list:
+    """The whole exercise solved with misconception ``mid``'s swap (each variant of it), from
+    the given values — a student who makes that mistake everywhere. Cached per Worked."""
+    import weakref
+
+    from tutor.misconceptions import _TABLES
+    from tutor.solve import solve
+
+    wid = id(worked)
+    hit = _THROUGHOUT.get(wid)
+    if hit is None or hit[0]() is not worked:
+        hit = _THROUGHOUT[wid] = (weakref.ref(worked, lambda _r: _THROUGHOUT.pop(wid, None)),
+                                  {})
+    store = hit[1]
+    if "used" not in store:  # rules-table entries the exercise looks up anywhere
+        try:
+            from tutor.misconceptions import _entries_used
+
+            store["used"] = set().union(*(_entries_used(worked.graph, s.key)
+                                          for s in worked.steps))
+        except Exception:
+            store["used"] = None
+    if mid not in store:
+        from tutor.misconceptions import _SWAPPED
+
+        used = store["used"]
+        if used is not None and not (used & _SWAPPED[mid]):
+            store[mid] = []  # the bug's rule is never used here: it changes nothing
+            return []
+        out = []
+        for table in _TABLES[mid]:
+            try:
+                out.append(solve(worked.graph, table).quantities)
+            except Exception:  # the bug breaks the exercise (shapes no longer fit): no value
+                continue
+        store[mid] = out
+    return store[mid]
+
+
+def diagnose_throughout(worked, verdicts: list[Verdict]) -> list[Verdict]:
+    """Name the misconception of a *wrong* answer that no single-step diagnosis explains,
+    when the bug made at every step from the given values reproduces it.
+
+    tutor.misconceptions.annotate swaps one rule at the step itself. A student who wrote δ2
+    with its ReLU mask but then used the unmasked ∂L/∂h2 for dW2 is only explained by the
+    mask being dropped one step earlier: ``solve(graph, buggy_rules("no-relu-mask"))`` gives
+    exactly their dW2. A bug's value counts only where it differs from the truth and is not
+    all zeros (Numbas #368: zeros are no evidence)."""
+    from dataclasses import replace
+
+    from tutor.misconceptions import CATALOGUE, same
+
+    todo = [i for i, v in enumerate(verdicts)
+            if v.status == "wrong" and not v.misconceptions and v.value is not None]
+    if not todo:
+        return verdicts
+    out, tol = list(verdicts), worked.tolerance
+    for i in todo:
+        v = out[i]
+        step = worked.step(v.step_id)
+        found = []
+        for mid in CATALOGUE:
+            for q in _buggy_solutions(worked, mid):
+                b = q.get(step.key)
+                if b is None or not _same_shape(b.value, step.value):
+                    continue
+                b = b.value
+                if not same(tol, b, step.value) and not _zeros_within(tol, b) \
+                        and same(tol, v.value, b):
+                    found.append(mid)
+                    break
+        if found:
+            out[i] = replace(v, misconceptions=tuple(found))
+    return out
+
+
+def _zeros_within(tol: Tolerance, v: Any) -> bool:
+    vals = list(v) if isinstance(v, sp.MatrixBase) else [v]
+    return all(tol.entry_ok(x, sp.Integer(0)) for x in vals)
 
 
 def _first_verdict(s, text, tol) -> Verdict:
@@ -262,6 +412,8 @@ def recomputed(follow, key) -> Any:
     """
     from tutor.rules import RULES, Ctx
 
+    if follow is None:
+        return None
     q = follow.quantities.get(key)
     if q is None:
         return None

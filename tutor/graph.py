@@ -65,14 +65,63 @@ class Graph:
 
 
 def compile_exercise(ex: Exercise) -> Graph:
-    """The one entry point: Exercise → Graph, or an ExerciseError at file:line:col."""
+    """The one entry point: Exercise → Graph, or an ExerciseError at file:line:col (the
+    first problem, in the order the file is read; ``compile_errors`` gives them all)."""
+    graph = _compile(ex, _Sink(collect=False))
+    if graph is None:  # cannot happen: without collect the first problem is raised
+        raise ex.error("the exercise cannot be compiled", code="E299")
+    return graph
+
+
+def compile_errors(ex: Exercise) -> list[InputError]:
+    """Every independent problem the compiler finds, each located (``[]``: it compiles).
+
+    It does not stop at the first: each layer's shapes are checked against the previous
+    layer's *declared* width, every node expression is parsed, every cycle (one per
+    strongly connected component) is reported, and the target, the loss, the iterations
+    and the learning rate are checked on their own. A check that needs a part that failed
+    (the target's shape when a W does not parse) is skipped, never guessed."""
+    sink = _Sink(collect=True)
+    _compile(ex, sink)
+    return sink.errors
+
+
+class _Sink:
+    """Where compile problems go: raised at once (``collect=False``), or gathered."""
+
+    def __init__(self, collect: bool):
+        self.collect, self.errors = collect, []
+
+    def add(self, err: InputError) -> None:
+        if not self.collect:
+            raise err
+        self.errors.append(err)
+
+    def attempt(self, fn, *args):
+        """``fn(*args)``, or None after recording the InputError it raised."""
+        try:
+            return fn(*args)
+        except InputError as err:
+            if not self.collect:
+                raise
+            self.errors.append(err)
+            return None
+
+
+def _compile(ex: Exercise, sink: _Sink) -> Graph | None:
     spec = ex.spec
     try:
         if isinstance(spec, NetworkSpec):
-            return _network(ex, spec)
-        return _graph(ex, spec)
+            graph = _network(ex, spec, sink)
+        else:
+            graph = _graph(ex, spec, sink)
     except InputError as err:
-        raise err.located(ex.file) from None
+        if not sink.collect:
+            raise err.located(ex.file) from None
+        sink.errors.append(err)  # a check that could not go on: what was found so far
+        graph = None
+    sink.errors = [e.located(ex.file) for e in sink.errors]
+    return None if sink.errors else graph
 
 
 # ─── network ──────────────────────────────────────────────────────────────────────────
@@ -128,47 +177,54 @@ def _target(ex: Exercise, value, path, layout: str, out: int, batch: int, loss: 
     return t
 
 
-def _network(ex: Exercise, spec: NetworkSpec) -> Graph:
+def _network(ex: Exercise, spec: NetworkSpec, sink: _Sink) -> Graph | None:
     lay = spec.layout
-    x = _examples(ex, spec.input, ("input",), lay)
-    n_in, batch = (x.rows, x.cols) if lay == "column" else (x.cols, x.rows)
+    x = sink.attempt(_examples, ex, spec.input, ("input",), lay)
+    n_in, batch = (None, None) if x is None else (x.rows, x.cols) if lay == "column" \
+        else (x.cols, x.rows)
     nodes: dict[str, Node] = {"x": Node("x", "input", path=("input",))}
     init: dict[str, Any] = {"x": x}
     params: list[str] = []
-    prev, width = "x", n_in
+    prev, width = "x", n_in  # width None: unknown (the part that gives it failed)
     n = len(spec.layers)
     for i, layer in enumerate(spec.layers, start=1):
         path = ("layers", i - 1)
-        W = _matrix(ex, layer.W, path + ("W",))
-        out_, in_ = W.shape if lay == "column" else (W.cols, W.rows)
-        if in_ != width:
-            raise ex.error(
-                f"layer {i}: W is {W.rows}×{W.cols}, so it takes {in_} inputs, but "
-                f"{'the input' if i == 1 else f'layer {i - 1}'} gives {width}"
-                + (" (column layout: W is outputs × inputs)" if lay == "column"
-                   else " (row layout: W is inputs × outputs)"), path + ("W",), code="E205")
-        b = _vec(ex, layer.b, path + ("b",), lay)
-        if max(b.shape) != out_:
-            raise ex.error(f"layer {i}: b has {max(b.shape)} entries but W has {out_} outputs",
-                           path + ("b",), code="E206")
-        if layer.activation == "softmax" and out_ < 2:
-            raise ex.error(f"layer {i}: softmax needs at least 2 units", path, code="E207")
+        W = sink.attempt(_matrix, ex, layer.W, path + ("W",))
+        out_ = None
+        if W is not None:
+            out_, in_ = W.shape if lay == "column" else (W.cols, W.rows)
+            if width is not None and in_ != width:
+                sink.add(ex.error(
+                    f"layer {i}: W is {W.rows}×{W.cols}, so it takes {in_} inputs, but "
+                    f"{'the input' if i == 1 else f'layer {i - 1}'} gives {width}"
+                    + (" (column layout: W is outputs × inputs)" if lay == "column"
+                       else " (row layout: W is inputs × outputs)"), path + ("W",),
+                    code="E205"))
+        b = sink.attempt(_vec, ex, layer.b, path + ("b",), lay)
+        if b is not None and out_ is not None and max(b.shape) != out_:
+            sink.add(ex.error(f"layer {i}: b has {max(b.shape)} entries but W has {out_} "
+                              "outputs", path + ("b",), code="E206"))
+        if layer.activation == "softmax" and out_ is not None and out_ < 2:
+            sink.add(ex.error(f"layer {i}: softmax needs at least 2 units", path, code="E207"))
         h = "yhat" if i == n else f"h{i}"
         nodes[f"W{i}"] = Node(f"W{i}", "param", attrs={"layer": i}, path=path + ("W",))
         nodes[f"b{i}"] = Node(f"b{i}", "param", attrs={"layer": i}, path=path + ("b",))
         nodes[f"z{i}"] = Node(f"z{i}", "affine", (f"W{i}", prev, f"b{i}"),
                               {"layer": i, "grad_symbol": f"δ{i}"}, path)
-        slope = _num(ex, layer.slope, path + ("slope",)) if layer.slope is not None else None
+        slope = (sink.attempt(_num, ex, layer.slope, path + ("slope",))
+                 if layer.slope is not None else None)
         nodes[h] = Node(h, "act", (f"z{i}",),
                         {"layer": i, "fn": layer.activation, "slope": slope}, path)
         init[f"W{i}"], init[f"b{i}"] = W, b
         params += [f"W{i}", f"b{i}"]
-        prev, width = h, out_
+        prev, width = h, out_  # the next layer is checked against this layer's own outputs
     last = spec.layers[-1].activation
     if spec.loss == "ce" and last != "softmax":
-        raise ex.error("loss ce is softmax + cross-entropy: the last layer's activation must "
-                       f"be softmax, not {last}", ("loss",), code="E208")
-    y = _target(ex, spec.target, ("target",), lay, width, batch, spec.loss)
+        sink.add(ex.error("loss ce is softmax + cross-entropy: the last layer's activation "
+                          f"must be softmax, not {last}", ("loss",), code="E208"))
+    known = width is not None and batch is not None
+    y = (sink.attempt(_target, ex, spec.target, ("target",), lay, width, batch, spec.loss)
+         if known else None)
     fused = (spec.loss, last) in (("bce", "sigmoid"), ("ce", "softmax"))
     nodes["y"] = Node("y", "const", path=("target",))
     init["y"] = y
@@ -178,16 +234,20 @@ def _network(ex: Exercise, spec: NetworkSpec) -> Graph:
     for k, it in enumerate(spec.iterations or [{}]):
         data = {}
         if getattr(it, "input", None) is not None:
-            data["x"] = _examples(ex, it.input, ("iterations", k, "input"), lay)
-            if data["x"].shape != x.shape:
-                raise ex.error("an iteration's input must have the same shape as `input`",
-                               ("iterations", k, "input"), code="E209")
-        if getattr(it, "target", None) is not None:
-            data["y"] = _target(ex, it.target, ("iterations", k, "target"), lay, width, batch,
-                                spec.loss)
+            at = ("iterations", k, "input")
+            data["x"] = sink.attempt(_examples, ex, it.input, at, lay)
+            if data["x"] is not None and x is not None and data["x"].shape != x.shape:
+                sink.add(ex.error("an iteration's input must have the same shape as `input`",
+                                  at, code="E209"))
+        if getattr(it, "target", None) is not None and known:
+            data["y"] = sink.attempt(_target, ex, it.target, ("iterations", k, "target"), lay,
+                                     width, batch, spec.loss)
         iters.append(data)
+    lr = sink.attempt(_lr, ex, spec)
+    if sink.errors:
+        return None
     return Graph("network", nodes, "L", tuple(params), ("x",), init, tuple(iters),
-                 _lr(ex, spec), spec.conventions.relu_prime_at_zero, lay, n)
+                 lr, spec.conventions.relu_prime_at_zero, lay, n)
 
 
 def _lr(ex: Exercise, spec) -> Any:
@@ -203,7 +263,7 @@ def _lr(ex: Exercise, spec) -> Any:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
-def _graph(ex: Exercise, spec: GraphSpec) -> Graph:
+def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
     from tutor.expr import parse_expression
 
     sections = {"inputs": spec.inputs, "params": spec.params, "constants": spec.constants,
@@ -212,20 +272,22 @@ def _graph(ex: Exercise, spec: GraphSpec) -> Graph:
     for sec, names in sections.items():
         for name in names:
             if not _NAME.fullmatch(str(name)):
-                raise ex.error(f"'{name}' is not a valid name (letters, digits, _)",
-                               (sec, name), code="E220")
-            if name in owner:
-                raise ex.error(f"'{name}' is defined twice: in {owner[name]} and in {sec}",
-                               (sec, name), code="E221")
-            owner[name] = sec
+                sink.add(ex.error(f"'{name}' is not a valid name (letters, digits, _)",
+                                  (sec, name), code="E220"))
+            elif name in owner:
+                sink.add(ex.error(f"'{name}' is defined twice: in {owner[name]} and in {sec}",
+                                  (sec, name), code="E221"))
+            else:
+                owner[name] = sec
     symbols = {name: sp.Symbol(name) for name in owner}
     nodes: dict[str, Node] = {}
     init: dict[str, Any] = {}
     for sec, op in (("inputs", "input"), ("params", "param"), ("constants", "const")):
         for name, value in sections[sec].items():
             nodes[name] = Node(name, op, path=(sec, name))
-            init[name] = _num(ex, value, (sec, name))
+            init[name] = sink.attempt(_num, ex, value, (sec, name))
     exprs: dict[str, tuple[sp.Expr, tuple[str, ...]]] = {}
+    deps: dict[str, tuple[str, ...]] = {}  # what each node uses, for the cycle check
     for name, text in spec.nodes.items():
         path = ("nodes", name)
         src = text if isinstance(text, str) else str(text)
@@ -233,59 +295,154 @@ def _graph(ex: Exercise, spec: GraphSpec) -> Graph:
             e = parse_expression(src, symbols)
         except ExprError as err:
             m = ex.doc.mark(path)
-            raise err.located(ex.file, m.line if m else None, m.col if m else None) from None
+            sink.add(err.located(ex.file, m.line if m else None, m.col if m else None))
+            used = _names_despite_unknown(src, symbols, err)
+            if used is not None:  # only a name is unknown: the rest still counts
+                deps[name] = tuple(t for t in dict.fromkeys(_NAME.findall(src))
+                                   if t in used and t != name)
+            continue
         used = {s.name for s in e.free_symbols}
         order = [t for t in dict.fromkeys(_NAME.findall(src)) if t in used]
         if name in used:
-            raise ex.error(f"node '{name}' uses itself", path, code="E222")
+            sink.add(ex.error(f"node '{name}' uses itself", path, code="E222"))
+            order = [t for t in order if t != name]
         exprs[name] = (e, tuple(order))
-    order = _toposort(ex, {n: deps for n, (_, deps) in exprs.items()})
-    for name in order:
-        e, deps = exprs[name]
-        nodes[name] = Node(name, "expr", deps, {"expr": e, "grad_symbol": f"∂{spec.loss}/∂{name}"},
-                           ("nodes", name))
-    for name in owner:
-        if name in nodes:
-            nodes[name] = Node(**{**nodes[name].__dict__,
-                                  "attrs": {**nodes[name].attrs,
-                                            "grad_symbol": f"∂{spec.loss}/∂{name}"}})
-    if spec.loss not in exprs:
+        deps[name] = tuple(order)
+    order = _toposort(ex, {n: ds for n, ds in deps.items() if n in spec.nodes}, sink)
+    if spec.loss not in spec.nodes:
         hint = "" if spec.loss not in owner else f" ('{spec.loss}' is in {owner[spec.loss]})"
-        raise ex.error(f"loss '{spec.loss}' must be one of the nodes{hint}", ("loss",),
-                       code="E223")
+        sink.add(ex.error(f"loss '{spec.loss}' must be one of the nodes{hint}", ("loss",),
+                          code="E223"))
     iters = []
     for k, data in enumerate(spec.iterations or [{}]):
         row = {}
         for name, value in data.items():
             if owner.get(name) not in ("inputs", "constants"):
                 what = f"a {owner[name][:-1]}" if name in owner else "not defined"
-                raise ex.error(f"iterations may set inputs and constants; '{name}' is {what}",
-                               ("iterations", k, name), code="E224")
-            row[name] = _num(ex, value, ("iterations", k, name))
+                sink.add(ex.error(f"iterations may set inputs and constants; '{name}' is "
+                                  f"{what}", ("iterations", k, name), code="E224"))
+                continue
+            row[name] = sink.attempt(_num, ex, value, ("iterations", k, name))
         iters.append(row)
+    lr = sink.attempt(_lr, ex, spec)
+    if sink.errors:
+        return None
+    for name in order:
+        e, ds = exprs[name]
+        nodes[name] = Node(name, "expr", ds, {"expr": e, "text": str(spec.nodes[name]),
+                                              "grad_symbol": f"∂{spec.loss}/∂{name}"},
+                           ("nodes", name))
+    for name in owner:
+        if name in nodes:
+            nodes[name] = Node(**{**nodes[name].__dict__,
+                                  "attrs": {**nodes[name].attrs,
+                                            "grad_symbol": f"∂{spec.loss}/∂{name}"}})
     return Graph("graph", nodes, spec.loss, tuple(spec.params), tuple(spec.inputs), init,
-                 tuple(iters), _lr(ex, spec), spec.conventions.relu_prime_at_zero)
+                 tuple(iters), lr, spec.conventions.relu_prime_at_zero)
 
 
-def _toposort(ex: Exercise, deps: dict[str, tuple[str, ...]]) -> list[str]:
-    """Kahn's algorithm over node→node dependencies; a cycle is reported with its path."""
+def _names_despite_unknown(src: str, symbols: dict, err: ExprError) -> set[str] | None:
+    """The known names an expression uses when its only fault is an unknown name (parsed
+    again with every identifier allowed); None when it does not parse at all."""
+    from tutor.expr import parse_expression
+    from tutor.functions import FUNCTIONS
+
+    if not err.message.startswith("unknown name"):
+        return None
+    relaxed = {**{t: sp.Symbol(t) for t in _NAME.findall(src) if t not in FUNCTIONS},
+               **symbols}
+    try:
+        e = parse_expression(src, relaxed)
+    except ExprError:
+        return None
+    return {s.name for s in e.free_symbols} & set(symbols)
+
+
+def _toposort(ex: Exercise, deps: dict[str, tuple[str, ...]], sink: _Sink) -> list[str]:
+    """Depth-first order over node→node dependencies (file order, so ties keep the
+    author's order). Every cycle is reported once per strongly connected component, as a
+    path from its first node in file order back to it."""
     inner = {n: [d for d in ds if d in deps] for n, ds in deps.items()}
+    for comp in _cycles(inner):
+        start = comp[0]
+        sink.add(ex.error("the nodes form a cycle: " + " → ".join(_cycle_path(inner, comp)),
+                          ("nodes", start), code="E225"))
     done: list[str] = []
     state: dict[str, int] = {}
 
-    def visit(n: str, stack: list[str]):
-        if state.get(n) == 2:
+    def visit(n: str):
+        if state.get(n):
             return
-        if state.get(n) == 1:
-            cyc = stack[stack.index(n):] + [n]
-            raise ex.error("the nodes form a cycle: " + " → ".join(cyc), ("nodes", n),
-                           code="E225")
         state[n] = 1
         for d in inner[n]:
-            visit(d, stack + [n])
-        state[n] = 2
+            visit(d)
         done.append(n)
 
-    for n in deps:  # file order, so ties keep the author's order
-        visit(n, [])
+    for n in deps:
+        visit(n)
     return done
+
+
+def _cycles(inner: dict[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one node (Tarjan, iterative),
+    each in file order, ordered by their first node."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    comps: list[list[str]] = []
+    pos = {n: k for k, n in enumerate(inner)}
+    counter = 0
+    for root in inner:
+        if root in index:
+            continue
+        work = [(root, iter(inner[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(inner[w])))
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1:
+                        comps.append(sorted(comp, key=pos.__getitem__))
+    return sorted(comps, key=lambda c: pos[c[0]])
+
+
+def _cycle_path(inner: dict[str, list[str]], comp: list[str]) -> list[str]:
+    """A cycle through the component's first node: start → … → start (shortest, BFS)."""
+    start, members = comp[0], set(comp)
+    prev: dict[str, str] = {}
+    queue = [start]
+    for v in queue:
+        for w in inner[v]:
+            if w == start:
+                path = [v]
+                while path[-1] != start:
+                    path.append(prev[path[-1]])
+                return path[::-1] + [start]
+            if w in members and w not in prev and w != start:
+                prev[w] = v
+                queue.append(w)
+    return comp + [start]  # unreachable: a component always has a cycle through start

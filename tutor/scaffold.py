@@ -4,6 +4,11 @@ The skeletons are the smallest exercises that show every part of the format: a n
 two layers (a ReLU layer, a sigmoid output, binary cross-entropy) and a computation graph
 with a merge and a ReLU. Each line says what may go there instead. ``tutor validate`` and
 ``tutor solve`` accept both unchanged (tests/test_show_new.py checks it).
+
+The editor line of a new exercise is ``# yaml-language-server: $schema=exercise.schema.json``:
+a path relative to the exercise, so the file works on any machine and in any checkout.
+``create`` writes that schema (``tutor schema``) beside the exercise when it is not there;
+an existing one is left alone (``tutor schema --write exercise.schema.json`` refreshes it).
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from pathlib import Path
 from tutor.errors import InputError, UsageError
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / "exercise.schema.json"
+LOCAL_SCHEMA = "exercise.schema.json"  # what a new exercise points at, beside it
 BUNDLED_SCHEMA_LINE = "# yaml-language-server: $schema=../tutor/schema/exercise.schema.json"
 
 NETWORK = """\
@@ -87,7 +93,7 @@ def skeleton(name: str, kind: str, schema: str | None = None) -> str:
     title = ident.replace("-", " ").replace("_", " ").capitalize()
     body = NETWORK if kind == "network" else GRAPH
     return body.format(id=ident, title=title, file=f"{ident}.yaml",
-                       schema=schema or SCHEMA_FILE.as_uri())
+                       schema=schema or LOCAL_SCHEMA)
 
 
 def exercise_id(name: str) -> str:
@@ -99,8 +105,11 @@ def exercise_id(name: str) -> str:
     return stem
 
 
-def create(name: str, kind: str, directory: Path = Path("."), force: bool = False) -> Path:
-    """Write ``directory/NAME.yaml``; refuse to overwrite unless ``force``."""
+def create(name: str, kind: str, directory: Path = Path("."), force: bool = False
+           ) -> tuple[Path, Path | None]:
+    """Write ``directory/NAME.yaml`` (refuse to overwrite unless ``force``) and, when it is
+    not there yet, ``directory/exercise.schema.json`` for editors. Returns the exercise
+    and the schema file written (None when one was already there)."""
     if kind not in ("network", "graph"):
         raise UsageError(f"--kind must be network or graph, not {kind!r}")
     ident = exercise_id(name)
@@ -109,8 +118,13 @@ def create(name: str, kind: str, directory: Path = Path("."), force: bool = Fals
     path = Path(directory) / f"{ident}.yaml"
     if path.exists() and not force:
         raise UsageError(f"{path} exists; pass --force to overwrite it")
+    schema = Path(directory) / LOCAL_SCHEMA
     try:
         path.write_text(skeleton(ident, kind), encoding="utf-8")
+        if schema.exists():
+            schema = None
+        else:
+            schema.write_text(schema_text(), encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc}") from None
-    return path
+        raise InputError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
+    return path, schema

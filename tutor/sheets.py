@@ -14,8 +14,11 @@ Sheets are untrusted. Nothing in one is evaluated: the YAML goes through tutor.y
 with positions) and every answer stays text until tutor.expr parses it. Before any parsing a
 sheet is refused when it is larger than ``MAX_BYTES``, has a line longer than ``MAX_LINE``
 characters, or nests brackets deeper than ``MAX_DEPTH`` — each in microseconds, with
-``file:line: message``. A YAML number is turned back into its exact decimal text (the YAML
-layer gives a Decimal), so ``-0.3654`` is graded as −3654/10000, never as a binary float.
+``file:line: message``. Answers are never YAML-typed: each is its scalar's own source text
+(tutor.yamlio.load_yaml_raw), so ``-0.3654`` is graded as −3654/10000 (never a binary float),
+``1.2e-3`` is shown as typed, and YAML 1.1's ``0x10`` (16), ``1:30`` (90), ``yes`` (true) or
+``.inf`` are not silently rewritten: the answer parser (tutor.expr) says why they are no
+answer, and that one step is invalid — the rest of the sheet is graded.
 """
 from __future__ import annotations
 
@@ -50,6 +53,7 @@ class Sheet:
     invalid: dict[str, str] = field(default_factory=dict)  # step id → why it is not an answer
     warnings: tuple[str, ...] = ()  # "file:line: message"
     header_lines: dict[str, int] = field(default_factory=dict)  # header key → its line
+    named: bool = False  # the student's name is the header's, not the file name
 
     def where(self, step_id: str) -> str:
         line = self.lines.get(step_id)
@@ -68,6 +72,7 @@ def template(worked, student: str = "") -> str:
         "#   vectors: [-0.2192, 0]    matrices: [[-0.1315, -0.0219], [0, 0]]  or  -0.1315 -0.0219; 0 0",
         f"#   tolerance: {worked.tolerance.label}. Leave a step blank to skip it.",
         f"# Grade it: tutor check {ex.id} SHEET.yaml",
+        *given_lines(worked),
         f"exercise: {ex.id}",
         f"sha: \"{ex.sha}\"  # the exercise's content hash: leave it as it is",
         f"student: {_yaml_str(student)}",
@@ -83,6 +88,95 @@ def template(worked, student: str = "") -> str:
         label = f"{s.id}:".ljust(width)
         out.append(f"  {label}  # {_one_line(s.meaning)}, {s.shape}")
     return "\n".join(out) + "\n"
+
+
+GIVEN_WIDTH = 100  # a given matrix longer than this is written one row per line
+
+
+def given_lines(worked) -> list[str]:
+    """The exercise's given numbers as comment lines (never an answer): every input,
+    parameter, constant and target with its value at the start (the student's own variant's
+    for an exercise with variants), the learning rate, and what later iterations change."""
+    g = worked.graph
+    first = {**g.init, **(g.iterations[0] if g.iterations else {})}
+    seed = getattr(worked, "seed", None)
+    head = "# Given" + (f" (your variant, seed {seed})" if seed is not None else "") + ":"
+    rows: list[tuple[str, str, str]] = []  # (name, value text, note)
+    for node in g.nodes.values():
+        if not node.is_leaf or node.name not in first:
+            continue
+        rows.append((node.name, given_text(first[node.name]), _given_note(g, node)))
+    if g.learning_rate is not None:
+        rows.append(("η", given_text(g.learning_rate), "learning rate"))
+    width = max((len(n) for n, _, _ in rows), default=0)
+    col = max((len(t) for _, t, _ in rows if len(t) + width < GIVEN_WIDTH - 30), default=0)
+    out = [head]
+    for name, text, note in rows:
+        lead = f"#   {name.ljust(width)} = "
+        gap = " " * max(col - len(text), 0) if len(text) <= col else ""
+        out += _wrapped(lead, text, f"{gap}  ({note})" if note else "")
+    for k, data in enumerate(g.iterations[1:], start=2):
+        if data:
+            out.append(f"#   iteration {k}: " + ", ".join(
+                f"{n} = {given_text(v)}" for n, v in data.items()))
+    return out
+
+
+def _given_note(g, node) -> str:
+    if g.kind == "network":
+        if node.op in ("input", "const"):
+            what = "input" if node.op == "input" else "target"
+            v = g.init.get(node.name)
+            if getattr(v, "rows", 1) > 1 and getattr(v, "cols", 1) > 1:
+                what += f", one example per {'column' if g.layout == 'column' else 'row'}"
+            return what
+        return f"layer {node.attrs.get('layer')}" if node.attrs.get("layer") else ""
+    return {"input": "input", "param": "parameter", "const": "constant"}.get(node.op, "")
+
+
+def _wrapped(lead: str, text: str, note: str) -> list[str]:
+    """``lead + text + note``, or a matrix one row per line when that is too long."""
+    if len(lead) + len(text) + len(note) <= GIVEN_WIDTH or not text.startswith("[["):
+        return [lead + text + note]
+    rows = text[1:-1].split("], [")
+    rows = [("[" if i else "[[") + r.strip("[]") + ("]]" if i == len(rows) - 1 else "],")
+            for i, r in enumerate(rows)]
+    pad = "#" + " " * (len(lead) - 1)
+    return [(lead if i == 0 else pad) + r + (note if i == len(rows) - 1 else "")
+            for i, r in enumerate(rows)]
+
+
+def given_text(v: Any) -> str:
+    """A given value exactly: a decimal when it terminates (0.1, -0.25), else p/q; vectors
+    as [a, b], matrices as [[a, b], [c, d]]."""
+    from tutor.render import is_matrix, vector_entries
+
+    if is_matrix(v):
+        if v.rows == 1 and v.cols == 1:
+            return _exact(v[0, 0])
+        vec = vector_entries(v)
+        if vec is not None:
+            return "[" + ", ".join(_exact(e) for e in vec) + "]"
+        return "[" + ", ".join("[" + ", ".join(_exact(e) for e in row) + "]"
+                               for row in v.tolist()) + "]"
+    return _exact(v)
+
+
+def _exact(x: Any) -> str:
+    """An exact number as short text: 3/5 → 0.6, 1/3 → 1/3, sqrt(2) as SymPy prints it."""
+    if getattr(x, "is_Rational", False) or isinstance(x, (int, Fraction)):
+        f = Fraction(int(x.p), int(x.q)) if hasattr(x, "p") else Fraction(x)
+        d = f.denominator
+        for p in (2, 5):
+            while d % p == 0:
+                d //= p
+        if d != 1:
+            return f"{f.numerator}/{f.denominator}"
+        text = format(Decimal(f.numerator) / Decimal(f.denominator), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    from tutor.render import exact_text
+
+    return exact_text(x)
 
 
 def _one_line(text: str) -> str:
@@ -125,11 +219,11 @@ def precheck(text: str, file: str) -> None:
 
 def parse_sheet(text: str, file: str = "<sheet>") -> Sheet:
     """A sheet from its text (see the module docstring for what is refused)."""
-    from tutor.yamlio import load_yaml
+    from tutor.yamlio import load_yaml_raw
 
     precheck(text, file)
     try:
-        doc = load_yaml(text, file)
+        doc = load_yaml_raw(text, file)
     except InputError as err:
         raise err.located(file) from None
     except RecursionError:
@@ -161,7 +255,7 @@ def parse_sheet(text: str, file: str = "<sheet>") -> Sheet:
         raise InputError("no 'answers:' section (run `tutor template EXERCISE` for a blank "
                          "sheet)", file, 1)
     raw = data["answers"]
-    if raw is None:
+    if _blank(raw):
         raw = {}
     if not isinstance(raw, dict):
         raise InputError("'answers:' must be a mapping, one `step: answer` per line",
@@ -169,11 +263,15 @@ def parse_sheet(text: str, file: str = "<sheet>") -> Sheet:
 
     exercise = _header_text(data, "exercise", file, line_of)
     sha = _header_text(data, "sha", file, line_of)
-    student = _header_text(data, "student", file, line_of) or Path(file).stem
-    seed = data.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise InputError(f"seed must be a whole number, not {_short(seed)}", file,
-                         line_of("seed"))
+    student = _header_text(data, "student", file, line_of)
+    named = bool(student and student.strip())
+    student = student if named else Path(file).stem
+    seed = _header_text(data, "seed", file, line_of)
+    if seed is not None:
+        if not _SEED.fullmatch(seed.strip()):
+            raise InputError(f"seed must be a whole number, not {_short(seed)}", file,
+                             line_of("seed"))
+        seed = int(seed)
 
     answers: dict[str, str | None] = {}
     lines: dict[str, int] = {}
@@ -186,21 +284,40 @@ def parse_sheet(text: str, file: str = "<sheet>") -> Sheet:
         try:
             answers[sid] = answer_text(v)
         except ValueError as exc:
-            answers[sid] = None
+            answers[sid] = _display(v)
             invalid[sid] = str(exc)
     header = {k: line_of(k) for k in HEADER_KEYS if k in data and line_of(k)}
     return Sheet(file, exercise, sha, student, seed, answers, lines, invalid, tuple(warnings),
-                 header)
+                 header, named)
+
+
+_SEED = re.compile(r"[-+]?[0-9]+")
+_NULLS = ("", "~", "null", "Null", "NULL")
+# What YAML 1.1 would have turned into a number, but an answer is not (the answer parser's
+# own message would only say "unexpected '.'"/"unexpected ':'").
+_INF_NAN = re.compile(r"[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+_SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
+def _blank(v: Any) -> bool:
+    """Nothing written: an empty value (or YAML's own null, ``~``)."""
+    from tutor.yamlio import Scalar
+
+    if v is None:
+        return True
+    return isinstance(v, Scalar) and v.plain and v.text.strip() in _NULLS
 
 
 def _header_text(data: dict, key: str, file: str, line_of) -> str | None:
+    from tutor.yamlio import Scalar
+
     v = data.get(key)
-    if v is None:
+    if _blank(v):
         return None
     if isinstance(v, (dict, list)):
         raise InputError(f"{key} must be a single value, not a "
                          f"{'mapping' if isinstance(v, dict) else 'list'}", file, line_of(key))
-    return answer_text(v) if not isinstance(v, str) else v
+    return v.text if isinstance(v, Scalar) else str(v)
 
 
 def _short(v: Any) -> str:
@@ -209,28 +326,22 @@ def _short(v: Any) -> str:
 
 
 def answer_text(v: Any, budget: list | None = None) -> str | None:
-    """A YAML value as the answer text a student typed; ValueError if it is no answer.
+    """A YAML value (tutor.yamlio.load_yaml_raw) as the answer text a student typed;
+    ValueError if it is no answer. None when left blank.
 
-    Numbers come back as their exact decimal text (Decimal('-0.3654') → "-0.3654");
-    a YAML list becomes "[a, b]" (nested: a matrix).
+    A scalar is its own text — a plain one exactly as typed (``1.2e-3``, ``0x10``), a quoted
+    one its string value — and tutor.expr's answer parser decides later what it means. A YAML
+    list becomes "[a, b]" (nested: a matrix) from its entries' texts.
     """
+    from tutor.yamlio import Scalar
+
     budget = budget if budget is not None else [MAX_ENTRIES]
-    if v is None:
+    if _blank(v):
         return None
+    if isinstance(v, Scalar):
+        return _scalar_answer(v.text)
     if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"  # not a number: the parser says so
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, Decimal):
-        if not v.is_finite():
-            raise ValueError(f"{v} is not a number you can grade")
-        return format(v, "f")
-    if isinstance(v, Fraction):
-        return f"{v.numerator}/{v.denominator}"
-    if isinstance(v, float):  # only if the YAML layer ever hands one over
-        return answer_text(Decimal(repr(v)), budget)
+        return _scalar_answer(v)
     if isinstance(v, (list, tuple)):
         budget[0] -= len(v)
         if budget[0] < 0:
@@ -245,7 +356,43 @@ def answer_text(v: Any, budget: list | None = None) -> str | None:
     if isinstance(v, dict):
         raise ValueError("a mapping is not an answer (write a number, [a, b] or "
                          "[[a, b], [c, d]])")
-    raise ValueError(f"not an answer: {_short(v)}")
+    if isinstance(v, bool) or not isinstance(v, (int, Decimal, Fraction)):
+        raise ValueError(f"not an answer: {_short(v)}")
+    if isinstance(v, Decimal) and not v.is_finite():
+        raise ValueError(f"{v} is not a finite number")
+    return str(v)
+
+
+def _display(v: Any, budget: list | None = None) -> str | None:
+    """What was written, for the report, when it is no answer (at most ~200 characters)."""
+    from tutor.yamlio import Scalar
+
+    budget = budget if budget is not None else [200]
+    if budget[0] <= 0:
+        return "…"
+    if isinstance(v, Scalar):
+        t = v.text
+    elif isinstance(v, (list, tuple)):
+        t = "[" + ", ".join(_display(e, budget) or "" for e in v[:50]) + \
+            (", …]" if len(v) > 50 else "]")
+    elif isinstance(v, dict):
+        t = "{" + ", ".join(f"{k}: {_display(e, budget) or ''}"
+                            for k, e in list(v.items())[:20]) + "}"
+    else:
+        t = "" if v is None else str(v)
+    budget[0] -= len(t)
+    return t
+
+
+def _scalar_answer(text: str) -> str:
+    t = text.strip()
+    if _INF_NAN.fullmatch(t):
+        what = "not a number" if "nan" in t.lower() else "infinite"
+        raise ValueError(f"{t!r} is {what}: an answer is a finite number")
+    if _SEXAGESIMAL.fullmatch(t):
+        raise ValueError(f"{t!r} is not a number: ':' is not allowed in an answer (write "
+                         "a decimal)")
+    return text
 
 
 def unknown_ids(sheet: Sheet, known: list[str]) -> list[str]:

@@ -147,7 +147,10 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
             key = (it, "value", node.name)
             zeros: Mapping = {}
             f = None
-            if node.is_leaf:
+            if key in overrides:  # the student's own value: not computed, not judged here
+                out, exact = overrides[key], True
+                f = None if node.is_leaf else rules[node.op].forward_formula(ctx(node))
+            elif node.is_leaf:
                 out, exact = leaves[node.name], True
             else:
                 rule = rules[node.op]
@@ -157,8 +160,6 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                     raise SolveError(f"{node.name}{_at(it)}: {t}", t.path or node.path) from None
                 out, exact = _kept(out, f"the value of {node.name}{_at(it)}", node.path)
                 zeros, f = rule.forward_zeros(ctx(node), out), rule.forward_formula(ctx(node))
-            if key in overrides:
-                out, zeros = overrides[key], {}
             values[node.name] = out
             causes[("value", node.name)] = zeros
             q[key] = Quantity(key, out, f, zeros=zeros, exact=exact)
@@ -176,9 +177,13 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                 terms = tuple(inbox.get(node.name, ()))
                 if not terms:
                     continue  # a target or constant: nothing to learn
-                g, exact = _kept(rules["accumulate"](list(terms)),
-                                 f"∂{graph.loss}/∂{node.name}{_at(it)}", node.path)
-                f, zeros = combine(list(terms)), _merge_zeros(list(terms), g)
+                f = combine(list(terms))
+                if key in overrides:
+                    g, zeros, exact = overrides[key], {}, True
+                else:
+                    g, exact = _kept(rules["accumulate"](list(terms)),
+                                     f"∂{graph.loss}/∂{node.name}{_at(it)}", node.path)
+                    zeros = _merge_zeros(list(terms), g)
             if key in overrides:
                 g, zeros = overrides[key], {}
             grads[node.name] = g
@@ -201,9 +206,10 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                     new = rules["sgd"](params[p], grads[p], lr)
                     f = Formula("{0} − {1} · {2}", ((p, params[p]), ("η", lr),
                                                    (graph.nodes[p].grad_symbol, grads[p])))
-                new, exact = _kept(new, f"the update of {p}{_at(it)}", graph.nodes[p].path)
                 if key in overrides:
-                    new = overrides[key]
+                    new, exact = overrides[key], True
+                else:
+                    new, exact = _kept(new, f"the update of {p}{_at(it)}", graph.nodes[p].path)
                 q[key] = Quantity(key, new, f, exact=exact)
                 params[p] = new
     return Solution(graph, q)

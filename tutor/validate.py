@@ -1,15 +1,22 @@
 """``tutor validate``: every problem of an exercise file at once, ``file:line:col: CODE message``.
 
-Three passes, each reported in full before the next is tried (a later pass needs the
-earlier ones clean):
+Three passes. Each reports everything it finds; a later pass runs when what it needs is
+sound (a file with unknown keys cannot be compiled, an exercise that does not compile
+cannot be solved):
 
     1  YAML and schema     E00x–E01x   unreadable/bad YAML, unknown keys (did-you-mean),
                                        missing keys, wrong types  — all of them
                            E04x        variants: draw paths, ranges, choices
-    2  compile             E2xx        undefined names, bad expressions (every node),
-                                       name/step-id collisions, cycles, shapes, loss
-    3  solve and warn      W3xx        a parameter the loss ignores, a ReLU input exactly 0,
-                                       a step a misconception reproduces, impossible variants
+    2  compile             E2xx        every independent problem of the compiler
+                                       (tutor.graph.compile_errors): each bad expression,
+                                       each cycle, each layer's shapes, the target, the
+                                       loss, the learning rate; name/step-id collisions.
+                                       A graph that does not compile still gets W301 for a
+                                       parameter no expression on the way to the loss names
+    3  solve and warn      W3xx        (when it compiles) a parameter the loss ignores, a
+                                       ReLU input exactly 0, a misconception no step catches,
+                                       max/min ties; with a sound variants block, the base
+                                       values against ``require`` and an impossible family
 
 Codes are stable and documented in docs/authoring.md. Nothing here raises: every failure,
 even a bug, becomes a located Problem.
@@ -147,8 +154,10 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
     spec = SPEC.validate_python(doc.data)
     ex = Exercise(spec=spec, file=file, doc=doc,
                   sha=hashlib.sha256(text.encode()).hexdigest()[:16])
-    problems = _variant_problems(ex) + _structure_problems(ex)
-    if problems:
+    variant_problems = _variant_problems(ex)
+    structure, compiled = _structure_problems(ex)
+    problems = variant_problems + structure
+    if not compiled:
         return _sorted(problems)
     from tutor.core import work_exercise
     from tutor.errors import TutorError
@@ -156,10 +165,12 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
     try:
         worked = work_exercise(ex)
     except InputError as err:
-        return [_from_error(err, file)]
+        return _sorted(problems + [_from_error(err, file)])
     except TutorError as err:
-        return [Problem(file, 1, 1, "E299", str(err))]
-    return _sorted(_warnings(ex, worked, strict))
+        return _sorted(problems + [Problem(file, 1, 1, "E299", str(err))])
+    # warnings need a solved exercise, nothing more: a name colliding with a step id (E230)
+    # or a bad variants block does not stop them (the variant checks wait for the latter)
+    return _sorted(problems + _warnings(ex, worked, strict, variants=not variant_problems))
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -209,19 +220,22 @@ def _variant_problems(ex) -> list[Problem]:
     return out
 
 
-# ─── pass 2: structure (every node on its own, then the compiler) ──────────────────────
-def _structure_problems(ex) -> list[Problem]:
-    out = _graph_problems(ex) if ex.spec.kind == "graph" else []
-    if out:
-        return out
-    from tutor.graph import compile_exercise
+# ─── pass 2: structure (the compiler, every problem; then step-id clashes) ─────────────
+def _structure_problems(ex) -> tuple[list[Problem], bool]:
+    """Every structural problem, and whether the exercise compiled. The compiler collects
+    every independent problem (``tutor.graph.compile_errors``); a graph that does not
+    compile still gets W301 for a parameter that no expression on the way to the loss
+    even mentions (sound without compiling: nothing can make the loss depend on it)."""
+    from tutor.graph import compile_errors
 
-    try:
-        compile_exercise(ex)
-    except InputError as err:
-        return [_expr_problem(err, ex.file) if isinstance(err, ExprError)
-                else _from_error(err, ex.file)]
-    return []
+    graph = ex.spec.kind == "graph"
+    out = _collisions(ex) if graph else []
+    errs = compile_errors(ex)
+    out += [_expr_problem(e, ex.file) if isinstance(e, ExprError) else _from_error(e, ex.file)
+            for e in errs]
+    if errs and graph:
+        out += _unmentioned_params(ex)
+    return out, not errs
 
 
 def _expr_problem(err: ExprError, file: str) -> Problem:
@@ -232,25 +246,14 @@ def _expr_problem(err: ExprError, file: str) -> Problem:
     return _from_error(err, file, code)
 
 
-def _graph_problems(ex) -> list[Problem]:
-    """Every node's expression parsed on its own (all bad ones reported), and step-id clashes."""
-    import sympy as sp
-
-    from tutor.expr import parse_expression
-
+def _collisions(ex) -> list[Problem]:
+    """E230: names that collide with step ids (a node ``du`` beside ``u``, ``a_new``)."""
     spec, doc, file = ex.spec, ex.doc, ex.file
-    sections = {"inputs": spec.inputs, "params": spec.params, "constants": spec.constants,
-                "nodes": spec.nodes}
-    names = {n: sec for sec, d in sections.items() for n in d}
-    symbols = {n: sp.Symbol(n) for n in names}
+    names: dict[str, str] = {}
+    for sec in ("inputs", "params", "constants", "nodes"):
+        for n in getattr(spec, sec):
+            names.setdefault(n, sec)
     out = []
-    for name, src in spec.nodes.items():
-        try:
-            parse_expression(src if isinstance(src, str) else str(src), symbols)
-        except ExprError as err:
-            m = doc.mark(("nodes", name))
-            out.append(_expr_problem(err.located(file, m.line if m else None,
-                                                 m.col if m else None), file))
     for name, sec in names.items():
         clash = None
         if name.startswith("d") and name[1:] in names and name[1:] != spec.loss:
@@ -261,6 +264,31 @@ def _graph_problems(ex) -> list[Problem]:
             out.append(_at(doc, file, (sec, name), "E230",
                            f"{clash}; rename one of them so every step id is unique"))
     return out
+
+
+def _unmentioned_params(ex) -> list[Problem]:
+    """W301 without a compiled graph: parameters no node on the way to the loss mentions
+    (by the names in the expression texts, which over-approximate what each node uses)."""
+    import re
+
+    spec = ex.spec
+    if spec.loss not in spec.nodes:
+        return []
+    ident = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+    live, todo = {spec.loss}, [spec.loss]
+    while todo:
+        src = spec.nodes.get(todo.pop())
+        for t in ident.findall("" if src is None else str(src)):
+            if t not in live:
+                live.add(t)
+                todo.append(t)
+    return [_at(ex.doc, ex.file, ("params", p), "W301", _unused_message(spec.loss, p))
+            for p in spec.params if p not in live]
+
+
+def _unused_message(loss: str, param: str) -> str:
+    return (f"the loss {loss} does not depend on parameter {param}: its gradient is 0 by "
+            "construction")
 
 
 # ─── pass 3: warnings on the solved exercise ────────────────────────────────────────────
@@ -300,15 +328,13 @@ def _ties(doc, file, worked) -> list[Problem]:
     return out
 
 
-def _warnings(ex, worked, strict: bool = False) -> list[Problem]:
+def _warnings(ex, worked, strict: bool = False, variants: bool = True) -> list[Problem]:
     doc, file, g = ex.doc, ex.file, worked.graph
     out = []
     live = g.reaches_loss()
     for p in g.params:
         if p not in live:
-            out.append(_at(doc, file, g.nodes[p].path, "W301",
-                           f"the loss {g.loss} does not depend on parameter {p}: its gradient "
-                           "is 0 by construction"))
+            out.append(_at(doc, file, g.nodes[p].path, "W301", _unused_message(g.loss, p)))
     conventions = doc.data.get("conventions") if isinstance(doc.data, dict) else None
     stated = isinstance(conventions, dict) and "relu_prime_at_zero" in conventions
     if not stated:
@@ -325,14 +351,17 @@ def _warnings(ex, worked, strict: bool = False) -> list[Problem]:
                                f"{r.label} = 0 exactly{it}: ReLU′(0) decides the answer; state "
                                "it with conventions: {relu_prime_at_zero: 0 or 1}", key=False))
     out += _ties(doc, file, worked)
-    out += _misconception_warnings(ex, worked, strict)
+    from tutor.misconceptions import indistinguishable
+
+    pairs = indistinguishable(worked)  # once: W303/W305 and the W304 condition share it
+    out += _misconception_warnings(ex, worked, strict, pairs)
     v = ex.spec.variants
-    if v is not None:
+    if v is not None and variants:
         from tutor.errors import TutorError
         from tutor.variants import VariantError, realize, unmet
 
         try:
-            fails = unmet(worked, v.require)
+            fails = unmet(worked, v.require, pairs)
         except (ImportError, TutorError):
             fails = []
         if fails:
@@ -346,14 +375,16 @@ def _warnings(ex, worked, strict: bool = False) -> list[Problem]:
     return out
 
 
-def _misconception_warnings(ex, worked, strict: bool = False) -> list[Problem]:
+def _misconception_warnings(ex, worked, strict: bool = False,
+                            pairs: list | None = None) -> list[Problem]:
     """W303: a misconception that no asked step can tell from the truth — a student who
     makes that mistake everywhere hands in a sheet of right answers. With ``strict``, W305
     for every single step a misconception reproduces (common and often harmless: Lab 9's
     δ1 has every unit alive, so a missing mask gives the true δ1; δ2 still catches it)."""
-    from tutor.misconceptions import indistinguishable
+    if pairs is None:
+        from tutor.misconceptions import indistinguishable
 
-    pairs = indistinguishable(worked)
+        pairs = indistinguishable(worked)
     out = []
     first: dict[str, str] = {}
     for step_id, mid in pairs:

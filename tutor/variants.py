@@ -10,10 +10,12 @@ A ``variants:`` block names *where* values are drawn (paths into the file, such 
 (``{choice: […]}`` or ``{range: [lo, hi], step: s}``); every draw is an exact rational,
 never a float. The drawn values replace the author's base values in the parsed YAML *before*
 the exercise is validated and compiled, so every error still points at the base value's
-``file:line:col``. Rejection sampling draws again, at most ``tries`` times, until the
-variant meets ``require`` (dead ReLUs, no ReLU input exactly 0, short decimals,
-misconceptions distinguishable); the same seed gives the same variant on every machine
-(``random.Random`` seeded with an int and ``randrange`` are stable across Python versions).
+``file:line:col``. Rejection sampling draws again — at most ``tries`` times and at most
+``TIME_BUDGET`` (5 s) of wall clock, and never past the point where every possible variant
+was refused — until the variant meets ``require`` (dead ReLUs, no ReLU input exactly 0,
+short decimals, misconceptions distinguishable); the same seed gives the same variant on
+every machine (``random.Random`` seeded with an int and ``randrange`` are stable across
+Python versions).
 """
 from __future__ import annotations
 
@@ -280,7 +282,7 @@ class ReluInput:
     iteration: int
     path: tuple  # ("layers", 1) or ("nodes", "h2")
     owner: str  # "2" (layer) or "h2" (node)
-    label: str  # "z2[1]" or "relu(z2)"
+    label: str  # the ReLU's input: "z2[1]" (a layer), "z" or "w1·x" (a graph node)
     value: Any
 
 
@@ -326,9 +328,9 @@ def _relu_inputs(g, value, n_iterations: int) -> list[ReluInput]:
                 e = node.attrs["expr"]
                 sub = {sp.Symbol(p): value(p, it) for p in node.parents}
                 for atom in sorted(e.atoms(relu, leaky_relu), key=sp.default_sort_key):
-                    arg = atom.args[0]
+                    arg = atom.args[0]  # named as written: z, or w1·x (not relu(z))
                     out.append(ReluInput(it, ("nodes", node.name), node.name,
-                                         f"relu({pretty(arg)})", arg.xreplace(sub)))
+                                         pretty(arg), arg.xreplace(sub)))
     return out
 
 
@@ -364,8 +366,9 @@ def decimals_needed(v) -> int | None:
     return max(twos, fives) if q == 1 else -1
 
 
-def unmet(worked, require) -> list[str]:
-    """The conditions this worked exercise fails, in words ([] when it meets them all)."""
+def unmet(worked, require, pairs: list | None = None) -> list[str]:
+    """The conditions this worked exercise fails, in words ([] when it meets them all).
+    ``pairs``: ``indistinguishable(worked)`` when the caller has it already."""
     from tutor.rules import entries
 
     if require is None:
@@ -387,7 +390,9 @@ def unmet(worked, require) -> list[str]:
         from tutor.misconceptions import indistinguishable
 
         only = None if require.distinguishable is True else set(require.distinguishable)
-        pairs = [(s, m) for s, m in indistinguishable(worked) if only is None or m in only]
+        if pairs is None:
+            pairs = indistinguishable(worked)
+        pairs = [(s, m) for s, m in pairs if only is None or m in only]
         if pairs:
             fails.append(f"distinguishable: at {pairs[0][0]} misconception {pairs[0][1]} gives "
                          "the true answer")
@@ -422,26 +427,57 @@ def variant_exercise(ex, draws: dict[tuple, Any]):
     return Exercise(spec=spec, file=ex.file, doc=_VariantDoc(ex.doc, data), sha=ex.sha)
 
 
-_CACHE: dict[tuple, Any] = {}
+_CACHE: dict[tuple, Any] = {}  # (file, content hash, variants, seed) → Worked or VariantError
 CACHE_SIZE = 256
+TIME_BUDGET = 5.0  # seconds of wall clock the rejection sampling of one seed may take
 
 
 def realize(ex, seed: int):
     """The variant of ``ex`` for ``seed``: draw, substitute, solve, check the conditions,
-    and draw again (at most ``variants.tries`` times) until they hold. Remembered per
-    (file content hash, variants block, seed) for the life of the process."""
+    and draw again until they hold — at most ``variants.tries`` times and at most
+    ``TIME_BUDGET`` seconds (5 s), whichever comes first. Remembered, and so is a refusal,
+    per (file content hash, variants block, seed) for the life of the process."""
     key = (ex.file, ex.sha, ex.spec.variants.model_dump_json(), seed) if ex.sha else None
     if key is not None and key in _CACHE:
-        return _CACHE[key]
-    worked = _realize(ex, seed)
+        hit = _CACHE[key]
+        if isinstance(hit, VariantError):
+            raise hit.located()
+        return hit
+    try:
+        worked = _realize(ex, seed)
+    except VariantError as err:
+        worked = err
     if key is not None:
         if len(_CACHE) >= CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = worked
+    if isinstance(worked, VariantError):
+        raise worked.located()
     return worked
 
 
+SPACE_LIMIT = 100_000  # up to this many possible variants, refused draws are remembered
+
+
+def _space(found: list[Sampler]) -> int | None:
+    """The number of different variants the draws can make, when at most SPACE_LIMIT."""
+    total = 1
+    for s in found:
+        if s.choices:
+            n = len({repr(c) for c in s.choices})
+        else:
+            n = s.count - len({e for e in s.exclude
+                               if e >= s.lo and (e - s.lo) % s.step == 0
+                               and (e - s.lo) // s.step < s.count})
+        total *= max(n, 1)
+        if total > SPACE_LIMIT:
+            return None
+    return total
+
+
 def _realize(ex, seed: int):
+    import time
+
     from tutor.core import work_exercise
     from tutor.graph import compile_exercise
 
@@ -451,8 +487,23 @@ def _realize(ex, seed: int):
         raise problems[0]
     rng = random.Random(seed)
     why: Counter = Counter()
+    last: dict[str, str] = {}  # condition → its last failure in words
+    deadline = time.monotonic() + TIME_BUDGET
+    tried, out_of_time = 0, False
+    space = _space(found)  # how many different variants there are (None: too many to list)
+    rejected: dict[str, str] = {}  # a draw already refused → why (never solved twice)
     for _ in range(v.tries):
+        if tried and time.monotonic() > deadline:
+            out_of_time = True
+            break
+        if space is not None and len(rejected) >= space:
+            break  # every possible variant was drawn and refused
+        tried += 1
         draws = {s.path: s.draw(rng) for s in found}
+        seen = repr(list(draws.values())) if space is not None else None
+        if seen in rejected:
+            why[rejected[seen]] += 1
+            continue
         try:
             vex = variant_exercise(ex, draws)
             if v.require.dead_relu or v.require.no_relu_at_zero:
@@ -461,19 +512,40 @@ def _realize(ex, seed: int):
                 early = _relu_fails(_relu_inputs(graph, lambda n, it: values[n], 1),
                                     v.require, graph.kind)
                 if early:
-                    why[early[0].split(":")[0]] += 1
+                    cond = early[0].split(":")[0]
+                    why[cond] += 1
+                    if seen is not None:
+                        rejected[seen] = cond
                     continue
             worked = work_exercise(vex)
         except TutorError as err:
-            why[getattr(err, "message", str(err)).split("\n")[0]] += 1
+            cond = getattr(err, "message", str(err)).split("\n")[0]
+            why[cond] += 1
+            if seen is not None:
+                rejected[seen] = cond
             continue
         fails = unmet(worked, v.require)
         if not fails:
             return replace(worked, seed=seed)
-        why[fails[0].split(":")[0]] += 1
+        cond = fails[0].split(":")[0]
+        why[cond] += 1
+        last[cond] = fails[0].split(": ", 1)[-1]
+        if seen is not None:
+            rejected[seen] = cond
     top = ", ".join(f"{k} ({n}×)" for k, n in why.most_common(3))
+    if out_of_time:
+        stop = (f"in {tried} tries (seed {seed}; stopped by the {TIME_BUDGET:g} s time "
+                f"budget before variants.tries = {v.tries})")
+    elif space is not None and len(rejected) >= space:
+        stop = f"in {tried} tries (seed {seed}): all {space} possible variants fail"
+    else:
+        stop = f"in {tried} tries (seed {seed})"
+    detail = (f"; the last distinguishable failure: {last['distinguishable']}"
+              if "distinguishable" in last else "")
     m = ex.doc.mark(("variants",)) if ex.doc is not None else None
-    raise VariantError(f"no variant of {ex.id} meets its conditions in {v.tries} tries "
-                       f"(seed {seed}); failed most often: {top}. Loosen variants.require, "
-                       "widen the draws or raise variants.tries.", ex.file,
+    more = "" if out_of_time or (space is not None and len(rejected) >= space) \
+        else " or raise variants.tries"
+    raise VariantError(f"no variant of {ex.id} meets its conditions {stop}; failed most "
+                       f"often: {top}{detail}. Loosen variants.require, widen the "
+                       f"draws{more}.", ex.file,
                        m.line if m else None, m.col if m else None, code="E045")

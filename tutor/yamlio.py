@@ -31,7 +31,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from tutor.errors import InputError
 
-__all__ = ["Mark", "Document", "load_yaml", "read_yaml"]
+__all__ = ["Mark", "Document", "Scalar", "load_yaml", "load_yaml_raw", "read_yaml"]
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 50  # nested collections
@@ -72,7 +72,8 @@ class Document:
         return None
 
 
-def load_yaml(text: str, file: str | None = None, *, max_bytes: int = MAX_BYTES) -> Document:
+def load_yaml(text: str, file: str | None = None, *, max_bytes: int = MAX_BYTES,
+              _raw: bool = False) -> Document:
     """Parse one YAML document from ``text``; every problem is an :class:`InputError`."""
     if isinstance(text, (bytes, bytearray)):
         text = _decode(bytes(text), file)
@@ -106,9 +107,29 @@ def load_yaml(text: str, file: str | None = None, *, max_bytes: int = MAX_BYTES)
             loader.dispose()
     if root is None:
         return Document(None, MappingProxyType({(): Mark(1, 1)}), MappingProxyType({}))
-    builder = _Builder(loader, file)
+    builder = (_RawBuilder if _raw else _Builder)(loader, file)
     data = builder.build(root, ())
     return Document(data, MappingProxyType(builder.marks), MappingProxyType(builder.key_marks))
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A scalar as written (:func:`load_yaml_raw`): ``text`` is a plain scalar's source text
+    (``0x10``, ``1:30``, ``yes``, ``.inf`` stay as typed), a quoted or block scalar's string
+    value; ``plain`` is whether it was unquoted and untagged; ``tag`` what YAML 1.1 would make
+    of it (``int``, ``float``, ``bool``, ``null``, ``str``, ``timestamp``, or an explicit tag)."""
+
+    text: str
+    plain: bool
+    tag: str
+
+
+def load_yaml_raw(text: str, file: str | None = None, *,
+                  max_bytes: int = MAX_BYTES) -> Document:
+    """Like :func:`load_yaml` (same limits, errors and marks), but every scalar *value* is a
+    :class:`Scalar` and nothing is converted, so untrusted text (answer sheets) is never
+    rewritten by YAML 1.1's implicit types. Mapping keys are their text, as in load_yaml."""
+    return load_yaml(text, file, max_bytes=max_bytes, _raw=True)
 
 
 def read_yaml(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Document:
@@ -293,6 +314,14 @@ class _Builder:
     def error(self, message: str, node) -> InputError:
         m = _mark(node)
         return InputError(message, self.file, m.line, m.col, code=CODE)
+
+
+class _RawBuilder(_Builder):
+    """Scalars as written (load_yaml_raw): no numbers, booleans or nulls are made."""
+
+    def scalar(self, node: ScalarNode) -> Scalar:
+        tag = node.tag[len(_TAG):] if node.tag.startswith(_TAG) else node.tag
+        return Scalar(node.value, node.style is None and not node.explicit, tag)
 
 
 # ─── helpers ──────────────────────────────────────────────────────────────────────────
