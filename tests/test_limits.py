@@ -87,3 +87,19 @@ def test_trouble_is_none_for_ordinary_values_and_names_the_problem_otherwise():
         "an exact number of about")  # tiny, but 4,760 digits in its denominator
     assert trouble(sp.Integer(2) ** (MAX_BITS + 10)).startswith("an exact number of about")
     assert trouble(sp.zoo).startswith("not a finite number")
+
+
+def test_a_rounded_prediction_of_1_in_bce_is_followed_without_a_crash(tmp_path, monkeypatch):
+    """σ(10) = 0.99995 rounds to 1 at 4 decimals: the student's ŷ = 1 is right, though ln(1 − ŷ)
+    is then not a number; follow-through falls back to the exact values, practice goes on."""
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
+    f = tmp_path / "sat.yaml"
+    f.write_text("id: sat\nkind: network\ninput: [10]\ntarget: 1\nlayers:\n"
+                 "  - {W: [[1]], b: [0], activation: sigmoid}\nloss: bce\nask: [forward, backward]\n")
+    r = CliRunner().invoke(app, ["practice", str(f), "--plain"],
+                           input="10\n1\n0\n-0\n-0.0005\n0\nn\n")
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output and "✗" not in r.output
+    assert "Score: 6/6" in r.output
+    # and δ1 = -4.54e-5 ≈ 0 is not "explained" as a misconception when the student types 0
+    assert "This looks like" not in r.output

@@ -238,6 +238,58 @@ def test_explain_shows_the_buggy_rule_beside_the_correct_one_with_numbers():
         "rule δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0] gives [-0.2192, 0].")
 
 
+def test_explain_without_reveal_gives_the_rule_but_not_the_value():
+    w = worked(LAB9)
+    (d,) = diagnose(w, "delta2", buggy_value("no-relu-mask"))
+    assert d.explain(reveal=False) == (
+        "no ReLU mask at delta2: the gradient goes through ReLU unmasked, even where z ≤ 0. "
+        "Your rule δ = ∂L/∂h gives [-0.2192, 0.1462] (from the correct inputs); the correct "
+        "rule is δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0].")
+
+
+def test_rule_texts_speak_of_the_steps_own_node():
+    w = worked("merge-sum")  # x is a parameter here: a rule "∂L/∂x = …" at dy would mislead
+    (d,) = [d for d in diagnose(w, "dy", sp.Integer(16))]
+    assert d.explain() == (
+        "forgot to sum at a merge at dy: a quantity used twice gets the gradient of one path "
+        "only. Your rule ∂L/∂y = the contribution of one consumer gives 16 (from the correct "
+        "inputs); the correct rule ∂L/∂y = Σ over y's consumers of their contributions "
+        "gives 64.")
+    (u,) = diagnose(worked(LAB9), "b3_new", sp.Rational(2635, 10000))
+    assert "Your rule b3′ = b3 + η ∂L/∂b3 gives 0.2635" in u.explain()
+    m = CATALOGUE["no-sum-at-merge"]
+    assert m.text("correct") == "∂L/∂v = Σ over v's consumers of their contributions"
+
+
+HINTS = {  # what the hint aimed at each bug says at the step where it shows
+    "no-sum-at-merge": "y feeds both u and v: add one term per consumer, "
+                       "∂L/∂y = ∂L/∂u·∂u/∂y + ∂L/∂v·∂v/∂y",
+    "no-relu-mask": "z2 = [0.42, -0.17], so ReLU′(z2) = [1, 0]: multiply ∂L/∂h2 by "
+                    "ReLU′(z2) entry by entry: 0 wherever z2 ≤ 0",
+    "outer-product-order": "∂L/∂W2 has the shape of W2: entry [i, j] is δ2[i]·h1[j] (row i: "
+                           "output unit i, column j: input j), so ∂L/∂W2 = δ2 · h1ᵀ",
+    "no-transpose-pass-back": "entry j of ∂L/∂h1 gathers what h1[j] fed: Σᵢ W2[i, j]·δ2[i], "
+                              "down column j of W2: W2ᵀ · δ2",
+    "mse-no-mean": "MSE is a mean: divide by the number of entries averaged, n = 4",
+    "pass-back-updated-weights": "pass back through W3 as it was in the forward pass, not "
+                                 "the updated W3′",
+}
+
+
+@pytest.mark.parametrize("mid", sorted(CASES))
+def test_each_misconception_has_a_one_line_hint_in_the_steps_names(mid):
+    from tutor.misconceptions import hint
+
+    ex, sid, _, _ = CASES[mid]
+    w = worked(ex)
+    text = hint(w, sid, mid)
+    assert text and "\n" not in text and "{" not in text and len(text) < 200
+    assert [d.hint() for d in diagnose(w, sid, buggy_value(mid)) if d.misconception.id == mid
+            ] == [text]
+    if mid in HINTS:
+        assert text == HINTS[mid]
+
+
 # ─── distinguishability ──────────────────────────────────────────────────────────────
 def test_an_all_positive_layer_hides_a_missing_mask():
     assert indistinguishable(worked(LAB9)) == [("delta1", "no-relu-mask")]
@@ -345,3 +397,16 @@ def test_graph_nodes_use_the_same_swaps():
     d = worked("dag-two-relu-gates")
     b = solve(d.graph, buggy_rules("no-relu-mask")).quantities[d.step("dz2").key].value
     assert b == -2 and [x.misconception.id for x in diagnose(d, "dz2", b)] == ["no-relu-mask"]
+
+
+def test_a_bug_value_blurred_into_zero_is_not_a_diagnosis(tmp_path):
+    """σ(10): δ1 = -4.54e-5. The wrong-activation bug gives dW1 = δ1·h1 = -4.54e-5, within
+    the tolerance of 0, while the truth δ1·x = -0.0005 is not: a student's plain 0 (a guess,
+    or the ReLU habit) must not be "explained" as that bug."""
+    from tutor.core import work
+
+    f = tmp_path / "sat.yaml"
+    f.write_text("id: sat\nkind: network\ninput: [10]\ntarget: 1\nlayers:\n"
+                 "  - {W: [[1]], b: [0], activation: sigmoid}\nloss: bce\nask: [forward, backward]\n")
+    w = work(str(f))
+    assert diagnose(w, "dW1", sp.Integer(0)) == []

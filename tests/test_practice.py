@@ -60,6 +60,8 @@ def script(ex: str, answers: list[str], **kw) -> str:
             text = next(feed)
         except StopIteration:
             raise EOFError from None
+        if text == "^C":
+            raise KeyboardInterrupt
         out.write(text + "\n")
         return text
 
@@ -121,7 +123,7 @@ def test_forgotten_relu_mask_is_told_neuron_2_is_dead():
     text = "\n".join(fb.lines)
     assert fb.kind == "wrong"
     assert "delta2[2] = 0, not 0.1462: dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0" in text
-    assert "Rule: δ2 = ∂L/∂z2 = ∂L/∂h2 ⊙ ReLU′(z2)" in text
+    assert "the correct rule is δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0]." in text
 
 
 def test_wrong_answers_climb_the_hint_ladder_then_reveal():
@@ -313,15 +315,16 @@ def test_a_diagnosed_misconception_is_named(monkeypatch):
     class D:
         misconception: M = M()
 
-        def explain(self):
+        def explain(self, reveal=True):
             return "you used δ = ∂L/∂h; the rule is δ = ∂L/∂h ⊙ ReLU′(z)"
 
     def diagnose(worked, step_id, value, answers=None):
         seen.update(step=step_id, value=value, answers=dict(answers))
         return [D()] if step_id == "delta2" else []
 
-    monkeypatch.setitem(sys.modules, "tutor.misconceptions",
-                        types.SimpleNamespace(diagnose=diagnose))
+    monkeypatch.setitem(sys.modules, "tutor.misconceptions", types.SimpleNamespace(
+        diagnose=diagnose, CATALOGUE={"no-relu-mask": M()},
+        hint=lambda w, step_id, mid: f"mask it ({step_id}, {mid})"))
     w = worked("lab9-relu-sigmoid-bce")
     s = Session(w)
     while s.current.id != "delta2":
@@ -333,6 +336,7 @@ def test_a_diagnosed_misconception_is_named(monkeypatch):
     assert seen["step"] == "delta2" and seen["value"] == sp.Matrix([[-0.2192], [0.1462]]) \
         .applyfunc(sp.nsimplify)
     assert "dh2" in seen["answers"]
+    assert s.hint().lines == ("Hint (no ReLU mask): mask it (delta2, no-relu-mask)",)
 
 
 def test_a_variant_is_practised_and_resumed_as_its_own():
@@ -346,3 +350,180 @@ def test_a_variant_is_practised_and_resumed_as_its_own():
     assert "Resuming: 1 of 24 steps already done." in r.output
     r = CliRunner().invoke(app, ["practice", "lab9-variants", "--seed", "4"], input="quit\n")
     assert "Resuming" not in r.output
+
+
+# ─── audit findings: the answer is not given away; the hint adapts; nothing is lost ───
+MERGE_TO_DY = ["6", "8", "64", "16", "16", "32"]  # merge-sum up to dy (∂L/∂y = 64)
+
+
+def test_a_diagnosis_names_the_rule_but_not_the_value_before_the_reveal():
+    w = worked("lab9-relu-sigmoid-bce")
+    s = Session(w, tries=2)
+    while s.current.id != "delta2":
+        s.submit(fmt(s.current.value, 8))
+    first = "\n".join(s.submit("[-0.2192, 0.1462]").lines)
+    assert "This looks like: no ReLU mask at delta2" in first
+    assert "Your rule δ = ∂L/∂h gives [-0.2192, 0.1462]" in first
+    assert "the correct rule is δ = ∂L/∂h ⊙ ReLU′(z)" in first
+    assert "[-0.2192, 0]" not in first and "gives [-0.2192, 0]" not in first
+    assert "delta2[2] = 0, not 0.1462: dead ReLU" in first  # zeros are explained (§5)
+    last = s.submit("[-0.2192, 0.1462]")  # the last try: the answer is shown anyway
+    assert last.kind == "revealed"
+    assert "The answer: delta2 = [-0.2192, 0]" in last.lines
+
+
+def test_the_diagnosis_speaks_of_the_steps_own_node():
+    out = script("merge-sum", MERGE_TO_DY + ["16", "quit"])
+    said = " ".join(out.split("This looks like:")[1].split("Type ?")[0].split())
+    assert "Your rule ∂L/∂y = the contribution of one consumer gives 16" in said
+    assert "the correct rule is ∂L/∂y = Σ over y's consumers of their contributions." in said
+    assert "∂L/∂x" not in said and "64" not in said
+
+
+def test_the_hint_after_a_diagnosis_is_aimed_at_the_bug():
+    out = script("merge-sum", MERGE_TO_DY + ["16", "?", "?", "quit"])
+    after = out.split("dy = 16", 1)[1]
+    assert "Rule:" not in after.split("dy = ?")[0]  # the diagnosis already gave the rule
+    first, second = after.split("dy = ?")[1:3]
+    assert ("Hint (forgot to sum at a merge): y feeds both u and v: add one term per "
+            "consumer, ∂L/∂y = ∂L/∂u·∂u/∂y + ∂L/∂v·∂v/∂y") in " ".join(first.split())
+    assert second.strip().startswith("Rule: ∂L/∂y = ∂L/∂v + ∂L/∂u · ∂u/∂y")
+    plain = script("merge-sum", MERGE_TO_DY + ["50", "?", "quit"], restart=True)  # no bug: 50
+    after = plain.split("dy = 50", 1)[1]
+    assert "This looks like" not in after and "Hint (" not in after
+    assert "Rule: ∂L/∂y = ∂L/∂v + ∂L/∂u · ∂u/∂y" in after.split("dy = ?")[0]
+    assert "With your numbers: ∂L/∂y = ∂L/∂v + ∂L/∂u · ∂u/∂y = 16 + 16 · 3" in after
+
+
+def test_no_relu_mask_hint_shows_the_signs_and_the_mask():
+    w = worked("lab9-relu-sigmoid-bce")
+    s = Session(w)
+    while s.current.id != "delta2":
+        s.submit(fmt(s.current.value, 8))
+    s.submit("[-0.2192, 0.1462]")
+    assert s.hint().lines == ("Hint (no ReLU mask): z2 = [0.42, -0.17], so ReLU′(z2) = "
+                              "[1, 0]: multiply ∂L/∂h2 by ReLU′(z2) entry by entry: 0 "
+                              "wherever z2 ≤ 0",)
+    assert s.hint().lines[0].startswith("Rule: δ2 = ∂L/∂z2 = ∂L/∂h2 ⊙ ReLU′(z2)")
+
+
+def test_end_table_per_iteration_residual_block():
+    w = worked("residual-block")
+    out = script("residual-block", [fmt(s.value, 8) for s in w.steps] + ["n"])
+    assert "Parameters (iteration 1)" in out and "Parameters (iteration 2)" in out
+    assert "In iteration 1, 2 of 2 parameters will change." in out
+    assert "In iteration 2, 0 of 2 parameters will change." in out  # the ReLU died
+    it2 = " ".join(out.split("Parameters (iteration 2)")[1].split())
+    assert "dead ReLU: w1·x = -2.05 ≤ 0" in it2
+    assert max(len(line) for line in out.splitlines()) <= 80
+    rows = {r.name: r for r in Session(w).parameters(2)}
+    assert (rows["w1"].changes, rows["w2"].changes) == (0, 0)
+
+
+def test_wrong_tries_and_hints_survive_quit_and_ctrl_c():
+    out = script("merge-sum", MERGE_TO_DY + ["50", "quit"])
+    assert "(1 of 3 tries)" in out and "Rule: ∂L/∂y" in out
+    out = script("merge-sum", ["?", "50", "^C"])
+    assert "dy: 1 wrong try used so far (2 of 3 tries left)." in out
+    assert "With your numbers: ∂L/∂y" in out.split("dy = ?")[1]  # the ladder goes on
+    assert "(2 of 3 tries)" in out and "[exit 130]" in out
+    out = script("merge-sum", ["50", "n"])
+    assert "dy: 2 wrong tries and 1 hint used so far (1 of 3 tries left)." in out
+    assert "✗ dy = 50 is not right (3 of 3 tries)." in out
+    assert "The answer: dy = 64" in out and "Score: 6/7" in out
+    rec = Store().answers(1)["dy"]
+    assert (rec.result, rec.wrong, rec.hints) == ("revealed", 3, 1)
+
+
+def _local(folder, name="my-sig.yaml", ex_id="my-merge", x=3):
+    src = worked("merge-sum").exercise.file
+    text = open(src, encoding="utf-8").read().replace("id: merge-sum", f"id: {ex_id}")
+    text = text.replace("params: {x: 3, y: 2}", f"params: {{x: {x}, y: 2}}")
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_a_local_file_resumes_by_its_path_and_lists_by_its_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _local(tmp_path)
+    r = CliRunner().invoke(app, ["practice", "my-sig.yaml", "--plain"], input="6\nquit\n")
+    assert r.exit_code == 0, r.output
+    assert "`tutor practice my-sig.yaml` resumes here." in r.output
+    r = CliRunner().invoke(app, ["list"])
+    assert re.search(r"my-merge\s+│\s+my-sig\.yaml\s+│\s+in progress \(1/7\)", r.output), \
+        r.output
+    r = CliRunner().invoke(app, ["practice", "my-sig.yaml"], input="quit\n")
+    assert "Resuming: 1 of 7 steps already done." in r.output
+    _local(tmp_path, x=4)  # edited between sessions
+    r = CliRunner().invoke(app, ["practice", "my-sig.yaml"], input="quit\n")
+    assert "The exercise changed since your last session; starting again." in r.output
+    assert "Resuming" not in r.output
+
+
+def test_a_variant_resumes_with_its_own_option():
+    import shlex
+
+    r = CliRunner().invoke(app, ["practice", "lab9-variants", "--student", "alice"],
+                           input="quit\n")
+    assert "`tutor practice lab9-variants --student alice` resumes here." in \
+        " ".join(r.output.split())
+    seed = re.search(r"Your variant: seed (\d+)", r.output).group(1)
+    w = work("lab9-variants", student="alice")
+    r = CliRunner().invoke(app, ["practice", "lab9-variants", "--student", "alice"],
+                           input=fmt(w.steps[0].value) + "\nquit\n")
+    cmd = re.search(r"`(tutor practice [^`]*)` resumes", " ".join(r.output.split())).group(1)
+    r = CliRunner().invoke(app, shlex.split(cmd)[1:], input="quit\n")
+    assert f"Your variant: seed {seed}" in r.output
+    assert "Resuming: 1 of 24 steps already done." in r.output
+    r = CliRunner().invoke(app, ["practice", "lab9-variants", "--seed", "5", "--tries", "2"],
+                           input="quit\n")
+    assert "`tutor practice lab9-variants --seed 5 --tries 2` resumes" in \
+        " ".join(r.output.split())
+
+
+def test_bare_tutor_continues_the_exercise_left_open_last(tmp_path, monkeypatch):
+    lab9 = worked("lab9-relu-sigmoid-bce")
+    script("residual-block", [fmt(worked("residual-block").steps[0].value), "quit"])
+    script("lab9-relu-sigmoid-bce", [fmt(lab9.steps[0].value), "quit"])
+    r = CliRunner().invoke(app, [], input="quit\n")
+    assert "(lab9-relu-sigmoid-bce)" in r.output
+    assert "Resuming: 1 of 24 steps already done." in r.output
+    # a variant and a local file are reopened as they were opened
+    CliRunner().invoke(app, ["practice", "lab9-variants", "--student", "bob"], input="quit\n")
+    r = CliRunner().invoke(app, [], input="quit\n")
+    seed = work("lab9-variants", student="bob").seed
+    assert f"Your variant: seed {seed}" in r.output
+    assert "`tutor practice lab9-variants --student bob` resumes" in " ".join(r.output.split())
+    monkeypatch.chdir(tmp_path)
+    _local(tmp_path)
+    CliRunner().invoke(app, ["practice", "my-sig.yaml"], input="6\nquit\n")
+    monkeypatch.chdir("/")  # from anywhere
+    r = CliRunner().invoke(app, [], input="quit\n")
+    assert "(my-merge)" in r.output and "Resuming: 1 of 7" in r.output
+    # finished: the next most recent open one
+    w = worked("merge-sum")
+    monkeypatch.chdir(tmp_path)
+    CliRunner().invoke(app, ["practice", "my-sig.yaml"],
+                       input="\n".join(fmt(s.value) for s in w.steps[1:]) + "\nn\n")
+    r = CliRunner().invoke(app, [], input="quit\n")
+    assert "lab9-variants" in r.output
+
+
+def test_long_piped_input_is_echoed_cut_short():
+    r = CliRunner().invoke(app, ["practice", "merge-sum", "--plain"],
+                           input="9" * 400 + "\nquit\n")
+    assert r.exit_code == 0, r.output
+    assert "u = " + "9" * 40 + "… (400 characters)" in r.output
+    assert "9" * 100 not in r.output
+    assert max(len(line) for line in r.output.splitlines()) <= 80
+
+
+def test_decimal_commas_get_a_hint_and_cost_no_try():
+    s = Session(worked("lab9-relu-sigmoid-bce"))
+    fb = s.submit("0,6 0,1")
+    assert fb.kind == "invalid" and s.wrong == 0
+    assert fb.lines == ("Not read: expected a vector of 2, got a vector of 4. No try used.",
+                        "The decimal point is '.': type 0.6, not 0,6 (a comma separates "
+                        "entries).")
+    assert len(s.submit("[1, 2, 3]").lines) == 1  # three entries: no such hint
+    m = Session(worked("merge-sum"))
+    assert "The decimal point is '.'" in m.submit("6,0").lines[1]

@@ -1,8 +1,13 @@
-"""A real terminal session (pexpect): answer, ask a hint, answer right, Ctrl-C, resume, finish."""
+"""A real terminal session (pexpect): answer, ask a hint, answer right, a wrong try, Ctrl-C,
+resume (the wrong try kept), finish.
+
+Timeouts are generous (the machine may be shared and loaded): every expect waits up to
+TIMEOUT seconds, and Ctrl-C is sent only once the prompt for the step is on the screen."""
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -12,6 +17,7 @@ from tutor.core import work  # noqa: E402
 from tutor.render import fmt  # noqa: E402
 
 EX = "lab9-relu-sigmoid-bce"
+TIMEOUT = 60
 
 
 def spawn(home):
@@ -19,12 +25,13 @@ def spawn(home):
            "COLUMNS": "80", "LINES": "40"}
     env.pop("TUTOR_TRACEBACK", None)
     return pexpect.spawn(sys.executable, ["-m", "tutor", "practice", EX], env=env,
-                         encoding="utf-8", timeout=30, dimensions=(40, 80))
+                         encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 80))
 
 
 def test_terminal_session_with_hint_interrupt_and_resume(tmp_path):
     steps = work(EX).steps
     child = spawn(tmp_path)
+    child.expect_exact("[1/24] z1: ")
     child.expect_exact("z1 = ")
     child.sendline("0.6 0.1")
     child.expect_exact("✓ z1 = [0.6, 0.1]")
@@ -35,15 +42,25 @@ def test_terminal_session_with_hint_interrupt_and_resume(tmp_path):
     child.sendline("[0.6, 0.1]")
     child.expect_exact("✓ h1 = [0.6, 0.1]")
     child.expect_exact("▶ ?")  # the drawing, redrawn for z2 with the step highlighted
+    # the header "[3/24] z2: z2 = W2 h1 + b2  (vector of 2)" holds "z2 = " too: wait for
+    # its end, then for the prompt itself
+    child.expect_exact("[3/24] z2: z2 = W2 h1 + b2  (vector of 2)")
     child.expect_exact("z2 = ")
-    child.sendintr()  # Ctrl-C
+    child.sendline("[1, 1]")
+    child.expect_exact("✗ z2 = [1, 1] is not right (1 of 3 tries).")
+    child.expect_exact("Rule: z2 = W2 h1 + b2")  # the last line of the feedback
+    child.expect_exact("z2 = ")  # the prompt: input() is reading
+    time.sleep(0.3)
+    child.sendintr()  # Ctrl-C at the prompt
     child.expect_exact("Interrupted. Your progress is saved")
+    child.expect(r"`tutor practice lab9-relu-sigmoid-bce`\s+resumes here\.")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
 
     child = spawn(tmp_path)
     child.expect_exact("Resuming: 2 of 24 steps already done.")
+    child.expect_exact("z2: 1 wrong try used so far (2 of 3 tries left).")
     for s in steps[2:]:
         child.expect_exact(f"{s.id} = ")
         child.sendline(fmt(s.value))

@@ -90,3 +90,72 @@ def test_variants_keep_their_own_attempts(tmp_path):
     b = store.open_attempt("lab9-variants", "sha", 7, 24)
     assert b.id != a.id
     assert store.open_attempt("lab9-variants", "sha", 3, 24).answers.keys() == {"z1"}
+
+
+def test_the_step_under_way_survives_and_an_answer_clears_it(tmp_path):
+    from tutor.progress import Pending
+
+    store = Store(tmp_path / "p.sqlite3")
+    a = store.open_attempt("merge-sum", "sha", None, 7)
+    assert a.pending is None
+    p = Pending("dy", wrong=2, hints=1, rung=2, target="no-sum-at-merge",
+                told=("mse-no-two", "no-regularisation"))
+    store.save_pending(a.id, p)
+    store.close()
+    again = Store(tmp_path / "p.sqlite3")  # a new process
+    b = again.open_attempt("merge-sum", "sha", None, 7)
+    assert b.id == a.id and b.pending == p
+    again.record(b.id, Answer("dy", "chain_rule", "revealed", None, 3, 1))
+    assert again.pending(b.id) is None  # the same transaction as the answer
+
+
+def test_an_edited_file_is_said_to_have_changed_only_when_started(tmp_path):
+    from tutor.progress import Pending
+
+    store = Store(tmp_path / "p.sqlite3")
+    a = store.open_attempt("ex", "sha1", None, 2)
+    assert not store.open_attempt("ex", "sha2", None, 2).changed  # nothing done yet
+    b = store.open_attempt("ex", "sha2", None, 2)
+    store.save_pending(b.id, Pending("u", wrong=1))
+    c = store.open_attempt("ex", "sha3", None, 2)
+    assert c.changed and c.id not in (a.id, b.id) and c.pending is None
+    store.record(c.id, Answer("u", "forward", "correct", "6", 0, 0))
+    assert not store.open_attempt("ex", "sha3", None, 2, restart=True).changed
+
+
+def test_open_attempts_most_recently_opened_first(tmp_path):
+    store = Store(tmp_path / "p.sqlite3")
+    store.open_attempt("a", "", None, 2, ref="a")
+    store.open_attempt("b", "", 5, 2, ref="/x/b.yaml", student="alice")
+    store.open_attempt("a", "", None, 2, ref="a")  # reopened: now the most recent
+    got = store.open_attempts()
+    assert [(o.exercise, o.ref, o.seed, o.student) for o in got] == [
+        ("a", "a", None, None), ("b", "/x/b.yaml", 5, "alice")]
+    store.finish(store.open_attempt("a", "", None, 2).id, 2)
+    assert [o.exercise for o in store.open_attempts()] == ["b"]
+
+
+def test_a_schema_1_file_is_migrated_and_keeps_its_answers(tmp_path):
+    path = tmp_path / "p.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("""
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT, exercise TEXT NOT NULL,
+        sha TEXT NOT NULL DEFAULT '', seed INTEGER, n_steps INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open', score INTEGER, started REAL NOT NULL,
+        finished REAL);
+    CREATE TABLE answers (attempt INTEGER NOT NULL, step TEXT NOT NULL, skill TEXT NOT NULL,
+        result TEXT NOT NULL, text TEXT, wrong INTEGER NOT NULL DEFAULT 0,
+        hints INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL, PRIMARY KEY (attempt, step));
+    INSERT INTO meta VALUES ('schema', '1');
+    INSERT INTO attempts (exercise, sha, n_steps, started) VALUES ('merge-sum', 's', 7, 1);
+    INSERT INTO answers VALUES (1, 'u', 'forward', 'correct', '6', 0, 0, 1);
+    """)
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store._version() == SCHEMA_VERSION == 2
+    assert [o.exercise for o in store.open_attempts()] == ["merge-sum"]
+    a = store.open_attempt("merge-sum", "s", None, 7, ref="merge-sum")
+    assert a.id == 1 and list(a.answers) == ["u"] and a.pending is None
+    Store(path).close()  # opening it again is a no-op

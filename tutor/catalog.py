@@ -6,6 +6,7 @@ The bundled files live in the repository's ``exercises/`` and are installed as t
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,12 @@ def bundled() -> list[Entry]:
     return [Entry(i, files[i], True) for i in ids]
 
 
+_ID = re.compile(r"""^id:[ \t]*["']?([A-Za-z0-9][A-Za-z0-9_.-]*)["']?[ \t]*(?:#.*)?$""", re.M)
+
+
 def local(folder: Path | None = None) -> list[Entry]:
-    """Exercise files in the current folder (``*.yaml`` with a ``kind:`` line)."""
+    """Exercise files in the current folder (``*.yaml`` with a ``kind:`` line), each under
+    its ``id:`` — the key progress is kept by — (the file stem when it has none)."""
     folder = folder or Path.cwd()
     out = []
     for p in sorted(folder.glob("*.y*ml")):
@@ -61,7 +66,8 @@ def local(folder: Path | None = None) -> list[Entry]:
         except OSError:
             continue
         if "\nkind:" in "\n" + head and "\nanswers:" not in "\n" + head:
-            out.append(Entry(p.stem, p, False))
+            m = _ID.search(head)
+            out.append(Entry(m.group(1) if m else p.stem, p, False))
     return out
 
 

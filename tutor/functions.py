@@ -15,7 +15,7 @@ LEAKY_DEFAULT_SLOPE = sp.Rational(1, 100)
 
 def sign(z) -> int:
     """Exact sign of a real number given as a SymPy expression: -1, 0 or 1."""
-    z = sp.sympify(z)
+    z = sp.sympify(z, strict=True)
     if z.is_Rational:
         return int(z.p > 0) - int(z.p < 0)
     if z.is_zero:
@@ -97,7 +97,7 @@ def resolve_steps(expr, relu_prime_at_zero=0):
     """Replace ReLU′(0) (and LeakyReLU′(0)) by the exercise's convention."""
     if not isinstance(expr, sp.Basic) or not expr.has(relu_step, leaky_step):
         return expr
-    c = sp.sympify(relu_prime_at_zero)
+    c = sp.sympify(relu_prime_at_zero, strict=True)
     expr = expr.replace(relu_step, lambda z: relu_step(z) if z.free_symbols else c)
     return expr.replace(
         leaky_step, lambda z, a: leaky_step(z, a) if z.free_symbols else (1 if c == 1 else a))

@@ -151,7 +151,7 @@ def _describe(parsed) -> str:
 def is_trivial(v: Any) -> bool:
     """All zeros: an answer that must not earn follow-through (Numbas issue #368)."""
     vals = list(v) if isinstance(v, sp.MatrixBase) else [v]
-    return all(sp.sympify(x) == 0 for x in vals)
+    return all(sp.sympify(x, strict=True) == 0 for x in vals)
 
 
 @dataclass(frozen=True)

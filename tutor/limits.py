@@ -44,7 +44,7 @@ def _check(e: Any, env: Mapping[Any, Any]) -> tuple[float, int]:
         for x in e:
             _check(x, env)
         return 0.0, 0
-    e = sp.sympify(e)
+    e = sp.sympify(e, strict=True)
     if e.is_Symbol and e in env:
         return _check(env[e], {})
     if e.has(sp.zoo, sp.oo, -sp.oo, sp.nan):

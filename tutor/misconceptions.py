@@ -19,6 +19,7 @@ Values of the buggy rules are cached per Worked exercise, lazily, one (variant, 
 """
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
@@ -33,12 +34,34 @@ from tutor.rules import ACTIVATIONS, LOSSES, RULES, Ctx
 
 @dataclass(frozen=True)
 class Misconception:
+    """A named buggy rule. ``correct``, ``buggy`` and ``hint`` are templates: ``{v}`` is the
+    step's own node, ``{L}`` the loss, and ``hint`` may use the names of ``names()`` too."""
+
     id: str  # "no-relu-mask": used in answer-note codes "delta2.no-relu-mask"
     name: str  # "no ReLU mask"
     description: str  # one line
     correct: str  # the correct rule
     buggy: str  # the buggy rule
     skill: str  # a key of tutor.steps.SKILLS
+    hint: str = ""  # one line aimed at this bug: the first hint after it was diagnosed
+
+    def text(self, which: str, names: Mapping[str, str] | None = None) -> str:
+        """``correct``, ``buggy`` or ``hint`` with the step's names put in (neutral names —
+        ∂L/∂v for a node v — where none are given)."""
+        return fill(getattr(self, which), names)
+
+
+NEUTRAL = {"v": "v", "L": "L", "dv": "∂L/∂v", "consumers": "more than one node",
+           "terms": "Σ over the consumers c of ∂L/∂c·∂c/∂v", "z": "z", "h": "h",
+           "x": "the layer's input", "W": "W", "dz": "δ", "dh": "∂L/∂h", "mask": "",
+           "conv": "0", "n": "n", "outer": "δ[i]·x[j] (δ xᵀ, not x δᵀ)",
+           "passback": "Σᵢ W[i, j]·δ[i], down column j of W: Wᵀ δ"}
+
+
+def fill(template: str, names: Mapping[str, str] | None = None) -> str:
+    """``{key}`` → names[key] (else the neutral name); other braces are left alone."""
+    names = {**NEUTRAL, **(names or {})}
+    return re.sub(r"\{(\w+)\}", lambda m: names.get(m.group(1), m.group(0)), template)
 
 
 @dataclass(frozen=True)
@@ -48,17 +71,28 @@ class Diagnosis:
     buggy_value: Any  # what the bug gives at this step
     from_own: bool  # reproduced from the student's own earlier answers
     correct_value: Any = None  # what the correct rule gives from the same inputs
+    names: tuple[tuple[str, str], ...] = ()  # the step's names for the templates (names())
 
-    def explain(self) -> str:
-        """Names the misconception; the buggy rule beside the correct one, with the numbers."""
-        m = self.misconception
+    def explain(self, reveal: bool = True) -> str:
+        """Names the misconception; the buggy rule beside the correct one, with the numbers.
+
+        ``reveal=False``: the correct rule only, without the value it gives (a tutor that
+        has not shown the answer yet must not give it away here)."""
+        m, names = self.misconception, dict(self.names)
         src = "from your own earlier answers" if self.from_own else "from the correct inputs"
         text = (f"{m.name} at {self.step_id}: {m.description}. "
-                f"Your rule {m.buggy} gives {fmt(self.buggy_value)} ({src}); "
-                f"the correct rule {m.correct}")
+                f"Your rule {m.text('buggy', names)} gives {fmt(self.buggy_value)} ({src}); "
+                f"the correct rule ")
+        if not reveal:
+            return text + f"is {m.text('correct', names)}."
+        text += m.text("correct", names)
         if self.correct_value is not None:
             text += f" gives {fmt(self.correct_value)}"
         return text + "."
+
+    def hint(self) -> str:
+        """The hint aimed at this bug, with the step's names and numbers."""
+        return self.misconception.text("hint", dict(self.names))
 
 
 # ─── the probe: which buggy rules were used, and for which parent ─────────────────────
@@ -266,81 +300,100 @@ def _sgd_plus(theta, grad, lr):
 # id → (Misconception, variants); a variant is the swap {entry: buggy rule} of RULES.
 _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
     (Misconception("no-regularisation", "forgot the regularisation path",
-                   "the penalty's gradient (λθ) is left out of the parameter's gradient",
-                   "∂J/∂θ = (data path) + (regularisation path, e.g. λθ)",
-                   "∂J/∂θ = (data path) only", "param_grad"),
+                   "the penalty's gradient is left out of the parameter's gradient",
+                   "∂{L}/∂{v} = (data path) + (regularisation path)",
+                   "∂{L}/∂{v} = (data path) only", "param_grad",
+                   "{v} reaches {L} twice, through the data and through the penalty: add the "
+                   "penalty's own derivative to the data path's gradient"),
      ({"expr:partial": _partial(_expr_no_reg)},)),
     (Misconception("no-sum-at-merge", "forgot to sum at a merge",
                    "a quantity used twice gets the gradient of one path only",
-                   "∂L/∂x = Σ over x's consumers of their contributions",
-                   "∂L/∂x = the contribution of one consumer", "chain_rule"),
+                   "∂{L}/∂{v} = Σ over {v}'s consumers of their contributions",
+                   "∂{L}/∂{v} = the contribution of one consumer", "chain_rule",
+                   "{v} feeds {consumers}: add one term per consumer, ∂{L}/∂{v} = {terms}"),
      ({"accumulate": _only(0)}, {"accumulate": _only(-1)})),
     (Misconception("outer-product-order", "x gᵀ for g xᵀ",
                    "the weight gradient's outer product is taken the wrong way round",
                    "∂L/∂W = δ xᵀ (row layout: xᵀ δ)", "∂L/∂W = x δᵀ (row layout: δᵀ x)",
-                   "weight_grad"),
+                   "weight_grad",
+                   "∂{L}/∂{v} has the shape of {v}: entry [i, j] is {outer}"),
      ({"affine:dW": _dW_swapped},)),
     (Misconception("no-transpose-pass-back", "W δ for Wᵀ δ",
                    "the gradient is passed back through W without transposing it",
                    "∂L/∂h = Wᵀ δ (row layout: δ Wᵀ)", "∂L/∂h = W δ (row layout: δ W)",
-                   "pass_back"),
+                   "pass_back",
+                   "entry j of ∂{L}/∂{v} gathers what {v}[j] fed: {passback}"),
      ({"affine:dx": _dx_no_transpose},)),
     (Misconception("phi-prime-at-activation", "φ′ at the activation, not the pre-activation",
                    "the activation's derivative is evaluated at h = φ(z) instead of at z",
                    "δ = ∂L/∂h ⊙ φ′(z), e.g. σ′(z) = h(1 − h)",
                    "δ = ∂L/∂h ⊙ φ′(h) (or h(1 − h) with z put for h)",
-                   "activation_derivative"),
+                   "activation_derivative",
+                   "φ′ is taken at the pre-activation {z}, not at {h} = φ({z}); for σ and "
+                   "tanh it is easiest from {h} itself: σ′ = {h}(1 − {h}), tanh′ = 1 − {h}²"),
      tuple({"sigmoid": _act("sigmoid", _d_at("sigmoid", v)), "tanh": _act("tanh", _d_at("tanh", v)),
             "expr:partial": _partial(_expr_at_activation(v))} for v in ("at_h", "z_form"))),
     (Misconception("no-relu-mask", "no ReLU mask",
                    "the gradient goes through ReLU unmasked, even where z ≤ 0",
                    "δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0]", "δ = ∂L/∂h",
-                   "activation_derivative"),
+                   "activation_derivative",
+                   "{mask}multiply {dh} by ReLU′({z}) entry by entry: 0 wherever {z} ≤ 0"),
      ({"relu": _act("relu", _d_no_mask), "leaky_relu": _act("leaky_relu", _d_no_mask),
        "expr:partial": _partial(_expr_no_mask)},)),
     (Misconception("relu-prime-zero-one", "ReLU′(0) = 1",
                    "at z = 0 exactly, ReLU′ is taken as 1 against the exercise's convention",
                    "ReLU′(0) = the exercise's convention (0 unless it says otherwise)",
-                   "ReLU′(0) = 1", "activation_derivative"),
+                   "ReLU′(0) = 1", "activation_derivative",
+                   "{mask}where {z} = 0 exactly, this exercise takes ReLU′(0) = {conv}"),
      ({"relu": _act("relu", _d_zero_is_one(ACTIVATIONS["relu"].d)),
        "leaky_relu": _act("leaky_relu", _d_zero_is_one(ACTIVATIONS["leaky_relu"].d)),
        "expr:partial": _partial(_expr_zero_is_one)},)),
     (Misconception("sigmoid-prime-after-bce", "σ′ applied again after BCE's ŷ − y",
                    "BCE + sigmoid already gives ∂L/∂z = ŷ − y; σ′(z) is multiplied in again",
-                   "δ = (ŷ − y)/n", "δ = (ŷ − y) ⊙ ŷ(1 − ŷ)/n", "loss_gradient"),
+                   "δ = (ŷ − y)/n", "δ = (ŷ − y) ⊙ ŷ(1 − ŷ)/n", "loss_gradient",
+                   "with a sigmoid output and BCE, {dv} = (ŷ − y)/n already contains σ′: "
+                   "do not multiply by ŷ(1 − ŷ) again"),
      ({"logit_grad:bce": _sigmoid_again},)),
     (Misconception("loss-sign-flip", "sign flip (y − ŷ)",
                    "the loss gradient has the wrong sign: y − ŷ instead of ŷ − y",
-                   "∂L/∂ŷ ∝ ŷ − y", "∂L/∂ŷ ∝ y − ŷ", "loss_gradient"),
+                   "∂L/∂ŷ ∝ ŷ − y", "∂L/∂ŷ ∝ y − ŷ", "loss_gradient",
+                   "check the sign: a prediction above its target must get a positive "
+                   "gradient (ŷ − y, not y − ŷ)"),
      ({**{"loss:" + k: _flip_grad(v) for k, v in LOSSES.items() if v.grad is not None},
        "logit_grad:bce": _flip_logit, "logit_grad:ce": _flip_logit},)),
     (Misconception("mse-no-mean", "MSE without the 1/n",
                    "the mean squared error is summed, not averaged over its n entries",
                    "L = Σ(ŷ − y)²/n, ∂L/∂ŷ = 2(ŷ − y)/n", "L = Σ(ŷ − y)², ∂L/∂ŷ = 2(ŷ − y)",
-                   "loss_gradient"),
+                   "loss_gradient",
+                   "MSE is a mean: divide by the number of entries averaged, n = {n}"),
      ({"loss:mse": _mse_no_mean(LOSSES["mse"])},)),
     (Misconception("mse-no-two", "MSE gradient without the 2",
                    "the factor 2 from d(e²)/de = 2e is dropped",
-                   "∂L/∂ŷ = 2(ŷ − y)/n", "∂L/∂ŷ = (ŷ − y)/n", "loss_gradient"),
+                   "∂L/∂ŷ = 2(ŷ − y)/n", "∂L/∂ŷ = (ŷ − y)/n", "loss_gradient",
+                   "d(e²)/de = 2e: keep the factor 2"),
      ({"loss:mse": _no_two(LOSSES["mse"]), "loss:sse": _no_two(LOSSES["sse"])},)),
     (Misconception("bias-no-batch-sum", "no batch sum for the bias",
                    "the bias gradient is not summed over the examples of the batch",
                    "∂L/∂b = Σ over the batch of δ", "∂L/∂b = δ (unsummed, or one example's)",
-                   "bias_grad"),
+                   "bias_grad",
+                   "{v} is shared by every example of the batch: sum {dz} over the batch"),
      ({"affine:db": _db_unsummed}, {"affine:db": _db_first})),
     (Misconception("update-plus-eta", "+η in the update",
                    "the update climbs the gradient instead of descending it",
-                   "θ′ = θ − η ∂L/∂θ", "θ′ = θ + η ∂L/∂θ", "update"),
+                   "{v}′ = {v} − η ∂{L}/∂{v}", "{v}′ = {v} + η ∂{L}/∂{v}", "update",
+                   "gradient descent steps against the gradient: {v}′ = {v} − η·∂{L}/∂{v}"),
      ({"sgd": _sgd_plus},)),
     (Misconception("pass-back-updated-weights", "pass-back with already-updated weights",
                    "the gradient is passed back through W after W was updated",
                    "∂L/∂h = Wᵀ δ with the weights of the forward pass",
-                   "∂L/∂h = (W − η δ xᵀ)ᵀ δ", "pass_back"),
+                   "∂L/∂h = (W − η δ xᵀ)ᵀ δ", "pass_back",
+                   "pass back through {W} as it was in the forward pass, not the updated {W}′"),
      ({"affine:dx": _dx_updated},)),
     (Misconception("weight-grad-wrong-activation", "weight gradient with the wrong layer's activation",
                    "the outer product uses the layer's own output h instead of its input",
                    "∂L/∂Wℓ = δℓ hℓ₋₁ᵀ (the layer's input)", "∂L/∂Wℓ = δℓ hℓᵀ (its output)",
-                   "weight_grad"),
+                   "weight_grad",
+                   "∂{L}/∂{v} multiplies {dz} by the layer's input {x}, not by its output"),
      ({"affine:dW": _dW_own_output},)),
 ]
 CATALOGUE: dict[str, Misconception] = {m.id: m for m, _ in _ENTRIES}
@@ -444,14 +497,20 @@ def same(tol, a: Any, b: Any) -> bool:
     if sa != sb and sa is not None and sb is not None and not (1 in sa and 1 in sb):
         return False  # two matrices of different shapes (vectors may go either way round)
     try:
-        return all(tol.entry_ok(sp.sympify(x), sp.sympify(y)) for x, y in zip(ea, eb))
+        return all(tol.entry_ok(sp.sympify(x, strict=True), sp.sympify(y, strict=True)) for x, y in zip(ea, eb))
     except (TypeError, ValueError):
         return False
 
 
 def _trivial(tol, v: Any) -> bool:
     """All entries zero (within tolerance)."""
-    return all(tol.entry_ok(sp.sympify(x), sp.Integer(0)) for x in _flat(v)[1])
+    return all(tol.entry_ok(sp.sympify(x, strict=True), sp.Integer(0)) for x in _flat(v)[1])
+
+
+def _blurred(tol, v: Any) -> bool:
+    """Within tolerance of zero without being zero (σ′ of a saturated sigmoid: -4.5e-5): a
+    plain 0 from the student matches it, which is no evidence of the bug."""
+    return _trivial(tol, v) and not all(R.is_zero(x) for x in _flat(v)[1])
 
 
 # ─── the cache, per Worked ────────────────────────────────────────────────────────────
@@ -480,6 +539,92 @@ def _from_correct(worked, mid: str, key) -> list[tuple[Any, bool]]:
         store[(mid, key)] = ([local(worked.graph, t, key, q) for t in _TABLES[mid]]
                              if used & _SWAPPED[mid] else [])
     return store[(mid, key)]
+
+
+# ─── the step's names, for the templates ──────────────────────────────────────────────
+def _and(items: list[str]) -> str:
+    if len(items) == 2:
+        return f"both {items[0]} and {items[1]}"
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 2 else "".join(items)
+
+
+def _mask(worked, z: str, it: int, fn: str) -> str:
+    """'z2 = [0.42, -0.17], so ReLU′(z2) = [1, 0]: ' (ReLU only: the mask is 0/1)."""
+    q = worked.solution.quantities.get((it, "value", z))
+    if q is None or fn != "relu":
+        return ""
+    conv = sp.sympify(worked.graph.relu_prime_at_zero, strict=True)
+
+    def d(e):
+        s = sign(e)
+        return sp.Integer(1) if s > 0 else conv if s == 0 else sp.Integer(0)
+
+    v = q.value
+    m = v.applyfunc(d) if isinstance(v, sp.MatrixBase) else d(v)
+    return f"{z} = {fmt(v)}, so ReLU′({z}) = {fmt(m)}: "
+
+
+def names(worked, step) -> dict[str, str]:
+    """The step's own names for the templates: {v} its node, {L} the loss, and — from the
+    node's consumers — {consumers}, {terms}, {z}, {h}, {dz}, {dh}, {W}, {x}, {mask} …"""
+    g = worked.graph
+    it, kind, v = step.key
+    L = g.loss
+    node = g.nodes.get(v)
+
+    def gs(n: str) -> str:
+        nd = g.nodes.get(n)
+        return nd.grad_symbol if nd is not None else f"∂{L}/∂{n}"
+
+    out = {"v": v, "L": L, "dv": gs(v), "conv": fmt(sp.sympify(g.relu_prime_at_zero, strict=True))}
+    if kind == "new" or node is None:
+        return out
+    if kind == "value":
+        if node.op == "loss" and node.parents:
+            p = worked.solution.quantities.get((it, "value", node.parents[0]))
+            if p is not None and isinstance(p.value, sp.MatrixBase):
+                out["n"] = str(p.value.rows * p.value.cols)
+        return out
+    qs = worked.solution.quantities
+    cons = [c for c in g.consumers(v) if (it, "grad", c) in qs]
+    if cons:
+        out["consumers"] = _and(cons)
+        out["terms"] = " + ".join(f"{gs(c)}·∂{c}/∂{v}" for c in cons)
+    for c in cons:
+        cn = g.nodes[c]
+        fn = ""
+        if cn.op == "act":
+            fn = cn.attrs.get("fn", "")
+        elif cn.op == "expr":
+            e = cn.attrs.get("expr")
+            if getattr(e, "args", None) == (sp.Symbol(v),):
+                fn = getattr(e.func, "__name__", "")
+        if fn in ("relu", "leaky_relu", "sigmoid", "tanh"):
+            out.update(z=v, h=c, dz=gs(v), dh=gs(c), mask=_mask(worked, v, it, fn))
+            break
+        if cn.op == "affine":
+            W, x = cn.parents[0], cn.parents[1]
+            dz = gs(c)
+            out.update(W=W, x=x, z=c, dz=dz)
+            if g.layout == "column":
+                out["outer"] = (f"{dz}[i]·{x}[j] (row i: output unit i, column j: input j), "
+                                f"so ∂{L}/∂{W} = {dz} · {x}ᵀ")
+                out["passback"] = f"Σᵢ {W}[i, j]·{dz}[i], down column j of {W}: {W}ᵀ · {dz}"
+            else:
+                out["outer"] = (f"{x}[i]·{dz}[j] (row i: input i, column j: output unit j), "
+                                f"so ∂{L}/∂{W} = {x}ᵀ · {dz}")
+                out["passback"] = f"Σₖ {W}[j, k]·{dz}[k], along row j of {W}: {dz} · {W}ᵀ"
+            break
+        if cn.op == "loss":
+            p = qs.get((it, "value", v))
+            if p is not None and isinstance(p.value, sp.MatrixBase):
+                out["n"] = str(p.value.rows * p.value.cols)
+    return out
+
+
+def hint(worked, step_id: str, mid: str) -> str:
+    """The hint aimed at misconception ``mid`` at this step, with the step's names."""
+    return CATALOGUE[mid].text("hint", names(worked, worked.step(step_id)))
 
 
 # ─── diagnosis ────────────────────────────────────────────────────────────────────────
@@ -517,7 +662,8 @@ def _diagnose(worked, step, value, own) -> list[Diagnosis]:
     for mid, m in CATALOGUE.items():
         found = None
         for b, applies in _from_correct(worked, mid, step.key):
-            if applies and not same(tol, b, truth) and same(tol, value, b):
+            if applies and not same(tol, b, truth) and not _blurred(tol, b) \
+                    and same(tol, value, b):
                 found = Diagnosis(m, step.id, b, False, truth)
                 break
         if found is None and ref_own is not None and _SWAPPED[mid] & _entries_used(
@@ -530,6 +676,9 @@ def _diagnose(worked, step, value, own) -> list[Diagnosis]:
                     break
         if found is not None:
             out.append(found)
+    if out:
+        ns = tuple(names(worked, step).items())
+        out = [replace(d, names=ns) for d in out]
     return out
 
 

@@ -8,21 +8,27 @@ accepted when, entry by entry, |answer − v| ≤ abs + rel·|v| (tutor.grade.To
         (one solve with those answers as overrides: rounding carried forward).
 A wrong answer gets, in turn: the rule (δ = ∂L/∂h ⊙ ReLU′(z)), the formula with the
 student's own numbers, then — after ``tries`` wrong answers — the answer, explained. Every
-zero entry the student missed gets its cause in words (Step.zeros). A revealed or skipped
-step carries the exact value forward.
+zero entry the student missed gets its cause in words (Step.zeros). A wrong answer that a
+catalogued misconception reproduces is named, with the buggy and the correct rule (not the
+correct value: that is the answer), and the next hint is the one aimed at that bug
+(tutor.misconceptions.hint). A revealed or skipped step carries the exact value forward.
 
 I/O: ``run()`` draws the exercise (tutor.draw), reads answers through an injected ``ask``
-function, prints with an injected rich Console, and records every finished step in the
-progress store (tutor.progress) in one transaction, so a session resumes where it stopped.
+function, prints with an injected rich Console, and records every finished step — and every
+wrong try and hint of the step under way — in the progress store (tutor.progress), one
+transaction each, so a session resumes exactly where it stopped.
 """
 from __future__ import annotations
 
+import re
+import shlex
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from tutor.errors import TutorError
 from tutor.grade import is_trivial, parse_for
-from tutor.progress import Answer
+from tutor.progress import Answer, Pending
 from tutor.render import entry_name, exact_text, fmt
 from tutor.rules import entries, is_zero
 from tutor.writeup import formula_text, same_text, zero_lines
@@ -72,13 +78,16 @@ def _rule(step) -> str:
 class Session:
     """One student working one exercise. ``done``: answers restored from the store."""
 
-    def __init__(self, worked, tries: int = 3, done: Mapping[str, Answer] | None = None):
+    def __init__(self, worked, tries: int = 3, done: Mapping[str, Answer] | None = None,
+                 pending: Pending | None = None):
         self.worked, self.tries = worked, max(1, tries)
         self.tol = worked.tolerance
         self.results: dict[str, Answer] = {}
         self.own: dict[str, Any] = {}  # step id → the value carried forward
         self._follow = None  # (number of own answers, Solution)
         self.wrong = self.hints = self.rung = 0
+        self.target: str | None = None  # a diagnosed misconception whose hint is due
+        self.told: set[str] = set()  # misconceptions whose hint was shown at this step
         for s in worked.steps:
             a = (done or {}).get(s.id)
             if a is None:
@@ -86,6 +95,18 @@ class Session:
             value = parse_for(s, a.text)[0] if a.result == "correct" and a.text else None
             self.results[s.id] = a
             self.own[s.id] = value if value is not None else s.value
+        cur = self.current
+        if pending is not None and cur is not None and pending.step == cur.id:
+            self.wrong, self.hints, self.rung = pending.wrong, pending.hints, pending.rung
+            self.target, self.told = pending.target, set(pending.told)
+
+    def pending(self) -> Pending | None:
+        """The step under way, as the store keeps it (None: untouched, or all done)."""
+        cur = self.current
+        if cur is None or not (self.wrong or self.hints or self.rung or self.target):
+            return None
+        return Pending(cur.id, self.wrong, self.hints, self.rung, self.target,
+                       tuple(sorted(self.told)))
 
     # ─── state ──────────────────────────────────────────────────────────────────────────
     @property
@@ -110,7 +131,11 @@ class Session:
 
             steps = {s.id: s for s in self.worked.steps}
             over = {steps[i].key: v for i, v in self.own.items()}
-            self._follow = (len(self.own), solve(self.worked.graph, overrides=over))
+            try:
+                follow = solve(self.worked.graph, overrides=over)
+            except TutorError:  # the rounded answers leave the domain (ŷ = 1 in BCE): the truth
+                follow = self.worked.solution
+            self._follow = (len(self.own), follow)
         return self._follow[1]
 
     def _own_formula(self, step) -> str:
@@ -128,7 +153,11 @@ class Session:
         value, err = parse_for(step, text)
         if value is None:
             msg = "type an answer (or ? for a hint)" if err == "missing" else err
-            return Feedback("invalid", step.id, (f"Not read: {msg}. No try used.",))
+            lines = [f"Not read: {msg}. No try used."]
+            if _decimal_commas(step, text):
+                lines.append("The decimal point is '.': type 0.6, not 0,6 (a comma separates "
+                             "entries).")
+            return Feedback("invalid", step.id, tuple(lines))
         if self.tol.ok(value, step.value):
             return self._accept(step, value, text, "")
         fv = self.follow().quantities.get(step.key)
@@ -150,7 +179,15 @@ class Session:
         return self._reveal(step, "skipped", ("Skipped.",))
 
     def _rung(self, step) -> str:
-        """The next hint: the rule, then the formula with your numbers, then the zeros."""
+        """The next hint: the one aimed at a misconception just diagnosed, else the rule,
+        then the formula with your numbers, then the zeros."""
+        if self.target is not None:
+            mid, self.target = self.target, None
+            self.told.add(mid)
+            from tutor.misconceptions import CATALOGUE, hint
+
+            if mid in CATALOGUE:  # (a store written by another version may name others)
+                return f"Hint ({CATALOGUE[mid].name}): {hint(self.worked, step.id, mid)}"
         self.rung += 1
         if self.rung == 1:
             return f"Rule: {_rule(step)}"
@@ -179,16 +216,22 @@ class Session:
                  f" ({self.wrong} of {self.tries} tries)."]
         lines += self._entry_report(step, value, fv)
         codes = []
+        last = self.wrong >= self.tries  # the answer is shown right after: nothing to hide
         for d in self._diagnose(step, value):
             codes.append(d.misconception.id)
-            text, name = d.explain(), d.misconception.name
+            text, name = d.explain(reveal=last), d.misconception.name
             if not text.lower().startswith(name.lower()):
                 text = f"{name} — {text}"
             lines.append(f"This looks like: {text}")
-        if self.wrong >= self.tries:
+        if last:
             fb = self._reveal(step, "revealed", tuple(lines))
             return Feedback("revealed", step.id, fb.lines, fb.record, tuple(codes))
-        lines.append(self._rung(step))
+        new = [c for c in codes if c not in self.told]
+        if new:  # the diagnosis gave the correct rule; the next `?` is aimed at the bug
+            self.target = new[0]
+            lines.append("Type ? for a hint aimed at this mistake.")
+        else:
+            lines.append(self._rung(step))
         return Feedback("wrong", step.id, tuple(lines), None, tuple(codes))
 
     def _entry_report(self, step, value, fv) -> list[str]:
@@ -250,6 +293,7 @@ class Session:
         self.results[step.id] = rec
         self.own[step.id] = value
         self.wrong = self.hints = self.rung = 0
+        self.target, self.told = None, set()
 
     # ─── the end ────────────────────────────────────────────────────────────────────────
     def parameters(self, it: int = 1) -> list[ParamRow]:
@@ -291,6 +335,21 @@ def _inputs(sol, step) -> str:
     return "with " + ", ".join(parts) if parts else ""
 
 
+def _decimal_commas(step, text: str) -> bool:
+    """'0,6 0,1' for a vector of 2: numbers written with decimal commas (twice the entries)."""
+    from tutor.expr import Parsed, try_parse_answer
+
+    if not re.search(r"\d,\d", text):
+        return False
+    r = try_parse_answer(text)
+    if not isinstance(r, Parsed) or not isinstance(r.value, tuple):
+        return False
+    n = sum(len(e) if isinstance(e, tuple) else 1 for e in r.value)
+    v = step.value
+    want = v.rows * v.cols if hasattr(v, "rows") else 1
+    return n == 2 * want
+
+
 def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
@@ -304,6 +363,16 @@ def _scalar(v):
 # ─── I/O ─────────────────────────────────────────────────────────────────────────────────
 STYLES = {"correct": "green", "wrong": "red", "invalid": "yellow", "hint": "cyan",
           "revealed": "magenta", "skipped": "magenta"}
+
+
+ECHO_MAX = 200  # a piped line longer than this is echoed as its start and its length
+
+
+def echo_text(line: str) -> str:
+    """What the pipe echo shows of a typed line: very long lines are cut."""
+    if len(line) <= ECHO_MAX:
+        return line
+    return f"{line[:40]}… ({len(line)} characters)"
 
 
 def default_ask(console) -> Callable[[str], str]:
@@ -321,13 +390,14 @@ def default_ask(console) -> Callable[[str], str]:
         if not line:
             console.print()
             raise EOFError
-        console.print(line.rstrip("\r\n"), markup=False)
+        console.print(echo_text(line.rstrip("\r\n")), markup=False)
         return line.rstrip("\r\n")
 
     return ask
 
 
 def next_exercise(store) -> str | None:
+    """The first bundled exercise (in teaching order) not done yet."""
     from tutor.catalog import bundled
 
     status = store.status()
@@ -338,10 +408,52 @@ def next_exercise(store) -> str | None:
     return None
 
 
+def pick(store) -> tuple[str, int | None, str | None] | None:
+    """What a bare `tutor` opens: (exercise, seed, student) of the most recently opened
+    attempt still open whose file is still there; else the next unfinished bundled one."""
+    from pathlib import Path
+
+    from tutor.catalog import bundled
+
+    ids = {e.id for e in bundled()}
+    for a in store.open_attempts():
+        ref = a.ref or a.exercise
+        if ref in ids or (a.ref is not None and Path(ref).is_file()):
+            return ref, (a.seed if a.student is None else None), a.student
+    nxt = next_exercise(store)
+    return (nxt, None, None) if nxt is not None else None
+
+
+def _ref(exercise: str) -> str:
+    """How to find the exercise again from anywhere: its bundled id, or an absolute path."""
+    from tutor.catalog import bundled, resolve
+
+    path = resolve(exercise)
+    for e in bundled():
+        if e.id == exercise and e.path == path:
+            return exercise
+    return str(path.resolve())
+
+
+def resume_command(exercise: str, worked, seed: int | None, student: str | None,
+                   tries: int = 3) -> str:
+    """The command that opens this session again: the exercise as typed (a bundled id or a
+    path), the variant (--student / --seed) and a non-default --tries."""
+    parts = ["tutor", "practice", exercise]
+    if getattr(worked, "seed", None) is not None:
+        parts += ["--student", student] if student is not None else ["--seed", str(worked.seed)]
+    if tries != 3:
+        parts += ["--tries", str(tries)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def run(exercise: str | None = None, *, tries: int = 3, seed: int | None = None,
         student: str | None = None, plain: bool = False, restart: bool = False,
         ask: Callable[[str], str] | None = None, console=None, store=None) -> int:
-    """The whole session. Returns the exit status (0; 130 after Ctrl-C, progress saved)."""
+    """The whole session. Returns the exit status (0; 130 after Ctrl-C, progress saved).
+
+    ``exercise=None`` (a bare `tutor`): the most recently opened unfinished attempt, else
+    the next unfinished bundled exercise (``pick``)."""
     from rich.console import Console
 
     from tutor.core import work
@@ -351,28 +463,34 @@ def run(exercise: str | None = None, *, tries: int = 3, seed: int | None = None,
     ask = ask or default_ask(console)
     store = store or Store()
     if exercise is None:
-        exercise = next_exercise(store)
-        if exercise is None:
+        picked = pick(store)
+        if picked is None:
             console.print("Every bundled exercise is done. `tutor list` shows your scores; "
                           "`tutor practice ID` works one again.")
             return 0
+        exercise, seed, student = picked
     kw = {k: v for k, v in (("seed", seed), ("student", student)) if v is not None}
     worked = work(exercise, **kw)
-    attempt = store.open_attempt(worked.id, worked.exercise.sha, getattr(worked, "seed", None),
-                                 len(worked.steps), restart=restart)
-    session = Session(worked, tries, attempt.answers)
-    io = _IO(session, console, ask, redraw=console.is_terminal and not plain)
+    variant = getattr(worked, "seed", None)
+    attempt = store.open_attempt(worked.id, worked.exercise.sha, variant, len(worked.steps),
+                                 restart=restart, ref=_ref(exercise),
+                                 student=student if variant is not None else None)
+    session = Session(worked, tries, attempt.answers, attempt.pending)
+    cmd = resume_command(exercise, worked, seed, student, tries)
+    io = _IO(session, console, ask, redraw=console.is_terminal and not plain, cmd=cmd)
+    if attempt.changed:
+        io.say("The exercise changed since your last session; starting again.", "bold yellow")
     try:
         return io.loop(store, attempt.id)
     except KeyboardInterrupt:
-        console.print(f"\nInterrupted. Your progress is saved: `tutor practice {worked.id}` "
-                      "resumes here.")
+        console.print(f"\nInterrupted. Your progress is saved: `{cmd}` resumes here.")
         return 130
 
 
 class _IO:
-    def __init__(self, session: Session, console, ask, redraw: bool):
+    def __init__(self, session: Session, console, ask, redraw: bool, cmd: str = ""):
         self.s, self.console, self.ask, self.redraw = session, console, ask, redraw
+        self.cmd = cmd or f"tutor practice {session.worked.id}"
 
     def say(self, text: str, style: str | None = None) -> None:
         from rich.text import Text
@@ -398,9 +516,15 @@ class _IO:
                  f"{s.tries} tries a step")
         self.say(SYNTAX, "dim")
         self.say(COMMANDS, "dim")
-        if s.results and s.current is not None:
+        if (s.results or s.wrong or s.hints) and s.current is not None:
             self.say(f"Resuming: {len(s.results)} of {len(w.steps)} steps already done.",
                      "bold")
+            if s.wrong or s.hints:
+                used = [f"{n} {one if n == 1 else many}" for n, one, many in
+                        ((s.wrong, "wrong try", "wrong tries"), (s.hints, "hint", "hints"))
+                        if n]
+                self.say(f"{s.current.id}: {' and '.join(used)} used so far "
+                         f"({s.tries - s.wrong} of {s.tries} tries left).", "bold")
         phase = None
         while (step := s.current) is not None:
             where = (step.iteration, step.phase)
@@ -423,7 +547,7 @@ class _IO:
                 word = text.strip().lower()
                 if word in QUIT_WORDS:
                     self.say(f"Saved: {len(s.results)} of {total} steps done. "
-                             f"`tutor practice {w.id}` resumes here.")
+                             f"`{self.cmd}` resumes here.")
                     return 0
                 if word in SHOW_WORDS:
                     self.draw(step)
@@ -441,6 +565,8 @@ class _IO:
                 self.show(fb)
                 if fb.record is not None:
                     store.record(attempt, fb.record)
+                elif fb.kind in ("wrong", "hint"):  # the try limit cannot be dodged by quitting
+                    store.save_pending(attempt, s.pending())
         self.end(store, attempt)
         return 0
 
@@ -479,8 +605,6 @@ class _IO:
             self.say(line, style if k == 0 else None)
 
     def end(self, store, attempt: int) -> None:
-        from rich.table import Table
-
         s, w = self.s, self.s.worked
         score, total = s.score()
         store.finish(attempt, score)
@@ -489,22 +613,12 @@ class _IO:
         revealed = sum(a.result != "correct" for a in s.results.values())
         self.say(f"Score: {score}/{total}" + (f" ({revealed} shown to you)" if revealed else ""),
                  "bold green" if score == total else "bold")
-        rows = s.parameters()
-        if any(st.phase in ("backward", "update") for st in w.steps) and rows:
-            changed = sum(r.changes for r in rows)
-            n = sum(r.total for r in rows)
-            it = " (iteration 1)" if w.solution.n_iterations > 1 else ""
-            table = Table(title=f"Parameters{it}", title_justify="left", expand=False)
-            table.add_column("param", no_wrap=True)
-            table.add_column("∂L/∂param" + (" → updated" if w.graph.learning_rate else ""),
-                             overflow="fold", max_width=34)
-            table.add_column("changes", no_wrap=True)
-            table.add_column("why not", overflow="fold")
-            for r in rows:
-                grad = r.grad + (f"\n→ {r.new}" if r.new else "")
-                table.add_row(r.name, grad, f"{r.changes} of {r.total}", "\n".join(r.why))
-            self.console.print(table)
-            self.say(f"{changed} of {n} parameters will change.", "bold")
+        n_it = w.solution.n_iterations
+        its = sorted({st.iteration for st in w.steps if st.phase in ("backward", "update")})
+        for it in its:
+            rows = s.parameters(it)
+            if rows:
+                self.param_table(rows, it if n_it > 1 else None)
         try:
             yes = self.ask("Show the worked solution? [y/N] ").strip().lower()
         except EOFError:
@@ -513,3 +627,23 @@ class _IO:
             from tutor.writeup import to_rich
 
             to_rich(w, w.steps, self.console)
+
+    def param_table(self, rows: list[ParamRow], it: int | None) -> None:
+        """One iteration's parameters: gradient (→ updated value), changes, why not."""
+        from rich.table import Table
+
+        w = self.s.worked
+        title = "Parameters" + (f" (iteration {it})" if it is not None else "")
+        table = Table(title=title, title_justify="left", expand=False)
+        table.add_column("param", no_wrap=True)
+        table.add_column("∂L/∂param" + (" → updated" if w.graph.learning_rate else ""),
+                         overflow="fold", max_width=34)
+        table.add_column("changes", no_wrap=True)
+        table.add_column("why not", overflow="fold")
+        for r in rows:
+            grad = r.grad + (f"\n→ {r.new}" if r.new else "")
+            table.add_row(r.name, grad, f"{r.changes} of {r.total}", "\n".join(r.why))
+        self.console.print(table)
+        changed, n = sum(r.changes for r in rows), sum(r.total for r in rows)
+        where = f"In iteration {it}, " if it is not None else ""
+        self.say(f"{where}{changed} of {n} parameters will change.", "bold")

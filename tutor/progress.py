@@ -5,13 +5,18 @@
 
 Tables (schema version in ``meta``):
     attempts  one row per try at an exercise (exercise id, content hash, variant seed,
-              status open | done, score / max when done)
+              status open | done | abandoned, score / max when done; how to open it again:
+              ``ref`` — a bundled id or an absolute path —, ``student``, and when it was
+              last ``opened``)
     answers   one row per step of an attempt: result correct | revealed | skipped, the text
               the student's accepted answer was typed as, wrong tries and hints used
+    pending   per open attempt, the step under way: wrong tries and hints used so far, the
+              hint ladder's rung, the misconception whose hint is due and those told
 
-Every answer is one transaction, so Ctrl-C or a closed terminal loses nothing; an attempt
-that is still ``open`` is resumed where it stopped: its answered steps are not asked again.
-The per-skill record is the answers table grouped by the step's skill tag.
+Every answer, wrong try and hint is one transaction, so Ctrl-C or a closed terminal loses
+nothing; an attempt that is still ``open`` is resumed where it stopped: its answered steps
+are not asked again and the step under way keeps its tries and hints. The per-skill record
+is the answers table grouped by the step's skill tag.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from pathlib import Path
 
 from tutor.errors import TutorError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESULTS = ("correct", "revealed", "skipped")
 
 _SCHEMA = """
@@ -37,7 +42,10 @@ CREATE TABLE IF NOT EXISTS attempts (
     status TEXT NOT NULL DEFAULT 'open',
     score INTEGER,
     started REAL NOT NULL,
-    finished REAL
+    finished REAL,
+    ref TEXT,
+    student TEXT,
+    opened REAL
 );
 CREATE INDEX IF NOT EXISTS attempts_exercise ON attempts (exercise, status);
 CREATE TABLE IF NOT EXISTS answers (
@@ -51,7 +59,22 @@ CREATE TABLE IF NOT EXISTS answers (
     at REAL NOT NULL,
     PRIMARY KEY (attempt, step)
 );
+CREATE TABLE IF NOT EXISTS pending (
+    attempt INTEGER PRIMARY KEY REFERENCES attempts (id),
+    step TEXT NOT NULL,
+    wrong INTEGER NOT NULL DEFAULT 0,
+    hints INTEGER NOT NULL DEFAULT 0,
+    rung INTEGER NOT NULL DEFAULT 0,
+    target TEXT,
+    told TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
 """
+_MIGRATE_1_2 = (  # schema 1 → 2: how to reopen an attempt; the step under way
+    "ALTER TABLE attempts ADD COLUMN ref TEXT",
+    "ALTER TABLE attempts ADD COLUMN student TEXT",
+    "ALTER TABLE attempts ADD COLUMN opened REAL",
+)
 
 
 class StoreError(TutorError):
@@ -78,11 +101,35 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """The step under way: what a wrong try or a hint has used so far (not yet answered)."""
+
+    step: str
+    wrong: int = 0
+    hints: int = 0
+    rung: int = 0  # the generic hint ladder's rung reached
+    target: str | None = None  # a diagnosed misconception whose hint is due
+    told: tuple[str, ...] = ()  # misconceptions whose hint was shown
+
+
+@dataclass(frozen=True)
 class Attempt:
     id: int
     exercise: str
     n_steps: int
     answers: dict  # step id → Answer, for the steps already answered
+    pending: Pending | None = None  # the step under way, when it was tried or hinted
+    changed: bool = False  # an open attempt was abandoned because the exercise changed
+
+
+@dataclass(frozen=True)
+class OpenAttempt:
+    """An unfinished attempt, and how to open it again (for a bare `tutor`)."""
+
+    exercise: str
+    ref: str | None  # a bundled id or an absolute path (None: written by schema 1)
+    seed: int | None
+    student: str | None
 
 
 @dataclass(frozen=True)
@@ -132,6 +179,16 @@ class Store:
                             self.db.execute(stmt)
                     self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
                                     (str(SCHEMA_VERSION),))
+            elif version < SCHEMA_VERSION:
+                with self._tx():
+                    if self._version() == 1:  # another process may have migrated it
+                        for stmt in _MIGRATE_1_2:
+                            self.db.execute(stmt)
+                        for stmt in _SCHEMA.strip().split(";\n"):
+                            if stmt.strip():
+                                self.db.execute(stmt)
+                        self.db.execute("UPDATE meta SET value=? WHERE key='schema'",
+                                        (str(SCHEMA_VERSION),))
             elif version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} was written by a newer tutor "
                                  f"(schema {version}); upgrade tutor or set TUTOR_HOME")
@@ -166,8 +223,14 @@ class Store:
 
     # ─── attempts ───────────────────────────────────────────────────────────────────────
     def open_attempt(self, exercise: str, sha: str, seed: int | None, n_steps: int,
-                     restart: bool = False) -> Attempt:
-        """The unfinished attempt at this exercise and variant (same content), or a new one."""
+                     restart: bool = False, ref: str | None = None,
+                     student: str | None = None) -> Attempt:
+        """The unfinished attempt at this exercise and variant (same content), or a new one.
+
+        ``ref`` (a bundled id or an absolute path) and ``student`` say how to open it again;
+        ``Attempt.changed``: an attempt with answers was abandoned because the file changed."""
+        now = time.time()
+        changed = False
         with self._tx():
             rows = self.db.execute(
                 "SELECT id, sha, n_steps FROM attempts WHERE exercise=? AND seed IS ? "
@@ -176,19 +239,49 @@ class Store:
             for aid, a_sha, a_n in rows:
                 if not restart and keep is None and a_sha == sha and a_n == n_steps:
                     keep = aid
-                else:  # the file changed, or a restart: abandon it
-                    self.db.execute("UPDATE attempts SET status='abandoned' WHERE id=?", (aid,))
+                    continue
+                if not restart and self._started(aid):  # the file changed under it
+                    changed = True
+                self.db.execute("UPDATE attempts SET status='abandoned' WHERE id=?", (aid,))
+                self.db.execute("DELETE FROM pending WHERE attempt=?", (aid,))
             if keep is None:
                 keep = self.db.execute(
                     "INSERT INTO attempts (exercise, sha, seed, n_steps, started) "
-                    "VALUES (?, ?, ?, ?, ?)", (exercise, sha, seed, n_steps, time.time())).lastrowid
-        return Attempt(keep, exercise, n_steps, self.answers(keep))
+                    "VALUES (?, ?, ?, ?, ?)", (exercise, sha, seed, n_steps, now)).lastrowid
+            self.db.execute("UPDATE attempts SET opened=?, ref=COALESCE(?, ref), student=? "
+                            "WHERE id=?", (now, ref, student, keep))
+        return Attempt(keep, exercise, n_steps, self.answers(keep), self.pending(keep),
+                       changed)
+
+    def _started(self, attempt: int) -> bool:
+        return bool(self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM answers WHERE attempt=?) "
+            "OR EXISTS (SELECT 1 FROM pending WHERE attempt=?)", (attempt, attempt)).fetchone()[0])
 
     def answers(self, attempt: int) -> dict[str, Answer]:
         rows = self.db.execute(
             "SELECT step, skill, result, text, wrong, hints FROM answers WHERE attempt=? "
             "ORDER BY at, rowid", (attempt,)).fetchall()
         return {r[0]: Answer(*r) for r in rows}
+
+    def pending(self, attempt: int) -> Pending | None:
+        row = self.db.execute("SELECT step, wrong, hints, rung, target, told FROM pending "
+                              "WHERE attempt=?", (attempt,)).fetchone()
+        if row is None:
+            return None
+        return Pending(*row[:5], tuple(t for t in row[5].split(",") if t))
+
+    def save_pending(self, attempt: int, p: Pending | None) -> None:
+        """Save the step under way (a wrong try or a hint): one transaction."""
+        with self._tx():
+            if p is None:
+                self.db.execute("DELETE FROM pending WHERE attempt=?", (attempt,))
+                return
+            self.db.execute(
+                "INSERT OR REPLACE INTO pending (attempt, step, wrong, hints, rung, target, "
+                "told, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (attempt, p.step, p.wrong, p.hints, p.rung, p.target, ",".join(p.told),
+                 time.time()))
 
     def record(self, attempt: int, answer: Answer) -> None:
         """Save one step's result: one transaction, so nothing is lost on Ctrl-C."""
@@ -198,11 +291,20 @@ class Store:
                 "hints, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (attempt, answer.step, answer.skill, answer.result, answer.text, answer.wrong,
                  answer.hints, time.time()))
+            self.db.execute("DELETE FROM pending WHERE attempt=?", (attempt,))
+
+    def open_attempts(self) -> list[OpenAttempt]:
+        """Unfinished attempts, the most recently opened first."""
+        rows = self.db.execute(
+            "SELECT exercise, ref, seed, student FROM attempts WHERE status='open' "
+            "ORDER BY COALESCE(opened, started) DESC, id DESC").fetchall()
+        return [OpenAttempt(*r) for r in rows]
 
     def finish(self, attempt: int, score: int) -> None:
         with self._tx():
             self.db.execute("UPDATE attempts SET status='done', score=?, finished=? WHERE id=?",
                             (score, time.time(), attempt))
+            self.db.execute("DELETE FROM pending WHERE attempt=?", (attempt,))
 
     # ─── reports ────────────────────────────────────────────────────────────────────────
     def status(self) -> dict[str, Status]:

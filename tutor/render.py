@@ -30,7 +30,7 @@ def scalar_text(x: Any, places: int = PLACES) -> str:
     """One number, rounded: 2 → '2', 0.63459… → '0.6346', 3.1e-7 → '3.1e-7'."""
     import sympy as sp
 
-    x = sp.sympify(x)
+    x = sp.sympify(x, strict=True)
     if x.is_Integer:
         return str(x)
     try:

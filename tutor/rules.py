@@ -84,7 +84,7 @@ class Rule:
 
 # ─── small helpers ─────────────────────────────────────────────────────────────────────
 def is_zero(x: Any) -> bool:
-    x = sp.sympify(x)
+    x = sp.sympify(x, strict=True)
     if x.is_Float:
         return abs(x) < sp.Float("1e-30")
     return x.is_zero is True or (x.is_number and sign(x) == 0)
@@ -423,7 +423,7 @@ def loss_forward(ctx: Ctx):
     p = ctx.values["yhat"]
     _loss_domain(a["fn"], p, y, _col(ctx))
     loss = ctx.rules["loss:" + a["fn"]]
-    return sp.sympify(loss.value(p, y, loss.n(p, _col(ctx))))
+    return sp.sympify(loss.value(p, y, loss.n(p, _col(ctx))), strict=True)
 
 
 def loss_forward_formula(ctx: Ctx) -> Formula:

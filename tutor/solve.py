@@ -86,7 +86,7 @@ def _tame(v: Any) -> tuple[Any, bool]:
 
         out = v.applyfunc(one)
         return out, all(flags)
-    v = sp.sympify(v)
+    v = sp.sympify(v, strict=True)
     if v.is_Rational or v.is_Float or sp.count_ops(v) <= MAX_OPS:
         return v, not v.is_Float
     return sp.Float(sp.N(v, DIGITS), DIGITS), False
