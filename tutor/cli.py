@@ -107,7 +107,7 @@ class SolveFormat(str, Enum):
 @app.command()
 @handled
 def solve(
-    exercise: str = typer.Argument(..., help="Bundled id or path to an exercise YAML file."),
+    exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an exercise YAML file."),
     format: SolveFormat = typer.Option(SolveFormat.rich, "--format", "-f",
                                        help="rich (terminal), json, or markdown (a solution key)."),
     all: bool = typer.Option(False, "--all", help="Every quantity, not only the steps asked."),
@@ -216,7 +216,7 @@ def progress() -> None:
 @app.command()
 @handled
 def template(
-    exercise: str = typer.Argument(..., help="Bundled id or path to an exercise YAML file."),
+    exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an exercise YAML file."),
     student: str = typer.Option("", "--student", help="Fill in the student field "
                                 "(and, for exercises with variants, pick the student's variant)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
@@ -250,8 +250,8 @@ class CheckFormat(str, Enum):
 @app.command()
 @handled
 def check(
-    exercise: str = typer.Argument(..., help="Bundled id or path to an exercise YAML file."),
-    sheets: List[Path] = typer.Argument(..., help="Answer sheets (YAML), or folders of them."),
+    exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an exercise YAML file."),
+    sheets: List[Path] = typer.Argument(..., metavar="SHEETS", help="Answer sheets (YAML), or folders of them."),
     format: CheckFormat = typer.Option(CheckFormat.rich, "--format", "-f",
                                        help="rich (tables), json, csv (a gradebook: one row "
                                             "per student), or junit (XML for CI)."),
@@ -338,7 +338,7 @@ class ValidateFormat(str, Enum):
 @app.command()
 @handled
 def validate(
-    files: List[Path] = typer.Argument(..., help="Exercise YAML files, or folders of them."),
+    files: List[Path] = typer.Argument(..., metavar="FILES", help="Exercise YAML files, or folders of them."),
     format: ValidateFormat = typer.Option(ValidateFormat.text, "--format", "-f",
                                           help="text (file:line:col: CODE message) or json."),
     ignore: Optional[str] = typer.Option(None, "--ignore",
@@ -405,7 +405,7 @@ class NewKind(str, Enum):
 @app.command()
 @handled
 def new(
-    name: str = typer.Argument(..., help="The exercise id; the file is NAME.yaml."),
+    name: str = typer.Argument(..., metavar="NAME", help="The exercise id; the file is NAME.yaml."),
     kind: NewKind = typer.Option(NewKind.network, "--kind", "-k", help="network or graph."),
     directory: Path = typer.Option(Path("."), "--dir", "-d", help="Where to write it."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
@@ -429,7 +429,7 @@ class ShowFormat(str, Enum):
 @app.command()
 @handled
 def show(
-    exercise: str = typer.Argument(..., help="Bundled id or path to an exercise YAML file."),
+    exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an exercise YAML file."),
     grads: bool = typer.Option(False, "--grads", "-g", help="Show the gradients too."),
     format: ShowFormat = typer.Option(ShowFormat.text, "--format", "-f",
                                       help="text (the terminal) or dot (Graphviz)."),
