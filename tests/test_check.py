@@ -472,3 +472,51 @@ def test_the_class_summary_names_misconceptions_and_counts_each_student_once(tmp
     assert "2 of 4 students: +η in the update at W1_new, b1_new, W2_new, b2_new, W3_new, " \
            "b3_new" in out
     assert "1 of 4 students: no ReLU mask at delta2" in out
+
+
+@pytest.mark.parametrize("yhat,L", [("0", "0"), ("1", "3"), ("10", "0.4")])
+def test_a_prediction_outside_bce_s_domain_is_graded_not_a_crash(tmp_path, yhat, L):
+    """An all-zeros junk sheet puts ŷ = 0 into ln ŷ: its own numbers cannot be carried
+    forward, so it is graded without follow-through — and the class goes on."""
+    text = (SHEETS / "lab9-seed003.yaml").read_text()
+    lines = [f"  yhat: {yhat}" if ln.startswith("  yhat:") else f"  L: {L}"
+             if ln.startswith("  L:") else ln for ln in text.splitlines()]
+    (tmp_path / "junk.yaml").write_text("\n".join(lines) + "\n")
+    shutil.copy(SHEETS / "lab9-seed003.yaml", tmp_path / "ada.yaml")
+    r, doc = check_json(LAB9, tmp_path)
+    assert r.exit_code == 1, r.output
+    assert "internal error" not in r.output
+    by_file = {Path(s["file"]).name: s for s in doc["sheets"]}
+    assert verdicts({"sheets": [by_file["junk.yaml"]]})["yhat"] == "wrong"
+    assert by_file["ada.yaml"]["score"] == 24
+
+
+def test_a_bug_while_grading_one_sheet_is_that_sheets_error_only(tmp_path, monkeypatch):
+    import tutor.check as C
+
+    real = C._one
+
+    def flaky(f, *a):
+        if f.name == "bob.yaml":
+            raise RuntimeError("boom")
+        return real(f, *a)
+
+    monkeypatch.setattr(C, "_one", flaky)
+    shutil.copy(SHEETS / "lab9-seed003.yaml", tmp_path / "ada.yaml")
+    shutil.copy(SHEETS / "lab9-seed003.yaml", tmp_path / "bob.yaml")
+    r, doc = check_json(LAB9, tmp_path, "-j", "1")
+    by_file = {Path(s["file"]).name: s for s in doc["sheets"]}
+    assert by_file["ada.yaml"]["score"] == 24
+    assert "internal error while grading this sheet (RuntimeError: boom)" in by_file["bob.yaml"]["error"]
+    assert r.exit_code == 2
+
+
+def test_a_leaky_relu_slope_is_given_on_the_sheet(tmp_path):
+    ex = tmp_path / "leaky.yaml"
+    ex.write_text("id: leaky\nkind: network\ninput: [1, -2]\ntarget: [0, 1]\nlayers:\n"
+                  "  - {W: [[0.5, 0.4], [-0.3, 0.2]], b: [0.1, 0.2], activation: leaky_relu, "
+                  "slope: 0.1}\n  - {W: [[1, -1], [0.5, 0.5]], b: [0, 0.1], activation: softmax}\n"
+                  "loss: ce\nask: [forward, backward]\n")
+    r = run("template", ex)
+    assert r.exit_code == 0
+    assert "#   α1 = 0.1" in r.stdout and "(leaky ReLU slope, layer 1)" in r.stdout

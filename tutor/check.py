@@ -195,6 +195,7 @@ def load_weights(path: str | Path, known_ids: list[str]) -> Weights:
 
 
 PARALLEL_FROM = 200  # sheets; below this one process is faster than starting workers
+VARIANT_PARALLEL_FROM = 8  # sheets of an exercise with variants: each variant is a new draw
 
 
 def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
@@ -202,8 +203,10 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
           progress: Callable[[int, int], None] | None = None, jobs: int = 0) -> Report:
     """Grade every sheet under ``paths`` against exercise ``ref`` (see the module docstring).
 
-    ``jobs``: worker processes (0: two when there are at least PARALLEL_FROM sheets and two
-    cores, else one). Workers are forked after the exercise is solved, so each starts warm.
+    ``jobs``: worker processes (0: one per core, up to 4, when there are at least
+    PARALLEL_FROM sheets — or VARIANT_PARALLEL_FROM for an exercise with variants, where each
+    student's variant costs a draw (~0.5 s) — else one). Workers are forked after the
+    exercise is solved, so each starts warm.
     """
     import os
 
@@ -212,7 +215,9 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
     base = work(ref)
     files, notes = collect(paths)
     if jobs <= 0:
-        jobs = 2 if len(files) >= PARALLEL_FROM and (os.cpu_count() or 1) >= 2 else 1
+        enough = VARIANT_PARALLEL_FROM if base.exercise.spec.variants is not None \
+            else PARALLEL_FROM
+        jobs = min(os.cpu_count() or 1, 4) if len(files) >= enough else 1
     ctx = _fork_context() if jobs > 1 else None
     if ctx is None:
         state = _State(ref, base, weights, ft_credit)
@@ -237,10 +242,20 @@ class _State:
         self.memos: dict = {}
 
     def one(self, f: Path) -> SheetResult:
+        """One sheet's result; whatever goes wrong with it stays with it (the class goes on)."""
         from tutor.core import work
+        from tutor.errors import TutorError
 
-        return _one(f, self.base, self.variants, self.memos, self.weights, self.ft_credit,
-                    self.ref, work)
+        try:
+            return _one(f, self.base, self.variants, self.memos, self.weights,
+                        self.ft_credit, self.ref, work)
+        except TutorError as err:
+            return SheetResult(str(f), error=InputError(str(err), str(f)))
+        except Exception as exc:  # a bug in tutor: said, and the other sheets are graded
+            return SheetResult(str(f), error=InputError(
+                f"internal error while grading this sheet ({type(exc).__name__}: {exc}); "
+                "the other sheets are graded. This is a bug in tutor: please report it",
+                str(f), code="E999"))
 
 
 def _fork_context():

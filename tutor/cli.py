@@ -263,8 +263,9 @@ def check(
     summary: bool = typer.Option(False, "--summary", help="With --format csv: the class "
                                  "summary instead: each misconception's total (each student "
                                  "once), its steps, and the other answer notes, with names."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes; 0: two for "
-                             "200 sheets or more on a machine with two cores or more."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes; 0: one per core "
+                             "(up to 4) for 200 sheets or more, or 8 of an exercise with "
+                             "variants (each student's variant is drawn anew)."),
 ):
     """Grade answer sheets: per step correct, wrong, missing, invalid or follow-through (right
     given your own earlier answers). Exit 0 all correct, 1 anything not, 2 an unreadable sheet."""

@@ -28,6 +28,7 @@ import sympy as sp
 
 from tutor import rules as R
 from tutor.functions import leaky_step, relu_step, resolve_steps, sign
+from tutor.limits import Trouble
 from tutor.render import fmt
 from tutor.rules import ACTIVATIONS, LOSSES, RULES, Ctx
 
@@ -469,8 +470,8 @@ def local(graph, rules: Mapping[str, Any], key, q: Mapping) -> tuple[Any, bool]:
             if not terms:
                 return None, False
             out = rules["accumulate"](terms)
-    except (sp.ShapeError, ValueError, TypeError, IndexError, ZeroDivisionError):
-        return None, False
+    except (sp.ShapeError, ValueError, TypeError, IndexError, ZeroDivisionError, Trouble):
+        return None, False  # the student's values leave the rule's domain (ŷ = 0 in BCE)
     applies = any(h is None or h == name for h in _HITS)
     return out, applies
 

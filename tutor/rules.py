@@ -294,10 +294,18 @@ def act_forward(ctx: Ctx):
 
 
 def act_forward_formula(ctx: Ctx) -> Formula:
-    """h = φ(z), with z's numbers."""
+    """h = φ(z), with z's numbers (and a leaky ReLU's own slope in its rule)."""
     fn = ctx.node.attrs["fn"]
+    note = FORWARD_TEXT.get(fn, "")
+    if fn == "leaky_relu":
+        note = f"LeakyReLU(z) = z if z > 0 else α·z, α = {fmt(slope_of(ctx.node))}"
     return Formula("{0}" if fn == "identity" else fn + "({0})",
-                   ((ctx.node.parents[0], ctx.args[0]),), FORWARD_TEXT.get(fn, ""))
+                   ((ctx.node.parents[0], ctx.args[0]),), note)
+
+
+def slope_of(node):
+    """A leaky ReLU layer's slope α (default 1/100)."""
+    return node.attrs.get("slope") or sp.Rational(1, 100)
 
 
 FORWARD_TEXT = {"relu": "ReLU(z) = max(0, z)", "leaky_relu": "LeakyReLU(z) = z if z > 0 else α z",
@@ -348,7 +356,9 @@ def act_backward(ctx: Ctx, g):
     # the mask is shown as its values: δ = ∂L/∂h ⊙ ReLU′(z) = [-0.2192, 0.1462] ⊙ [1, 0]
     f = (Formula("{0}", ((gsym, g),)) if fn == "identity"
          else Formula("{0} ⊙ {1}", ((gsym, g), (f"{act.symbol}({zname})", dphi))))
-    f = Formula(f.template, f.operands, act.text if fn != "identity" else "")
+    text = act.text if fn != "leaky_relu" else \
+        f"LeakyReLU′(z) = 1 if z > 0 else α, α = {fmt(slope_of(ctx.node))}"
+    f = Formula(f.template, f.operands, text if fn != "identity" else "")
 
     def why(idx):
         if is_zero(dphi[idx]):

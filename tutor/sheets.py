@@ -106,6 +106,12 @@ def given_lines(worked) -> list[str]:
         if not node.is_leaf or node.name not in first:
             continue
         rows.append((node.name, given_text(first[node.name]), _given_note(g, node)))
+    for node in g.nodes.values():  # a leaky ReLU's slope is given too: h depends on it
+        if node.op == "act" and node.attrs.get("fn") == "leaky_relu":
+            from tutor.rules import slope_of
+
+            rows.append((f"α{node.attrs.get('layer', '')}", given_text(slope_of(node)),
+                         f"leaky ReLU slope, layer {node.attrs.get('layer')}"))
     if g.learning_rate is not None:
         rows.append(("η", given_text(g.learning_rate), "learning rate"))
     width = max((len(n) for n, _, _ in rows), default=0)

@@ -118,6 +118,12 @@ def given_markdown(worked) -> list[str]:
     for role in ("inputs", "constants", "parameters"):
         if role in groups:
             out.append(f"- {role}: " + ", ".join(f"${t}$" for t in groups[role]))
+    for node in g.nodes.values():
+        if node.op == "act" and node.attrs.get("fn") == "leaky_relu":
+            from tutor.rules import slope_of
+
+            out.append(f"- leaky ReLU slope, layer {node.attrs.get('layer')}: "
+                       f"$\\alpha = {tex_value(slope_of(node))}$")
     if g.learning_rate is not None:
         out.append(f"- learning rate: $\\eta = {tex_value(g.learning_rate)}$")
     if len(g.iterations) > 1:
