@@ -292,10 +292,12 @@ def check(
         typer.echo(checking.to_junit(report), nl=False)
     else:
         checking.to_rich(report, _console())
-    if format is not CheckFormat.rich:  # unreadable sheets also go to stderr
-        for r in report.results:
-            if r.error is not None:
-                typer.echo(f"error: {r.error}", err=True)
+    bad = [r for r in report.results if r.error is not None]
+    if format is not CheckFormat.rich or len(report.results) > 1:  # and once more at the end
+        if bad and format is CheckFormat.rich:
+            typer.echo(f"{len(bad)} of {len(report.results)} sheets not graded:", err=True)
+        for r in bad:  # unreadable sheets also go to stderr, after the report
+            typer.echo(f"error: {r.error}", err=True)
     raise typer.Exit(report.exit_code)
 
 

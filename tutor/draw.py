@@ -179,7 +179,7 @@ def _graph(view: _View) -> RenderableType:
     """One row per node: what it computes, the names it takes (← …) and the nodes it feeds
     (→ …), so every edge is written at both of its ends and a merge (a name feeding two
     nodes, a node taking two) is visible; then the leaves, each with the nodes it feeds."""
-    from tutor.rules import pretty
+    from tutor.rules import written
 
     g = view.g
     feeds = _feeds(g)
@@ -196,7 +196,7 @@ def _graph(view: _View) -> RenderableType:
             continue
         to = ("→ " + ", ".join(feeds[node.name]) if feeds[node.name]
               else "(the loss)" if node.name == g.loss else "→ nothing")
-        table.add_row(node.name, Text(pretty(node.attrs["expr"])),
+        table.add_row(node.name, Text(written(node)),
                       Text("← " + ", ".join(node.parents), style="cyan"),
                       Text(to, style="cyan"),
                       _val(view, "value", node.name, "val="),

@@ -234,9 +234,17 @@ def _where_keys() -> dict[str, str]:
     return _ALL_KEYS
 
 
+SYNONYMS = {"alpha": "slope", "negative_slope": "slope", "lr": "learning_rate",
+            "eta": "learning_rate", "act": "activation", "weights": "W", "weight": "W",
+            "bias": "b", "biases": "b", "targets": "target", "y": "target", "x": "input",
+            "inputs": "input", "epochs": "iterations", "steps": "iterations", "graph": "nodes"}
+
+
 def did_you_mean(key: str, allowed: list[str]) -> str:
     """' (did you mean 'x'?)', a hint that the key belongs elsewhere, or the allowed keys."""
     low = {a.lower(): a for a in allowed}
+    if SYNONYMS.get(key.lower()) in allowed:  # another tool's word for one of ours
+        return f" (did you mean '{SYNONYMS[key.lower()]}'?)"
     if key.lower() in low:
         return f" (did you mean '{low[key.lower()]}'? keys are case-sensitive)"
     hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
