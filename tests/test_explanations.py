@@ -76,3 +76,11 @@ def test_pretty_uses_the_grammars_and_the_seeds_spellings():
     assert pretty(sp.Max(a, b)) == "max(a, b)"
     assert pretty(sp.diff(sp.Max(a, b), a)) == "1[a - b > 0]"
     assert pretty(a * lam) == "a·λ"
+
+
+def test_the_loss_partial_is_written_out_not_circular():
+    # merge-sum: L = v², so ∂L/∂v = 2·v = 2·8, not "∂L/∂L · ∂L/∂v"
+    f = q("merge-sum", "grad", "v").formula
+    assert (f.symbolic(), f.numeric()) == ("2·v", "2·8")
+    f = q("dag-two-relu-gates", "grad", "yhat").formula
+    assert (f.symbolic(), f.numeric()) == ("2·yhat - 2·target", "2·2 - 2·3")

@@ -104,7 +104,7 @@ def test_show_draws_every_edge_of_the_graph_at_both_ends(ex):
     if ex == "branch-merge-l2":  # the merge the exercise is about: u feeds h and v
         assert "u     a·x + b          ← a, x, b       → h, v      val=2       grad=0.1749" \
             in text
-        assert "v     c·h + d + u      ← c, h, u, d    → p" in text
+        assert "v     c·h + u + d      ← c, h, u, d    → p" in text  # as the author wrote it
         assert "a=1 grad=0.4499 new=0.955 → u, R" in text
     else:  # y is used twice: by u and by v
         assert "y=2 grad=64 → u, v" in text

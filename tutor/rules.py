@@ -568,7 +568,10 @@ def expr_backward(ctx: Ctx, g):
     for p in node.parents:
         local_sym, local = ctx.rules["expr:partial"](ctx, p, sub)
         local_name = f"∂{node.name}/∂{p}"
-        if local_sym == 1:
+        if node.name == ctx.graph.loss and local_sym.free_symbols:
+            # ∂L/∂p is the loss's own partial: written out with the numbers, not "∂L/∂L · ∂L/∂p"
+            f = _with_numbers(local_sym, node.parents, ctx.args)
+        elif local_sym == 1:
             f = Formula("{0}", ((node.grad_symbol, g),), f"{local_name} = 1")
         else:
             f = Formula("{0} · {1}", ((node.grad_symbol, g), (local_name, local)),
@@ -579,6 +582,13 @@ def expr_backward(ctx: Ctx, g):
             zeros[()] = _why_expr_zero(ctx, g, local, local_sym, local_name, sub)
         terms.append(Term(value, f, zeros, node.name))
     return tuple(terms)
+
+
+def _with_numbers(e, names, values, note: str = "") -> Formula:
+    """An expression as a Formula: its names are the operands (2·v − 2·t = 2·6 − 2·3)."""
+    holes = {sp.Symbol(n): sp.Symbol("{%d}" % i) for i, n in enumerate(names)}
+    return Formula(pretty(e.xreplace(holes)), tuple((_display(n), v) for n, v in zip(names, values)),
+                   note)
 
 
 def expr_partial(ctx: Ctx, p: str, sub: Mapping):
