@@ -448,6 +448,12 @@ def load(path: str | Path) -> Exercise:
 def json_schema() -> dict:
     """The JSON Schema of the exercise format, from the same models the loader uses."""
     schema = SPEC.json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "tutor exercise"
-    return schema
+    mapping = schema.pop("discriminator")["mapping"]
+    schema.pop("oneOf")
+    # if/then/else on `kind` rather than oneOf: an editor then points at the bad key itself,
+    # not at "not valid under any of the given schemas"
+    schema.update({"type": "object",
+                   "if": {"properties": {"kind": {"const": "graph"}}, "required": ["kind"]},
+                   "then": {"$ref": mapping["graph"]}, "else": {"$ref": mapping["network"]}})
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "tutor exercise",
+            **schema}
