@@ -426,11 +426,11 @@ def test_a_wrong_dW2_names_its_wrong_entries_the_zero_causes_and_the_missing_mas
     assert dw2["wrong_entries"] == ["dW2[2,1]", "dW2[2,2]"]
     assert dw2["zero_causes"] == [
         "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
-        "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0)"]
+        "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)"]
     assert "2 of 4 entries wrong: dW2[2,1], dW2[2,2]" in dw2["message"]
     assert dw2["message"].endswith("misconception: no ReLU mask")
     assert steps["db2"]["zero_causes"] == [
-        "db2[2] should be 0, not 0.1462: δ2[2] = 0 (dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0)"]
+        "db2[2] should be 0, not 0.1462: δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)"]
     out = " ".join(run("check", LAB9, p).stdout.split())
     assert "no error signal reaches unit 2" in out and "2 of 4 entries wrong" in out
 

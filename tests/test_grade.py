@@ -179,7 +179,7 @@ def test_a_wrong_matrix_lists_its_wrong_entries_and_why_a_zero_entry_is_zero():
     assert v.wrong_entries == ("dW2[2,1]", "dW2[2,2]")
     assert v.zero_causes == (
         "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
-        "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0)",)
+        "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)",)
     # the cause is the solver's own record for that entry, not recomputed
     assert lab9().step("dW2").zeros[(1, 0)] in v.zero_causes[0]
     one = by_id(grade(lab9(), {**LAB9, "dW2": "[[-0.1315, 0.5], [0, 0]]"}))["dW2"]

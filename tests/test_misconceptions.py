@@ -128,10 +128,24 @@ def test_grade_names_the_mistake_at_its_step_and_nowhere_else(mid):
     assert named == {sid}
 
 
-def test_two_names_when_two_bugs_give_the_same_number():
-    v = {v.step_id: v for v in grade(worked("branch-merge-l2"), student("no-regularisation"))}
-    assert v["da"].misconceptions == ("no-regularisation", "no-sum-at-merge")
+def test_one_name_when_a_specific_bug_and_a_general_one_give_the_same_number():
+    """Forgetting the penalty path *is* keeping one consumer of a merge: the more specific
+    misconception is named alone (``subsumes``), in grade/check and in practice."""
+    assert CATALOGUE["no-regularisation"].subsumes == ("no-sum-at-merge",)
+    w = worked("branch-merge-l2")
+    v = {v.step_id: v for v in grade(w, student("no-regularisation"))}
+    assert v["da"].misconceptions == ("no-regularisation",)
     assert v["da"].code == "da.no-regularisation"
+    assert [d.misconception.id for d in diagnose(w, "da", sp.Rational(3499, 10000))] == [
+        "no-regularisation"]
+    # it2.da = 0: x = 0 cuts the data path; keeping it alone is still "no regularisation"
+    answers = {s.id: text(s.value) for s in w.steps}
+    answers["it2.da"] = "0"
+    v = {v.step_id: v for v in grade(w, answers)}
+    assert v["it2.da"].misconceptions == ("no-regularisation",)
+    # the general one is still named where it is the only one: merge-sum dy = 16
+    assert [d.misconception.id for d in diagnose(worked("merge-sum"), "dy", sp.Integer(16))] \
+        == ["no-sum-at-merge"]
 
 
 @pytest.mark.parametrize("mid", sorted(CASES))
@@ -233,7 +247,7 @@ def test_explain_shows_the_buggy_rule_beside_the_correct_one_with_numbers():
     (d,) = diagnose(w, "delta2", buggy_value("no-relu-mask"))
     assert isinstance(d, Diagnosis) and not d.from_own
     assert d.explain() == (
-        "no ReLU mask at delta2: the gradient goes through ReLU unmasked, even where z ≤ 0. "
+        "no ReLU mask at delta2: the gradient goes through ReLU unmasked, even where z2 ≤ 0. "
         "Your rule δ = ∂L/∂h gives [-0.2192, 0.1462] (from the correct inputs); the correct "
         "rule δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0] gives [-0.2192, 0].")
 
@@ -242,7 +256,7 @@ def test_explain_without_reveal_gives_the_rule_but_not_the_value():
     w = worked(LAB9)
     (d,) = diagnose(w, "delta2", buggy_value("no-relu-mask"))
     assert d.explain(reveal=False) == (
-        "no ReLU mask at delta2: the gradient goes through ReLU unmasked, even where z ≤ 0. "
+        "no ReLU mask at delta2: the gradient goes through ReLU unmasked, even where z2 ≤ 0. "
         "Your rule δ = ∂L/∂h gives [-0.2192, 0.1462] (from the correct inputs); the correct "
         "rule is δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0].")
 
@@ -410,3 +424,20 @@ def test_a_bug_value_blurred_into_zero_is_not_a_diagnosis(tmp_path):
                  "  - {W: [[1]], b: [0], activation: sigmoid}\nloss: bce\nask: [forward, backward]\n")
     w = work(str(f))
     assert diagnose(w, "dW1", sp.Integer(0)) == []
+
+
+def test_check_names_one_slip_once(tmp_path):
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text(yaml.safe_dump({"exercise": "branch-merge-l2", "student": "s1",
+                                     "answers": student("no-regularisation")},
+                                    allow_unicode=True))
+    r = CliRunner().invoke(app, ["check", "branch-merge-l2", str(sheet)])
+    assert "forgot the regularisation path" in r.output
+    assert "forgot to sum at a merge" not in r.output, r.output
+
+
+def test_unshaped_reads_an_answer_of_any_shape():
+    from tutor.misconceptions import unshaped
+
+    assert unshaped("[[1, 0], [0.5, 0], [1, 0]]") == ((1, 0), (sp.Rational(1, 2), 0), (1, 0))
+    assert unshaped("[1, 2") is None and unshaped("  ") is None

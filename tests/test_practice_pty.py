@@ -20,12 +20,12 @@ EX = "lab9-relu-sigmoid-bce"
 TIMEOUT = 60
 
 
-def spawn(home):
+def spawn(home, *args):
     env = {**os.environ, "TUTOR_HOME": str(home), "TERM": "xterm", "NO_COLOR": "1",
            "COLUMNS": "80", "LINES": "40"}
     env.pop("TUTOR_TRACEBACK", None)
-    return pexpect.spawn(sys.executable, ["-m", "tutor", "practice", EX], env=env,
-                         encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 80))
+    return pexpect.spawn(sys.executable, ["-m", "tutor", "practice", *(args or (EX,))],
+                         env=env, encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 80))
 
 
 def test_terminal_session_with_hint_interrupt_and_resume(tmp_path):
@@ -52,8 +52,8 @@ def test_terminal_session_with_hint_interrupt_and_resume(tmp_path):
     child.expect_exact("z2 = ")  # the prompt: input() is reading
     time.sleep(0.3)
     child.sendintr()  # Ctrl-C at the prompt
-    child.expect_exact("Interrupted. Your progress is saved")
-    child.expect(r"`tutor practice lab9-relu-sigmoid-bce`\s+resumes here\.")
+    child.expect_exact("Interrupted. Your progress is saved. To go on where you stopped:\r\n"
+                       "    tutor practice lab9-relu-sigmoid-bce\r\n")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
@@ -61,6 +61,8 @@ def test_terminal_session_with_hint_interrupt_and_resume(tmp_path):
     child = spawn(tmp_path)
     child.expect_exact("Resuming: 2 of 24 steps already done.")
     child.expect_exact("z2: 1 wrong try used so far (2 of 3 tries left).")
+    child.expect_exact("Your hints so far:")
+    child.expect_exact("Rule: z2 = W2 h1 + b2")  # the hint earned before Ctrl-C, again
     for s in steps[2:]:
         child.expect_exact(f"{s.id} = ")
         child.sendline(fmt(s.value))
@@ -73,3 +75,38 @@ def test_terminal_session_with_hint_interrupt_and_resume(tmp_path):
     child.close()
     assert child.exitstatus == 0
     assert "Traceback" not in (child.before or "")
+
+
+def test_plain_ctrl_d_and_a_long_resume_command(tmp_path):
+    """--plain under NO_COLOR: no escape sequence at all; Ctrl-D ends the prompt's line
+    before "Saved"; the resume command is on a line of its own, not wrapped at 80 columns."""
+    child = spawn(tmp_path, "lab9-variants", "--student", "a-rather-long-student-identifier",
+                  "--tries", "2", "--plain")
+    child.expect_exact("[1/24] z1: ")
+    child.expect_exact("z1 = ")
+    time.sleep(0.3)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    out = child.before
+    child.close()
+    assert child.exitstatus == 0
+    assert "\x1b[" not in out
+    assert ("z1 = \r\nSaved: 0 of 24 steps done. To go on where you stopped:\r\n    tutor "
+            "practice lab9-variants --student a-rather-long-student-identifier --tries 2\r\n"
+            ) in out
+
+
+def test_ctrl_c_at_the_worked_solution_prompt_of_a_finished_exercise(tmp_path):
+    child = spawn(tmp_path, "merge-sum", "--plain")
+    for k in range(1, 8):
+        child.expect_exact(f"[{k}/7] ")
+        child.expect(r"\w+ = $")
+        child.sendline("skip")
+    child.expect_exact("Show the worked solution? [y/N] ")
+    time.sleep(0.3)
+    child.sendintr()
+    child.expect_exact("Interrupted. This exercise is finished and saved. Its worked "
+                       "solution:\r\n    tutor solve merge-sum\r\n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130

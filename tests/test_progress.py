@@ -154,8 +154,52 @@ def test_a_schema_1_file_is_migrated_and_keeps_its_answers(tmp_path):
     db.commit()
     db.close()
     store = Store(path)
-    assert store._version() == SCHEMA_VERSION == 2
+    assert store._version() == SCHEMA_VERSION == 3
     assert [o.exercise for o in store.open_attempts()] == ["merge-sum"]
     a = store.open_attempt("merge-sum", "s", None, 7, ref="merge-sum")
     assert a.id == 1 and list(a.answers) == ["u"] and a.pending is None
     Store(path).close()  # opening it again is a no-op
+
+
+def test_an_attempt_keeps_its_try_limit(tmp_path):
+    store = Store(tmp_path / "p.sqlite3")
+    a = store.open_attempt("lab9", "sha", None, 24, tries=2)
+    assert a.tries == 2
+    assert store.open_attempt("lab9", "sha", None, 24).tries == 2  # resumed without --tries
+    assert [o.tries for o in store.open_attempts()] == [2]
+    assert store.open_attempt("lab9", "sha", None, 24, tries=4).tries == 4  # a new limit
+    store.close()
+    assert Store(tmp_path / "p.sqlite3").open_attempt("lab9", "sha", None, 24).tries == 4
+    assert Store(tmp_path / "p.sqlite3").open_attempt("other", "sha", None, 3).tries is None
+
+
+def test_a_schema_2_file_is_migrated_and_keeps_its_pending_step(tmp_path):
+    from tutor.progress import Pending
+
+    path = tmp_path / "p.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("""
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT, exercise TEXT NOT NULL,
+        sha TEXT NOT NULL DEFAULT '', seed INTEGER, n_steps INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open', score INTEGER, started REAL NOT NULL,
+        finished REAL, ref TEXT, student TEXT, opened REAL);
+    CREATE TABLE answers (attempt INTEGER NOT NULL, step TEXT NOT NULL, skill TEXT NOT NULL,
+        result TEXT NOT NULL, text TEXT, wrong INTEGER NOT NULL DEFAULT 0,
+        hints INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL, PRIMARY KEY (attempt, step));
+    CREATE TABLE pending (attempt INTEGER PRIMARY KEY, step TEXT NOT NULL,
+        wrong INTEGER NOT NULL DEFAULT 0, hints INTEGER NOT NULL DEFAULT 0,
+        rung INTEGER NOT NULL DEFAULT 0, target TEXT, told TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL);
+    INSERT INTO meta VALUES ('schema', '2');
+    INSERT INTO attempts (exercise, sha, n_steps, started, ref) VALUES ('merge-sum', 's', 7, 1,
+        'merge-sum');
+    INSERT INTO pending VALUES (1, 'u', 1, 1, 1, NULL, '', 1);
+    """)
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store._version() == SCHEMA_VERSION == 3
+    a = store.open_attempt("merge-sum", "s", None, 7)
+    assert a.id == 1 and a.tries is None and a.pending == Pending("u", 1, 1, 1)
+    assert store.open_attempt("merge-sum", "s", None, 7, tries=5).tries == 5

@@ -175,7 +175,7 @@ def test_seed_003_backward_and_update():
 
 def test_seed_003_dead_neuron_explained():
     w = work("lab9-relu-sigmoid-bce")
-    assert w.step("delta2").zeros[(1, 0)] == "dead ReLU: z2[2] = -0.17 ≤ 0, so ReLU′ = 0"
+    assert w.step("delta2").zeros[(1, 0)] == "dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0"
     assert all("δ2[2] = 0" in w.step("dW2").zeros[(1, j)] for j in (0, 1))
     assert "x[2] = 0" in w.step("dW1").zeros[(0, 1)]
 

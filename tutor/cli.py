@@ -93,7 +93,7 @@ def _root(
     """Compute backpropagation by hand, checked exactly."""
     _state["traceback"] = traceback
     if ctx.invoked_subcommand is None:
-        ctx.invoke(practice, exercise=None, tries=3, seed=None, student=None, plain=False,
+        ctx.invoke(practice, exercise=None, tries=None, seed=None, student=None, plain=False,
                    restart=False)
 
 
@@ -138,12 +138,15 @@ def practice(
     exercise: Optional[str] = typer.Argument(
         None, help="Bundled id or path; default: the exercise you left unfinished last, "
                    "else the next unfinished bundled one."),
-    tries: int = typer.Option(3, "--tries", min=1, max=20,
-                              help="Wrong answers allowed before a step's answer is shown."),
+    tries: Optional[int] = typer.Option(
+        None, "--tries", min=1, max=20, show_default=False,
+        help="Wrong answers allowed before a step's answer is shown (default: the "
+             "unfinished attempt's own limit, else 3)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Variant seed (exercises with variants)."),
     student: Optional[str] = typer.Option(None, "--student",
                                           help="Student id: picks your own variant."),
-    plain: bool = typer.Option(False, "--plain", help="No colour, no redrawing at every step."),
+    plain: bool = typer.Option(False, "--plain", help="No colour or other escape sequence, no "
+                               "redrawing at every step."),
     restart: bool = typer.Option(False, "--restart",
                                  help="Start over instead of resuming an unfinished attempt."),
 ):

@@ -40,14 +40,18 @@ class Misconception:
 
     id: str  # "no-relu-mask": used in answer-note codes "delta2.no-relu-mask"
     name: str  # "no ReLU mask"
-    description: str  # one line
+    description: str  # one line (a template too: "even where {z} ≤ 0")
     correct: str  # the correct rule
     buggy: str  # the buggy rule
     skill: str  # a key of tutor.steps.SKILLS
     hint: str = ""  # one line aimed at this bug: the first hint after it was diagnosed
+    # more general misconceptions this one is a special case of: when both give the
+    # student's number at a step, only this one is named (forgetting the penalty path *is*
+    # keeping one consumer of a merge, but the more specific name says which one)
+    subsumes: tuple[str, ...] = ()
 
     def text(self, which: str, names: Mapping[str, str] | None = None) -> str:
-        """``correct``, ``buggy`` or ``hint`` with the step's names put in (neutral names —
+        """``description``, ``correct``, ``buggy`` or ``hint`` with the step's names put in (neutral names —
         ∂L/∂v for a node v — where none are given)."""
         return fill(getattr(self, which), names)
 
@@ -56,13 +60,22 @@ NEUTRAL = {"v": "v", "L": "L", "dv": "∂L/∂v", "consumers": "more than one no
            "terms": "Σ over the consumers c of ∂L/∂c·∂c/∂v", "z": "z", "h": "h",
            "x": "the layer's input", "W": "W", "dz": "δ", "dh": "∂L/∂h", "mask": "",
            "conv": "0", "n": "n", "outer": "δ[i]·x[j] (δ xᵀ, not x δᵀ)",
-           "passback": "Σᵢ W[i, j]·δ[i], down column j of W: Wᵀ δ"}
+           "passback": "Σᵢ W[i, j]·δ[i], down column j of W: Wᵀ δ",
+           # no-relu-mask, in a layer's names; a graph step gets its own (names())
+           "mask_buggy": "δ = ∂L/∂h", "mask_correct": "δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0]",
+           "mask_hint": "multiply {dh} by ReLU′({z}) entry by entry: 0 wherever {z} ≤ 0"}
 
 
 def fill(template: str, names: Mapping[str, str] | None = None) -> str:
-    """``{key}`` → names[key] (else the neutral name); other braces are left alone."""
+    """``{key}`` → names[key] (else the neutral name); other braces are left alone. A name
+    may itself use names (``mask_hint`` uses ``{dh}``, ``{z}``): filled up to three deep."""
     names = {**NEUTRAL, **(names or {})}
-    return re.sub(r"\{(\w+)\}", lambda m: names.get(m.group(1), m.group(0)), template)
+    for _ in range(3):
+        new = re.sub(r"\{(\w+)\}", lambda m: names.get(m.group(1), m.group(0)), template)
+        if new == template:
+            break
+        template = new
+    return template
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,7 @@ class Diagnosis:
         has not shown the answer yet must not give it away here)."""
         m, names = self.misconception, dict(self.names)
         src = "from your own earlier answers" if self.from_own else "from the correct inputs"
-        text = (f"{m.name} at {self.step_id}: {m.description}. "
+        text = (f"{m.name} at {self.step_id}: {m.text('description', names)}. "
                 f"Your rule {m.text('buggy', names)} gives {fmt(self.buggy_value)} ({src}); "
                 f"the correct rule ")
         if not reveal:
@@ -305,7 +318,8 @@ _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
                    "∂{L}/∂{v} = (data path) + (regularisation path)",
                    "∂{L}/∂{v} = (data path) only", "param_grad",
                    "{v} reaches {L} twice, through the data and through the penalty: add the "
-                   "penalty's own derivative to the data path's gradient"),
+                   "penalty's own derivative to the data path's gradient",
+                   subsumes=("no-sum-at-merge",)),
      ({"expr:partial": _partial(_expr_no_reg)},)),
     (Misconception("no-sum-at-merge", "forgot to sum at a merge",
                    "a quantity used twice gets the gradient of one path only",
@@ -335,10 +349,9 @@ _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
      tuple({"sigmoid": _act("sigmoid", _d_at("sigmoid", v)), "tanh": _act("tanh", _d_at("tanh", v)),
             "expr:partial": _partial(_expr_at_activation(v))} for v in ("at_h", "z_form"))),
     (Misconception("no-relu-mask", "no ReLU mask",
-                   "the gradient goes through ReLU unmasked, even where z ≤ 0",
-                   "δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0]", "δ = ∂L/∂h",
-                   "activation_derivative",
-                   "{mask}multiply {dh} by ReLU′({z}) entry by entry: 0 wherever {z} ≤ 0"),
+                   "the gradient goes through ReLU unmasked, even where {z} ≤ 0",
+                   "{mask_correct}", "{mask_buggy}", "activation_derivative",
+                   "{mask}{mask_hint}"),
      ({"relu": _act("relu", _d_no_mask), "leaky_relu": _act("leaky_relu", _d_no_mask),
        "expr:partial": _partial(_expr_no_mask)},)),
     (Misconception("relu-prime-zero-one", "ReLU′(0) = 1",
@@ -565,6 +578,38 @@ def _mask(worked, z: str, it: int, fn: str) -> str:
     return f"{z} = {fmt(v)}, so ReLU′({z}) = {fmt(m)}: "
 
 
+def _relu_inside(worked, e, v: str, c: str, it: int, gs) -> dict[str, str]:
+    """The no-relu-mask names for a ReLU inside a graph node's expression: at ∂L/∂w1 with
+    r = relu(w1·x), "∂L/∂w1 without the ReLU′(w1·x) factor" ({} when v is under no ReLU)."""
+    from tutor.functions import leaky_relu, relu
+    from tutor.rules import pretty
+
+    sv = sp.Symbol(v)
+    atoms = sorted((a for a in e.atoms(relu, leaky_relu) if sv in a.args[0].free_symbols),
+                   key=sp.default_sort_key)
+    if not atoms:
+        return {}
+    a = atoms[0]
+    prime = "ReLU′" if isinstance(a, relu) else "LeakyReLU′"
+    zt = pretty(a.args[0])
+    sol, g = worked.solution, worked.graph
+    sub = {sp.Symbol(p): sol.value(p, it) for p in g.nodes[c].parents
+           if (it, "value", p) in sol.quantities}
+    zv = a.args[0].xreplace(sub)
+    mask = ""
+    if isinstance(a, relu) and zv.is_number:
+        s = sign(zv)
+        m = sp.Integer(1) if s > 0 else sp.sympify(g.relu_prime_at_zero, strict=True) \
+            if s == 0 else sp.Integer(0)
+        mask = f"{zt} = {fmt(zv)}, so {prime}({zt}) = {fmt(m)}: "
+    local, d = pretty(sp.diff(e, sv)), f"∂{c}/∂{v}"
+    return {"z": zt, "h": c, "dz": gs(v), "dh": gs(c), "mask": mask,
+            "mask_buggy": f"{gs(v)} without the {prime}({zt}) factor",
+            "mask_correct": f"{gs(v)} = {gs(c)} · {d} with {d} = {local}, ReLU′(z) = 1[z > 0]",
+            "mask_hint": f"keep the factor {prime}({zt}) in {d} = {local}: it is 0 unless "
+                         f"{zt} > 0"}
+
+
 def names(worked, step) -> dict[str, str]:
     """The step's own names for the templates: {v} its node, {L} the loss, and — from the
     node's consumers — {consumers}, {terms}, {z}, {h}, {dz}, {dh}, {W}, {x}, {mask} …"""
@@ -600,8 +645,18 @@ def names(worked, step) -> dict[str, str]:
             e = cn.attrs.get("expr")
             if getattr(e, "args", None) == (sp.Symbol(v),):
                 fn = getattr(e.func, "__name__", "")
+            elif g.kind == "graph":
+                inner = _relu_inside(worked, e, v, c, it, gs)
+                if inner:
+                    out.update(inner)
+                    break
         if fn in ("relu", "leaky_relu", "sigmoid", "tanh"):
             out.update(z=v, h=c, dz=gs(v), dh=gs(c), mask=_mask(worked, v, it, fn))
+            if g.kind == "graph" and fn in ("relu", "leaky_relu"):  # no δ, no h: its own names
+                prime = "ReLU′" if fn == "relu" else "LeakyReLU′"
+                out.update(mask_buggy=f"{gs(v)} = {gs(c)}",
+                           mask_correct=f"{gs(v)} = {gs(c)} · {prime}({v}), ReLU′(z) = 1[z > 0]",
+                           mask_hint=f"multiply {gs(c)} by {prime}({v}): it is 0 unless {v} > 0")
             break
         if cn.op == "affine":
             W, x = cn.parents[0], cn.parents[1]
@@ -677,6 +732,9 @@ def _diagnose(worked, step, value, own) -> list[Diagnosis]:
                     break
         if found is not None:
             out.append(found)
+    found = {d.misconception.id for d in out}
+    hidden = {s for d in out for s in d.misconception.subsumes if s in found}
+    out = [d for d in out if d.misconception.id not in hidden]  # the most specific name only
     if out:
         ns = tuple(names(worked, step).items())
         out = [replace(d, names=ns) for d in out]
@@ -697,10 +755,21 @@ def diagnose(worked, step_id: str, value, answers: Mapping[str, Any] | None = No
     return _diagnose(worked, step, value, _own_quantities(worked, step, answers))
 
 
+def unshaped(text: Any) -> Any:
+    """An answer parsed but not put in the step's shape (a tuple for a vector or matrix):
+    what ``diagnose`` compares in each bug's own shape when the answer has the wrong shape
+    (x δᵀ typed for a 2×3 ∂L/∂W). None when it does not parse."""
+    from tutor.expr import Parsed, try_parse_answer
+
+    if text is None or not str(text).strip():
+        return None
+    r = try_parse_answer(str(text))
+    return r.value if isinstance(r, Parsed) else None
+
+
 def annotate(worked, verdicts: list) -> list:
     """The verdicts with ``misconceptions`` filled (catalogue ids) for wrong, follow-through
     and wrong-shape answers. One solve from all the student's answers serves every step."""
-    from tutor.expr import Parsed, try_parse_answer
     from tutor.solve import solve
 
     todo = {i for i, v in enumerate(verdicts) if v.status in ("wrong", "follow_through", "invalid")}
@@ -720,8 +789,7 @@ def annotate(worked, verdicts: list) -> list:
         if i in todo:
             value = v.value
             if value is None and v.answer:  # the wrong shape: compare with the bug's shape
-                r = try_parse_answer(str(v.answer))
-                value = r.value if isinstance(r, Parsed) else None
+                value = unshaped(v.answer)
             if value is not None:
                 ds = _diagnose(worked, worked.step(v.step_id), value, own)
                 if ds:

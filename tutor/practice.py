@@ -8,10 +8,13 @@ accepted when, entry by entry, |answer − v| ≤ abs + rel·|v| (tutor.grade.To
         (one solve with those answers as overrides: rounding carried forward).
 A wrong answer gets, in turn: the rule (δ = ∂L/∂h ⊙ ReLU′(z)), the formula with the
 student's own numbers, then — after ``tries`` wrong answers — the answer, explained. Every
-zero entry the student missed gets its cause in words (Step.zeros). A wrong answer that a
-catalogued misconception reproduces is named, with the buggy and the correct rule (not the
-correct value: that is the answer), and the next hint is the one aimed at that bug
-(tutor.misconceptions.hint). A revealed or skipped step carries the exact value forward.
+zero entry the student missed gets its cause in words (Step.zeros); where "this is 0" would
+be the whole answer (a single number, a vector 0 everywhere) the cause is pointed at without
+the value until the answer is shown (``pointer``). A wrong answer that a catalogued
+misconception reproduces — even one of the wrong shape, which costs no try — is named, with
+the buggy and the correct rule (not the correct value: that is the answer), and the next hint
+is the one aimed at that bug (tutor.misconceptions.hint). A revealed or skipped step carries
+the exact value forward.
 
 I/O: ``run()`` draws the exercise (tutor.draw), reads answers through an injected ``ask``
 function, prints with an injected rich Console, and records every finished step — and every
@@ -42,6 +45,7 @@ HELP_WORDS = ("help",)
 SYNTAX = ("Answers: 0.5 · -73/200 · 1.2e-3 · 1/(1+exp(-0.552)) · vectors [1, 0] or 1 0\n"
           "         matrices [[1, 2], [3, 4]] or 1 2; 3 4")
 COMMANDS = "Commands: ? or hint · skip · quit (saved) · show (redraw) · entries (one by one)"
+NO_MORE = "No more hints: type `skip` to see the answer explained."
 
 
 @dataclass(frozen=True)
@@ -139,25 +143,62 @@ class Session:
         return self._follow[1]
 
     def _own_formula(self, step) -> str:
-        """The step's formula with the student's own numbers (a forward value: its inputs)."""
+        """'With your numbers: …': the step's formula with the student's own numbers (a
+        forward value without a formula: its inputs). A formula that only repeats the step's
+        meaning is not written twice (u = x·y = 3·2); one whose numbers are the answer itself
+        (∂L/∂b1 = δ1 = [-0.0877, 0.0438] for one example) is given with its names only."""
         sol = self.follow()
         q = sol.quantities.get(step.key)
         f = q.formula if q is not None else None
         if f is not None and f.operands:
-            return f"{f.symbolic()} = {f.numeric()}"
-        return _inputs(sol, step)
+            sym, num = f.symbolic(), f.numeric()
+            head = step.meaning if same_text(sym, step.meaning) else f"{step.meaning} = {sym}"
+            if same_text(num, fmt(q.value)) or same_text(num, fmt(step.value)):
+                names = [n for n, _ in f.operands]
+                return (f"With your numbers: {head}, with {_and(names)} as you found "
+                        f"{'it' if len(names) == 1 else 'them'}")
+            return f"With your numbers: {head} = {num}"
+        given = _inputs(sol, step)
+        return f"With your numbers: {step.meaning}, {given}" if given else ""
+
+    def _ladder(self, step) -> list[str]:
+        """The generic hints, in order: the rule, the formula with your numbers, the zeros."""
+        out = [f"Rule: {_rule(step)}"]
+        own = self._own_formula(step)
+        if own:
+            out.append(own)
+        zs = zero_lines(step)
+        if zs:
+            out.append("Zeros: " + "; ".join(f"{e} = 0 ({why})" for e, why in zs))
+        return out
+
+    def earned(self) -> list[str]:
+        """The hints already given at the step under way (shown again on resume)."""
+        from tutor.misconceptions import CATALOGUE, hint
+
+        step = self.current
+        if step is None:
+            return []
+        out = [f"Hint ({CATALOGUE[m].name}): {hint(self.worked, step.id, m)}"
+               for m in sorted(self.told) if m in CATALOGUE]
+        return out + self._ladder(step)[:self.rung]
 
     # ─── inputs ─────────────────────────────────────────────────────────────────────────
     def submit(self, text: str) -> Feedback:
         step = self.current
         value, err = parse_for(step, text)
+        comma = _decimal_comma(step, text)
         if value is None:
             msg = "type an answer (or ? for a hint)" if err == "missing" else err
             lines = [f"Not read: {msg}. No try used."]
-            if _decimal_commas(step, text):
-                lines.append("The decimal point is '.': type 0.6, not 0,6 (a comma separates "
-                             "entries).")
-            return Feedback("invalid", step.id, tuple(lines))
+            codes: list[str] = []
+            if comma:
+                lines.append(f"The decimal point is '.': type {_point(comma)}, not {comma} "
+                             f"(a comma separates entries).")
+            elif err != "missing":  # the wrong shape: a catalogued bug may give that shape
+                more, codes = self._shape_diagnosis(step, text)
+                lines += more
+            return Feedback("invalid", step.id, tuple(lines), None, tuple(codes))
         if self.tol.ok(value, step.value):
             return self._accept(step, value, text, "")
         fv = self.follow().quantities.get(step.key)
@@ -166,41 +207,65 @@ class Session:
             return self._accept(step, value, text,
                                 f"accepted: consistent with your rounded earlier answers "
                                 f"(exact: {fmt(step.value, 6)})")
+        if comma and "[" not in text:  # 0,6 for a vector of 2: [0, 6], or the number 0.6?
+            return Feedback("invalid", step.id, (
+                f"Not read: is {comma} the number {_point(comma)}, or the entries "
+                f"{comma.replace(',', ' ')}? The decimal point is '.': type {_point(comma)} "
+                f"for the number; separate entries with spaces or ', '. No try used.",))
         return self._wrong(step, value, fv)
+
+    def _shape_diagnosis(self, step, text: str) -> tuple[list[str], list[str]]:
+        """An answer of the wrong shape that a catalogued bug gives (x δᵀ for a 2×3 ∂L/∂W):
+        its name and the correct rule (tutor.misconceptions, as `tutor check` does)."""
+        from tutor.misconceptions import unshaped
+
+        raw = unshaped(text)
+        ds = self._diagnose(step, raw) if raw is not None else []
+        lines = self._named(ds, reveal=False)
+        codes = [d.misconception.id for d in ds]
+        new = [c for c in codes if c not in self.told]
+        if new:
+            self.target = new[0]
+            lines.append("Type ? for a hint aimed at this mistake.")
+        return lines, codes
+
+    @staticmethod
+    def _named(ds, reveal: bool) -> list[str]:
+        """"This looks like: …" for each diagnosis (the correct value only when ``reveal``)."""
+        out = []
+        for d in ds:
+            text, name = d.explain(reveal=reveal), d.misconception.name
+            if not text.lower().startswith(name.lower()):
+                text = f"{name} — {text}"
+            out.append(f"This looks like: {text}")
+        return out
 
     def hint(self) -> Feedback:
         step = self.current
-        self.hints += 1
-        line = self._rung(step)
+        line, given = self._rung(step)
+        if given:  # "No more hints" is not a hint
+            self.hints += 1
         return Feedback("hint", step.id, (line,))
 
     def skip(self) -> Feedback:
         step = self.current
         return self._reveal(step, "skipped", ("Skipped.",))
 
-    def _rung(self, step) -> str:
-        """The next hint: the one aimed at a misconception just diagnosed, else the rule,
-        then the formula with your numbers, then the zeros."""
+    def _rung(self, step) -> tuple[str, bool]:
+        """(the next hint, whether it is a new one): the one aimed at a misconception just
+        diagnosed, else the ladder — the rule, the formula with your numbers, the zeros."""
         if self.target is not None:
             mid, self.target = self.target, None
             self.told.add(mid)
             from tutor.misconceptions import CATALOGUE, hint
 
             if mid in CATALOGUE:  # (a store written by another version may name others)
-                return f"Hint ({CATALOGUE[mid].name}): {hint(self.worked, step.id, mid)}"
-        self.rung += 1
-        if self.rung == 1:
-            return f"Rule: {_rule(step)}"
-        if self.rung == 2:
-            own = self._own_formula(step)
-            if own.startswith("with "):
-                return f"With your numbers: {step.meaning}, {own}"
-            if own:
-                return f"With your numbers: {step.meaning} = {own}"
-        zs = zero_lines(step)
-        if self.rung <= 3 and zs:
-            return "Zeros: " + "; ".join(f"{e} = 0 ({why})" for e, why in zs)
-        return "No more hints: type `skip` to see the answer explained."
+                return f"Hint ({CATALOGUE[mid].name}): {hint(self.worked, step.id, mid)}", True
+        ladder = self._ladder(step)
+        if self.rung < len(ladder):
+            self.rung += 1
+            return ladder[self.rung - 1], True
+        return NO_MORE, False
 
     def _accept(self, step, value, text: str, note: str) -> Feedback:
         rec = Answer(step.id, step.skill, "correct", text.strip(), self.wrong, self.hints)
@@ -212,17 +277,13 @@ class Session:
 
     def _wrong(self, step, value, fv) -> Feedback:
         self.wrong += 1
+        last = self.wrong >= self.tries  # the answer is shown right after: nothing to hide
         lines = [f"✗ {step.id} = {_short(fmt(value))} is not right"
                  f" ({self.wrong} of {self.tries} tries)."]
-        lines += self._entry_report(step, value, fv)
-        codes = []
-        last = self.wrong >= self.tries  # the answer is shown right after: nothing to hide
-        for d in self._diagnose(step, value):
-            codes.append(d.misconception.id)
-            text, name = d.explain(reveal=last), d.misconception.name
-            if not text.lower().startswith(name.lower()):
-                text = f"{name} — {text}"
-            lines.append(f"This looks like: {text}")
+        lines += self._entry_report(step, value, fv, last)
+        ds = self._diagnose(step, value)
+        codes = [d.misconception.id for d in ds]
+        lines += self._named(ds, reveal=last)
         if last:
             fb = self._reveal(step, "revealed", tuple(lines))
             return Feedback("revealed", step.id, fb.lines, fb.record, tuple(codes))
@@ -231,30 +292,37 @@ class Session:
             self.target = new[0]
             lines.append("Type ? for a hint aimed at this mistake.")
         else:
-            lines.append(self._rung(step))
+            lines.append(self._rung(step)[0])
         return Feedback("wrong", step.id, tuple(lines), None, tuple(codes))
 
-    def _entry_report(self, step, value, fv) -> list[str]:
-        """Which entries are off, and the cause of each zero the student missed."""
+    def _entry_report(self, step, value, fv, last: bool = False) -> list[str]:
+        """Which entries are off, and for each zero the student missed, its cause (DESIGN
+        §5). Where that would be the whole answer — a single number, or a vector that is 0
+        everywhere — the cause is pointed at without the value ("Check whether this ReLU is
+        active: w1·x = -2.05"), until the answer is shown."""
         import sympy as sp
 
         if not isinstance(step.value, sp.MatrixBase) or step.value.shape == (1, 1):
-            if step.zeros and not self.tol.entry_ok(_scalar(value), 0):
-                return [f"{step.id} is 0 here: {why}" for _, why in zero_lines(step)]
-            return []
+            if step.zeros and not self.tol.entry_ok(_scalar(value), 0) and not last:
+                return [_capital(pointer(why)) + "." for _, why in zero_lines(step)]
+            return []  # on the last try the answer, explained, follows
         shape = step.value.shape
-        bad, zeros = [], []
+        all_zero = all(is_zero(v) for _, v in entries(step.value))
+        bad, zeros, pointed = [], [], {}
         for idx, v in entries(step.value):
             a = value[idx]
             ok = self.tol.entry_ok(a, v) or (fv is not None and self.tol.entry_ok(a, fv[idx]))
             if not ok:
-                bad.append(entry_name(step.id, idx, shape))
+                name = entry_name(step.id, idx, shape)
+                bad.append(name)
                 if idx in step.zeros and is_zero(v):
-                    name = entry_name(step.id, idx, shape)
-                    zeros.append(f"{name} = 0, not {_short(fmt(a), 20)}: {step.zeros[idx]}")
+                    if all_zero and not last:
+                        pointed.setdefault(pointer(step.zeros[idx]), []).append(name)
+                    else:
+                        zeros.append(f"{name} = 0, not {_short(fmt(a), 20)}: {step.zeros[idx]}")
         n = step.value.rows * step.value.cols
         out = [f"{n - len(bad)} of {n} entries right; check {', '.join(bad)}."] if bad else []
-        return out + zeros
+        return out + zeros + [f"{', '.join(names)}: {p}." for p, names in pointed.items()]
 
     def _diagnose(self, step, value) -> list:
         from tutor.misconceptions import diagnose
@@ -335,19 +403,66 @@ def _inputs(sol, step) -> str:
     return "with " + ", ".join(parts) if parts else ""
 
 
-def _decimal_commas(step, text: str) -> bool:
-    """'0,6 0,1' for a vector of 2: numbers written with decimal commas (twice the entries)."""
+def _decimal_comma(step, text: str) -> str | None:
+    """The student's first number written with a decimal comma ('0,552' in '0,552'; '0,6'
+    in '0,6 0,1'), when reading its commas as decimal points gives an answer — else None.
+    A bracketed vector typed without spaces ('[1,0]') is one only if the decimal reading
+    has the step's shape ('[0,6, 0,1]')."""
     from tutor.expr import Parsed, try_parse_answer
+    from tutor.grade import coerce
 
-    if not re.search(r"\d,\d", text):
-        return False
-    r = try_parse_answer(text)
-    if not isinstance(r, Parsed) or not isinstance(r.value, tuple):
-        return False
-    n = sum(len(e) if isinstance(e, tuple) else 1 for e in r.value)
-    v = step.value
-    want = v.rows * v.cols if hasattr(v, "rows") else 1
-    return n == 2 * want
+    m = re.search(r"(?<![\d.])\d+,\d+", text)
+    if m is None:
+        return None
+    r = try_parse_answer(re.sub(r"(?<=\d),(?=\d)", ".", text))
+    if not isinstance(r, Parsed):
+        return None
+    if "[" in text and coerce(r.value, step.value)[0] is None:
+        return None
+    return m.group(0)
+
+
+def _point(number: str) -> str:
+    return number.replace(",", ".")
+
+
+# why a value is 0 (the engine's words, tutor.rules) → where to look, without the value
+_POINTERS = [(re.compile(a), b) for a, b in (
+    (r"dead ReLU: (?P<z>.+?) = (?P<v>\S+) [≤<] 0(, so ReLU′ = 0)?",
+     "check whether this ReLU is active: {z} = {v}"),
+    (r"(?P<z>.+?) = 0 exactly: the boundary\b.*",
+     "{z} = 0 exactly: check this exercise's ReLU′(0) convention"),
+    (r"ReLU at the boundary: (?P<z>.+?) = 0", "check the ReLU at its boundary: {z} = 0 exactly"),
+    (r"no error signal reaches unit (?P<u>\d+): (?P<g>.+?) = 0",
+     "look at the error signal {g} of unit {u}"),
+    (r"zero (?P<k>input|activation) feeds this weight: (?P<x>.+?) = 0",
+     "look at the {k} {x} this weight multiplies"),
+    (r"no gradient reaches (?P<h>.+?): (?P<g>.+?) = 0", "look at the gradient {g} that reaches {h}"),
+    (r"the factor (?P<f>.+?) = 0", "look at the factor {f}"),
+    (r".*\bcancel.*", "work out every term exactly: they may cancel"),
+    (r"(?P<d>∂\S+) = (?P<e>.+?) = 0\b.*", "look at the local derivative {d} = {e}"),
+    (r"(?P<x>[^:=]+?) = 0( everywhere)?", "look at {x}"),
+)]
+
+
+def pointer(why: str) -> str:
+    """A zero's cause without its conclusion: "dead ReLU: w1·x = -2.05 < 0" → "check whether
+    this ReLU is active: w1·x = -2.05"; "the factor r = 0 (dead ReLU: …)" → "look at the
+    factor r". What a wrong answer is told before the answer is shown (the value is not)."""
+    head = why.split(" (", 1)[0].strip()
+    for pattern, text in _POINTERS:
+        m = pattern.fullmatch(head)
+        if m:
+            return text.format(**m.groupdict())
+    return "look at each factor of the formula"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -376,7 +491,8 @@ def echo_text(line: str) -> str:
 
 
 def default_ask(console) -> Callable[[str], str]:
-    """``input`` on a terminal; on a pipe, read a line and echo it (EOF raises EOFError)."""
+    """``input`` on a terminal; on a pipe, read a line and echo it (EOF raises EOFError; the
+    caller ends the prompt's line)."""
     if sys.stdin is not None and sys.stdin.isatty():
         try:
             import readline  # noqa: F401  (line editing)
@@ -388,7 +504,6 @@ def default_ask(console) -> Callable[[str], str]:
         console.print(prompt, end="", markup=False)
         line = sys.stdin.readline() if sys.stdin is not None else ""
         if not line:
-            console.print()
             raise EOFError
         console.print(echo_text(line.rstrip("\r\n")), markup=False)
         return line.rstrip("\r\n")
@@ -447,19 +562,22 @@ def resume_command(exercise: str, worked, seed: int | None, student: str | None,
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def run(exercise: str | None = None, *, tries: int = 3, seed: int | None = None,
+def run(exercise: str | None = None, *, tries: int | None = None, seed: int | None = None,
         student: str | None = None, plain: bool = False, restart: bool = False,
         ask: Callable[[str], str] | None = None, console=None, store=None) -> int:
     """The whole session. Returns the exit status (0; 130 after Ctrl-C, progress saved).
 
     ``exercise=None`` (a bare `tutor`): the most recently opened unfinished attempt, else
-    the next unfinished bundled exercise (``pick``)."""
+    the next unfinished bundled exercise (``pick``). ``tries=None``: the attempt's own try
+    limit (the one it was begun with), else 3; a number is the new limit of the attempt."""
     from rich.console import Console
 
     from tutor.core import work
     from tutor.progress import Store
 
-    console = console or Console(highlight=False, soft_wrap=False, no_color=plain or None)
+    if console is None:  # --plain: no escape sequence at all, not even bold
+        console = Console(highlight=False, soft_wrap=False, no_color=plain or None,
+                          **({"color_system": None} if plain else {}))
     ask = ask or default_ask(console)
     store = store or Store()
     if exercise is None:
@@ -474,7 +592,8 @@ def run(exercise: str | None = None, *, tries: int = 3, seed: int | None = None,
     variant = getattr(worked, "seed", None)
     attempt = store.open_attempt(worked.id, worked.exercise.sha, variant, len(worked.steps),
                                  restart=restart, ref=_ref(exercise),
-                                 student=student if variant is not None else None)
+                                 student=student if variant is not None else None, tries=tries)
+    tries = attempt.tries or 3
     session = Session(worked, tries, attempt.answers, attempt.pending)
     cmd = resume_command(exercise, worked, seed, student, tries)
     io = _IO(session, console, ask, redraw=console.is_terminal and not plain, cmd=cmd)
@@ -483,26 +602,67 @@ def run(exercise: str | None = None, *, tries: int = 3, seed: int | None = None,
     try:
         return io.loop(store, attempt.id)
     except KeyboardInterrupt:
-        console.print(f"\nInterrupted. Your progress is saved: `{cmd}` resumes here.")
+        console.print()
+        if io.finished:  # at "Show the worked solution?": nothing is left to resume
+            io.say("Interrupted. This exercise is finished and saved. Its worked solution:")
+            io.command(f"tutor solve {_solve_ref(exercise, worked, seed, student)}")
+        else:
+            io.say("Interrupted. Your progress is saved. To go on where you stopped:")
+            io.command(io.cmd)
         return 130
+
+
+def _solve_ref(exercise: str, worked, seed: int | None, student: str | None) -> str:
+    """`tutor solve …` arguments for this exercise and variant."""
+    parts = [exercise]
+    if getattr(worked, "seed", None) is not None:
+        parts += ["--student", student] if student is not None else ["--seed", str(worked.seed)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 class _IO:
     def __init__(self, session: Session, console, ask, redraw: bool, cmd: str = ""):
         self.s, self.console, self.ask, self.redraw = session, console, ask, redraw
         self.cmd = cmd or f"tutor practice {session.worked.id}"
+        self.finished = False  # every step answered: the attempt is done
 
     def say(self, text: str, style: str | None = None) -> None:
         from rich.text import Text
 
         self.console.print(Text(text, style=style or ""))
 
-    def draw(self, current=None) -> None:
+    def command(self, cmd: str) -> None:
+        """A command to copy, on a line of its own and never wrapped."""
+        from rich.text import Text
+
+        self.console.print(Text("    " + cmd), soft_wrap=True)
+
+    def draw(self, current=None, it: int | None = None) -> None:
         from tutor.draw import drawing
 
-        it = current.iteration if current is not None else 1
-        self.console.print(drawing(self.s.worked, set(self.s.results),
+        w = self.s.worked
+        if it is None:
+            it = current.iteration if current is not None else 1
+        n = w.solution.n_iterations
+        if n > 1:  # which iteration's numbers these are
+            last = " (the last)" if current is None and it == n else ""
+            self.say(f"Iteration {it} of {n}{last}:", "bold")
+        self.console.print(drawing(w, set(self.s.results),
                                    current.id if current else None, grads=True, it=it))
+
+    def ask_line(self, prompt: str) -> str | None:
+        """One line typed at ``prompt``; None at end of input (Ctrl-D), the line ended."""
+        try:
+            return self.ask(prompt)
+        except EOFError:
+            self.console.print()  # the prompt's line is ended before anything else is said
+            return None
+
+    def saved(self, total: int) -> int:
+        self.say(f"Saved: {len(self.s.results)} of {total} steps done. To go on where you "
+                 f"stopped:")
+        self.command(self.cmd)
+        return 0
 
     def loop(self, store, attempt: int) -> int:
         w, s = self.s.worked, self.s
@@ -516,7 +676,7 @@ class _IO:
                  f"{s.tries} tries a step")
         self.say(SYNTAX, "dim")
         self.say(COMMANDS, "dim")
-        if (s.results or s.wrong or s.hints) and s.current is not None:
+        if (s.results or s.wrong or s.hints or s.rung or s.told) and s.current is not None:
             self.say(f"Resuming: {len(s.results)} of {len(w.steps)} steps already done.",
                      "bold")
             if s.wrong or s.hints:
@@ -524,7 +684,12 @@ class _IO:
                         ((s.wrong, "wrong try", "wrong tries"), (s.hints, "hint", "hints"))
                         if n]
                 self.say(f"{s.current.id}: {' and '.join(used)} used so far "
-                         f"({s.tries - s.wrong} of {s.tries} tries left).", "bold")
+                         f"({max(0, s.tries - s.wrong)} of {s.tries} tries left).", "bold")
+            earned = s.earned()
+            if earned:
+                self.say("Your hints so far:", "bold")
+                for line in earned:
+                    self.say(line, STYLES["hint"])
         phase = None
         while (step := s.current) is not None:
             where = (step.iteration, step.phase)
@@ -540,15 +705,17 @@ class _IO:
             n, total = s.position
             self.say(f"[{n}/{total}] {step.id}: {step.meaning}  ({step.shape})", "bold")
             while s.current is step:
-                try:
-                    text = self.ask(f"{step.id} = ")
-                except EOFError:
-                    text = "quit"
+                text = self.ask_line(f"{step.id} = ")
+                text = "quit" if text is None else text
                 word = text.strip().lower()
+                if word in ENTRY_WORDS:
+                    got = self.by_entry(step, store, attempt)
+                    if got is None:
+                        continue
+                    text = got
+                    word = text.strip().lower() if text in ("quit", "skip") else ""
                 if word in QUIT_WORDS:
-                    self.say(f"Saved: {len(s.results)} of {total} steps done. "
-                             f"`{self.cmd}` resumes here.")
-                    return 0
+                    return self.saved(total)
                 if word in SHOW_WORDS:
                     self.draw(step)
                     continue
@@ -556,38 +723,55 @@ class _IO:
                     self.say(SYNTAX)
                     self.say(COMMANDS)
                     continue
-                if word in ENTRY_WORDS:
-                    text = self.by_entry(step)
-                    if text is None:
-                        continue
                 fb = (s.hint() if word in HINT_WORDS else s.skip() if word in SKIP_WORDS
                       else s.submit(text))
                 self.show(fb)
-                if fb.record is not None:
-                    store.record(attempt, fb.record)
-                elif fb.kind in ("wrong", "hint"):  # the try limit cannot be dodged by quitting
-                    store.save_pending(attempt, s.pending())
-        self.end(store, attempt)
-        return 0
+                self.keep(store, attempt, fb)
+        return self.end(store, attempt)
 
-    def by_entry(self, step) -> str | None:
-        """Ask a vector or matrix one entry at a time; the assembled answer, or None."""
+    def keep(self, store, attempt: int, fb: Feedback) -> None:
+        """Save what this feedback used: a finished step, or the step under way."""
+        if fb.record is not None:
+            store.record(attempt, fb.record)
+        elif fb.kind in ("wrong", "hint"):  # the try limit cannot be dodged by quitting
+            store.save_pending(attempt, self.s.pending())
+
+    def by_entry(self, step, store, attempt: int) -> str | None:
+        """Ask a vector or matrix one entry at a time: the assembled answer, "quit", "skip",
+        or None (cancelled). ``?``, ``show`` and ``help`` work at every entry."""
         from tutor.expr import Parsed, try_parse_answer
 
         v = step.value
         if not hasattr(v, "shape") or v.shape == (1, 1):
             self.say("This step is a single number: type it.", "yellow")
             return None
-        self.say("Entry by entry (`cancel` to go back):", "dim")
+        self.say("Entry by entry (`cancel` goes back; ?, skip and quit work here too):", "dim")
         texts = {}
         for idx, _ in entries(v):
             while True:
-                try:
-                    t = self.ask(f"  {entry_name(step.id, idx, v.shape)} = ").strip()
-                except EOFError:
+                t = self.ask_line(f"  {entry_name(step.id, idx, v.shape)} = ")
+                if t is None:
+                    return "quit"
+                t = t.strip()
+                word = t.lower()
+                if word == "cancel":
                     return None
-                if t.lower() in ("cancel", *QUIT_WORDS):
-                    return None
+                if word in QUIT_WORDS:
+                    return "quit"
+                if word in SKIP_WORDS:
+                    return "skip"
+                if word in HINT_WORDS:
+                    fb = self.s.hint()
+                    self.show(fb)
+                    self.keep(store, attempt, fb)
+                    continue
+                if word in SHOW_WORDS:
+                    self.draw(step)
+                    continue
+                if word in HELP_WORDS or word in ENTRY_WORDS:
+                    self.say("Type one number for this entry; `cancel` goes back to typing "
+                             "the whole answer.")
+                    continue
                 r = try_parse_answer(t)
                 if isinstance(r, Parsed) and not isinstance(r.value, tuple):
                     texts[idx] = t
@@ -604,29 +788,28 @@ class _IO:
         for k, line in enumerate(fb.lines):
             self.say(line, style if k == 0 else None)
 
-    def end(self, store, attempt: int) -> None:
+    def end(self, store, attempt: int) -> int:
         s, w = self.s, self.s.worked
         score, total = s.score()
         store.finish(attempt, score)
+        self.finished = True
         self.console.print()
-        self.draw(None)
+        n_it = w.solution.n_iterations
+        self.draw(None, it=n_it)  # the last iteration's numbers, labelled
         revealed = sum(a.result != "correct" for a in s.results.values())
         self.say(f"Score: {score}/{total}" + (f" ({revealed} shown to you)" if revealed else ""),
                  "bold green" if score == total else "bold")
-        n_it = w.solution.n_iterations
         its = sorted({st.iteration for st in w.steps if st.phase in ("backward", "update")})
         for it in its:
             rows = s.parameters(it)
             if rows:
                 self.param_table(rows, it if n_it > 1 else None)
-        try:
-            yes = self.ask("Show the worked solution? [y/N] ").strip().lower()
-        except EOFError:
-            yes = ""
+        yes = (self.ask_line("Show the worked solution? [y/N] ") or "").strip().lower()
         if yes in ("y", "yes"):
             from tutor.writeup import to_rich
 
             to_rich(w, w.steps, self.console)
+        return 0
 
     def param_table(self, rows: list[ParamRow], it: int | None) -> None:
         """One iteration's parameters: gradient (→ updated value), changes, why not."""
@@ -646,4 +829,5 @@ class _IO:
         self.console.print(table)
         changed, n = sum(r.changes for r in rows), sum(r.total for r in rows)
         where = f"In iteration {it}, " if it is not None else ""
-        self.say(f"{where}{changed} of {n} parameters will change.", "bold")
+        will = "will change" if w.graph.learning_rate else "would change under SGD"
+        self.say(f"{where}{changed} of {n} parameters {will}.", "bold")

@@ -7,7 +7,7 @@ Tables (schema version in ``meta``):
     attempts  one row per try at an exercise (exercise id, content hash, variant seed,
               status open | done | abandoned, score / max when done; how to open it again:
               ``ref`` — a bundled id or an absolute path —, ``student``, and when it was
-              last ``opened``)
+              last ``opened``; ``tries``: the attempt's try limit, kept when it is resumed)
     answers   one row per step of an attempt: result correct | revealed | skipped, the text
               the student's accepted answer was typed as, wrong tries and hints used
     pending   per open attempt, the step under way: wrong tries and hints used so far, the
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tutor.errors import TutorError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RESULTS = ("correct", "revealed", "skipped")
 
 _SCHEMA = """
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     finished REAL,
     ref TEXT,
     student TEXT,
-    opened REAL
+    opened REAL,
+    tries INTEGER
 );
 CREATE INDEX IF NOT EXISTS attempts_exercise ON attempts (exercise, status);
 CREATE TABLE IF NOT EXISTS answers (
@@ -75,6 +76,8 @@ _MIGRATE_1_2 = (  # schema 1 → 2: how to reopen an attempt; the step under way
     "ALTER TABLE attempts ADD COLUMN student TEXT",
     "ALTER TABLE attempts ADD COLUMN opened REAL",
 )
+_MIGRATE_2_3 = ("ALTER TABLE attempts ADD COLUMN tries INTEGER",)  # the attempt's try limit
+_MIGRATIONS = {1: _MIGRATE_1_2, 2: _MIGRATE_2_3}  # from version k to k + 1
 
 
 class StoreError(TutorError):
@@ -120,6 +123,7 @@ class Attempt:
     answers: dict  # step id → Answer, for the steps already answered
     pending: Pending | None = None  # the step under way, when it was tried or hinted
     changed: bool = False  # an open attempt was abandoned because the exercise changed
+    tries: int | None = None  # the try limit the attempt was begun (or last run) with
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class OpenAttempt:
     ref: str | None  # a bundled id or an absolute path (None: written by schema 1)
     seed: int | None
     student: str | None
+    tries: int | None = None  # its try limit (None: the default)
 
 
 @dataclass(frozen=True)
@@ -181,9 +186,11 @@ class Store:
                                     (str(SCHEMA_VERSION),))
             elif version < SCHEMA_VERSION:
                 with self._tx():
-                    if self._version() == 1:  # another process may have migrated it
-                        for stmt in _MIGRATE_1_2:
-                            self.db.execute(stmt)
+                    v = self._version()  # another process may have migrated it meanwhile
+                    if v < SCHEMA_VERSION:
+                        for k in range(v, SCHEMA_VERSION):
+                            for stmt in _MIGRATIONS[k]:
+                                self.db.execute(stmt)
                         for stmt in _SCHEMA.strip().split(";\n"):
                             if stmt.strip():
                                 self.db.execute(stmt)
@@ -224,10 +231,11 @@ class Store:
     # ─── attempts ───────────────────────────────────────────────────────────────────────
     def open_attempt(self, exercise: str, sha: str, seed: int | None, n_steps: int,
                      restart: bool = False, ref: str | None = None,
-                     student: str | None = None) -> Attempt:
+                     student: str | None = None, tries: int | None = None) -> Attempt:
         """The unfinished attempt at this exercise and variant (same content), or a new one.
 
         ``ref`` (a bundled id or an absolute path) and ``student`` say how to open it again;
+        ``tries``: the try limit asked for (None: keep the attempt's own, ``Attempt.tries``);
         ``Attempt.changed``: an attempt with answers was abandoned because the file changed."""
         now = time.time()
         changed = False
@@ -248,10 +256,12 @@ class Store:
                 keep = self.db.execute(
                     "INSERT INTO attempts (exercise, sha, seed, n_steps, started) "
                     "VALUES (?, ?, ?, ?, ?)", (exercise, sha, seed, n_steps, now)).lastrowid
-            self.db.execute("UPDATE attempts SET opened=?, ref=COALESCE(?, ref), student=? "
-                            "WHERE id=?", (now, ref, student, keep))
+            self.db.execute("UPDATE attempts SET opened=?, ref=COALESCE(?, ref), student=?, "
+                            "tries=COALESCE(?, tries) WHERE id=?",
+                            (now, ref, student, tries, keep))
+            kept = self.db.execute("SELECT tries FROM attempts WHERE id=?", (keep,)).fetchone()[0]
         return Attempt(keep, exercise, n_steps, self.answers(keep), self.pending(keep),
-                       changed)
+                       changed, kept)
 
     def _started(self, attempt: int) -> bool:
         return bool(self.db.execute(
@@ -296,7 +306,7 @@ class Store:
     def open_attempts(self) -> list[OpenAttempt]:
         """Unfinished attempts, the most recently opened first."""
         rows = self.db.execute(
-            "SELECT exercise, ref, seed, student FROM attempts WHERE status='open' "
+            "SELECT exercise, ref, seed, student, tries FROM attempts WHERE status='open' "
             "ORDER BY COALESCE(opened, started) DESC, id DESC").fetchall()
         return [OpenAttempt(*r) for r in rows]
 

@@ -129,7 +129,7 @@ def affine_forward_formula(ctx: Ctx) -> Formula:
 
 def affine_forward_zeros(ctx: Ctx, out):
     """A pre-activation exactly 0: its products and bias cancel (or are all 0)."""
-    (W, x, b), (wn, xn, bn) = ctx.args, ctx.node.parents
+    (W, x, b), (wn, xn, _) = ctx.args, ctx.node.parents
     causes = {}
     for idx, v in entries(out):
         if not is_zero(v):
@@ -368,7 +368,7 @@ def act_backward(ctx: Ctx, g):
                 return (f"{e} = 0 exactly: the boundary, where ReLU′(0) = "
                         f"{ctx.graph.relu_prime_at_zero} by this exercise's convention")
             if fn == "relu":
-                return f"dead ReLU: {e} = {fmt(zi)} ≤ 0, so ReLU′ = 0"
+                return f"dead ReLU: {e} = {fmt(zi)} < 0, so ReLU′ = 0"
             return f"{act.symbol}({e}) = 0"
         return because(f"no gradient reaches {entry_name(hname, idx, h.shape)}: "
                        f"{entry_name(gsym, idx, g.shape)} = 0", ctx.cause("grad", hname, idx))
@@ -609,7 +609,7 @@ def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
         s = sign(zv)
         zt = pretty(z)
         if s < 0:
-            return f"dead ReLU: {zt} = {fmt(zv)} ≤ 0, so ReLU′ = 0"
+            return f"dead ReLU: {zt} = {fmt(zv)} < 0, so ReLU′ = 0"
         if s == 0:
             return (f"{zt} = 0 exactly: the boundary, where ReLU′(0) = "
                     f"{ctx.graph.relu_prime_at_zero} by this exercise's convention")
