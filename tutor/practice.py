@@ -494,8 +494,10 @@ def default_ask(console) -> Callable[[str], str]:
     """``input`` on a terminal; on a pipe, read a line and echo it (EOF raises EOFError; the
     caller ends the prompt's line)."""
     if sys.stdin is not None and sys.stdin.isatty():
+        import importlib
+
         try:
-            import readline  # noqa: F401  (line editing)
+            importlib.import_module("readline")  # line editing and history for input()
         except ImportError:
             pass
         return input

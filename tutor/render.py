@@ -6,7 +6,7 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 PLACES = 4
 
@@ -49,31 +49,35 @@ def scalar_text(x: Any, places: int = PLACES) -> str:
     return "0" if s in ("-0", "") else s
 
 
-def fmt(v: Any, places: int = PLACES) -> str:
-    """A scalar, vector or matrix rounded for display."""
+def shaped(v: Any, each: Callable[[Any], Any]) -> Any:
+    """``each`` applied to every entry, in the value's shape: a scalar (a 1×1 matrix too),
+    a list for a vector (n×1 or 1×n), a list of rows for a matrix."""
     if is_matrix(v):
         if v.rows == 1 and v.cols == 1:
-            return scalar_text(v[0, 0], places)
+            return each(v[0, 0])
         vec = vector_entries(v)
         if vec is not None:
-            return "[" + ", ".join(scalar_text(e, places) for e in vec) + "]"
-        return "[" + ", ".join("[" + ", ".join(scalar_text(e, places) for e in r) + "]"
-                               for r in _rows(v)) + "]"
-    return scalar_text(v, places)
+            return [each(e) for e in vec]
+        return [[each(e) for e in r] for r in _rows(v)]
+    return each(v)
+
+
+def bracketed(v: Any, each: Callable[[Any], str]) -> str:
+    """The value as text in the answer grammar's brackets: 2, [a, b], [[a, b], [c, d]]."""
+    def text(x):
+        return "[" + ", ".join(text(e) for e in x) + "]" if isinstance(x, list) else x
+    return text(shaped(v, each))
+
+
+def fmt(v: Any, places: int = PLACES) -> str:
+    """A scalar, vector or matrix rounded for display."""
+    return bracketed(v, lambda x: scalar_text(x, places))
 
 
 def exact_text(v: Any) -> str:
     """The exact SymPy form as text (matrices as nested lists), in the answer grammar: what it
     prints, a student can type back (e is exp(1), never SymPy's E)."""
-    if is_matrix(v):
-        if v.rows == 1 and v.cols == 1:
-            return sstr(v[0, 0])
-        vec = vector_entries(v)
-        if vec is not None:
-            return "[" + ", ".join(sstr(e) for e in vec) + "]"
-        return "[" + ", ".join("[" + ", ".join(sstr(e) for e in r) + "]"
-                               for r in _rows(v)) + "]"
-    return sstr(v)
+    return bracketed(v, sstr)
 
 
 def sstr(e: Any) -> str:
@@ -103,17 +107,7 @@ def to_json(v: Any, digits: int = 15) -> Any:
     """Decimal value(s) as JSON numbers: a float, a list, or a list of lists."""
     import sympy as sp
 
-    def num(x):
-        return float(sp.N(x, digits))
-
-    if is_matrix(v):
-        if v.rows == 1 and v.cols == 1:
-            return num(v[0, 0])
-        vec = vector_entries(v)
-        if vec is not None:
-            return [num(e) for e in vec]
-        return [[num(e) for e in r] for r in _rows(v)]
-    return num(v)
+    return shaped(v, lambda x: float(sp.N(x, digits)))
 
 
 def shape_text(v: Any) -> str:

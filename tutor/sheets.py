@@ -155,17 +155,9 @@ def _wrapped(lead: str, text: str, note: str) -> list[str]:
 def given_text(v: Any) -> str:
     """A given value exactly: a decimal when it terminates (0.1, -0.25), else p/q; vectors
     as [a, b], matrices as [[a, b], [c, d]]."""
-    from tutor.render import is_matrix, vector_entries
+    from tutor.render import bracketed
 
-    if is_matrix(v):
-        if v.rows == 1 and v.cols == 1:
-            return _exact(v[0, 0])
-        vec = vector_entries(v)
-        if vec is not None:
-            return "[" + ", ".join(_exact(e) for e in vec) + "]"
-        return "[" + ", ".join("[" + ", ".join(_exact(e) for e in row) + "]"
-                               for row in v.tolist()) + "]"
-    return _exact(v)
+    return bracketed(v, _exact)
 
 
 def _exact(x: Any) -> str:
