@@ -63,7 +63,8 @@ def test_bundled_exercise_matches_oracle(entry):
 values = st.sampled_from(["1", "2", "-1", "0.5", "-0.25", "3", "1/3", "-2", "0.1"])
 UNARY = ["relu({})", "sigmoid({})", "tanh({})", "({})**2", "exp(sigmoid({}))",
          "log(1 + ({})**2)", "-({})", "({})/2", "leaky_relu({})"]
-BINARY = ["{} + {}", "{} * {}", "{} - {}", "max({}, {})", "{}*{} + {}"]
+BINARY = ["{} + {}", "{} * {}", "{} - {}", "max({}, {})", "{}*{} + {}",
+          "leaky_relu({}, {})"]  # a slope that is a name: its gradient too
 
 
 @st.composite
@@ -161,3 +162,15 @@ def random_network(draw):
 def test_random_networks_match_oracle(spec):
     w = work_exercise(load_text(_quote(spec), "gen.yaml"))
     check_network(w, spec)
+
+
+def test_leaky_relu_slope_that_is_a_parameter_gets_its_gradient():
+    """∂/∂α leaky_relu(u, α) = min(u, 0): L = (α u)², u = a x − 3 = −1, α = 0.2 → ∂L/∂α = 2/5."""
+    spec = {"id": "lk", "kind": "graph", "inputs": {"x": 2}, "params": {"a": 1, "s": "0.2"},
+            "nodes": {"u": "a*x - 3", "L": "leaky_relu(u, s)**2"}, "loss": "L",
+            "learning_rate": "0.1"}
+    w = work_exercise(load_text(_quote(spec), "lk.yaml"))
+    check_graph(w, spec)
+    ds = w.step("ds")
+    assert ds.value == sp.Rational(2, 5)
+    assert ds.formula.numeric() == "(2·(-1) - 2·relu(-1))·leaky_relu(-1, 0.2)"

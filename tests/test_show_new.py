@@ -2,6 +2,8 @@
 and the Markdown solution key of `tutor solve --format markdown`."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -32,6 +34,13 @@ def test_new_writes_a_commented_skeleton_that_validates_and_solves(tmp_path, kin
     w = work(path)
     assert w.steps and w.id == "my-ex"
     assert run("solve", path).exit_code == 0
+    # the commented variants example works once uncommented
+    lines = [ln[2:] if ln.startswith(("# variants:", "#   ")) else ln for ln in text.splitlines()]
+    live = tmp_path / "with-variants.yaml"
+    live.write_text("\n".join(lines).replace("id: my-ex", "id: my-ex-v") + "\n", encoding="utf-8")
+    assert "\nvariants:\n" in live.read_text(encoding="utf-8")
+    assert [p.text() for p in validate_file(live)] == []
+    assert run("solve", live, "--seed", 3).exit_code == 0
 
 
 def test_new_keeps_an_existing_schema_file_beside_it(tmp_path):
@@ -158,3 +167,27 @@ def test_the_markdown_solution_key_uses_the_notation_of_lab_9():
     assert ("$$\\frac{\\partial J}{\\partial u} = {\\frac{\\partial J}{\\partial v}} + "
             "{\\frac{\\partial J}{\\partial h}} \\cdot {\\frac{\\partial h}{\\partial u}}") in graph
     assert "## Iteration 2" in graph
+
+
+def test_the_markdown_key_writes_graph_nodes_as_authored_and_in_valid_tex():
+    """The numbers stand where the author's symbols stand (not SymPy's reordering), and a
+    parameter with a subscript is updated as w_{1,new}, not the double subscript w_{1}_{new}."""
+    dag = run("solve", "dag-two-relu-gates", "--format", "markdown").stdout
+    assert ("$$z_{1} = {w_{11}}\\cdot{x_{1}} + {w_{12}}\\cdot{x_{2}} + {b_{1}} = "
+            "{1}\\cdot{1} + {1}\\cdot{2} + {(-1)} = 2$$") in dag
+    graph = run("solve", "branch-merge-l2", "--format", "markdown").stdout
+    assert "$$v = {c}\\cdot{h} + {u} + {d} = {1}\\cdot{4} + {2} + {0} = 6$$" in graph
+    assert "$$R = {\\lambda}/2\\cdot({a}^2 + {c}^2) = {0.1}/2\\cdot({1}^2 + {1}^2) = 0.1$$" in graph
+    res = run("solve", "residual-block", "--format", "markdown").stdout
+    assert "$$w_{1,\\text{new}} = {w_{1}} - {\\eta}" in res
+    for md in (dag, graph, res):
+        assert re.search(r"_\{[^{}]*\}_\{", md) is None  # no double subscript anywhere
+
+
+def test_solve_json_gives_the_double_nearest_each_exact_value():
+    import json
+
+    doc = json.loads(run("solve", "lab9-relu-sigmoid-bce", "--format", "json").stdout)
+    z2 = next(s for s in doc["steps"] if s["id"] == "z2")
+    assert z2["exact"] == "[21/50, -17/100]" and z2["value"] == [0.42, -0.17]
+    assert set(z2) >= {"id", "phase", "skill", "exact", "value", "formula"}

@@ -75,9 +75,10 @@ class leaky_relu(sp.Function):
             return z if sign(z) > 0 else slope * z
 
     def fdiff(self, argindex=1):
-        if argindex != 1:
-            raise sp.ArgumentIndexError(self, argindex)
-        return leaky_step(self.args[0], self.args[1])
+        z = self.args[0]
+        if argindex == 2:  # ∂/∂α (α z if z ≤ 0) = z for z ≤ 0, 0 for z > 0: min(z, 0)
+            return z - relu(z)
+        return leaky_step(z, self.args[1])
 
 
 class sigmoid(sp.Function):

@@ -103,11 +103,13 @@ def sstr(e: Any) -> str:
 _PRINTER = None
 
 
-def to_json(v: Any, digits: int = 15) -> Any:
-    """Decimal value(s) as JSON numbers: a float, a list, or a list of lists."""
+def to_json(v: Any) -> Any:
+    """Decimal value(s) as JSON numbers: a float, a list, or a list of lists. Each is the
+    double nearest the exact value (evaluated at 30 digits, then rounded once): -17/100 is
+    -0.17, not the -0.16999999999999998 a 15-digit evaluation gives."""
     import sympy as sp
 
-    return shaped(v, lambda x: float(sp.N(x, digits)))
+    return shaped(v, lambda x: float(sp.N(x, 30)))
 
 
 def shape_text(v: Any) -> str:

@@ -38,11 +38,15 @@ class Formula:
     def numeric(self, show: Callable[[Any], str] = fmt) -> str:
         """Numbers in place of symbols; a negative one after an operator gets brackets:
         2 − 0.1 · (-0.5), but relu(-1) and = -1 + 2 stay as they are."""
-        def shown(i, v):
-            t = show(v)
-            before = self.template.split("{%d}" % i, 1)[0].rstrip()
+        texts = [show(v) for _, v in self.operands]
+
+        def shown(m):  # each occurrence on its own: 2·(-1) − relu(-1)
+            if m.group(1) is None:
+                return m.group()[0]  # {{ and }}, as str.format reads them
+            t = texts[int(m.group(1))]
+            before = self.template[:m.start()].rstrip()
             return f"({t})" if t.startswith("-") and before[-1:] in OPERATORS else t
-        return self.template.format(*(shown(i, v) for i, (_, v) in enumerate(self.operands)))
+        return re.sub(r"\{\{|\}\}|\{(\d+)\}", shown, self.template)
 
 
 OPERATORS = set("+-−·*/^⊙×")

@@ -47,7 +47,7 @@ conventions: {{relu_prime_at_zero: 0}}
 # variants:
 #   draw:
 #     layers[0].W[0][0]: {{range: [-0.9, 0.9], step: 0.1, exclude: [0]}}
-#     input: {{choice: [[1, 0], [0, 1]]}}
+#     input: {{choice: [[1, 1], [1, 2], [2, 1]]}}
 #   require: {{dead_relu: [1], no_relu_at_zero: true, distinguishable: true}}
 """
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from tutor.render import entry_name, exact_text, fmt, to_json
+from tutor.rules import GREEK
 from tutor.steps import Step
 
 PHASE_TITLES = {"forward": "Forward pass", "backward": "Backward pass",
@@ -166,6 +167,9 @@ _ACT_TEX = {"relu": r"\mathrm{ReLU}", "leaky_relu": r"\mathrm{LeakyReLU}", "sigm
             "tanh": r"\tanh", "softmax": r"\mathrm{softmax}", "identity": ""}
 
 
+_GREEK_TEX = {g: "\\" + word for word, g in GREEK.items()}
+
+
 def tex_name(name: str, network: bool) -> str:
     """'W2' → W^{(2)}, 'δ2' → \\delta^{(2)}, '∂L/∂h1' → \\frac{∂ℒ}{∂h^{(1)}}, 'w11' → w_{11}."""
     import sympy as sp
@@ -174,6 +178,8 @@ def tex_name(name: str, network: bool) -> str:
         return r"\hat{y}"
     if name == "η":
         return r"\eta"
+    if name in _GREEK_TEX:  # λ → \lambda (rules._display wrote it in Greek)
+        return _GREEK_TEX[name]
     d = _DERIV_NAME.fullmatch(name)  # 'ReLU′(z2)' → \mathbf{1}[z^{(2)} > 0]
     if d:
         return _DERIV[d[1]].format(tex_name(d[2], network))
@@ -256,13 +262,16 @@ def step_tex(worked, s: Step) -> str:
             num = tex_formula(s.formula, net, True) if s.formula is not None else ""
             return " = ".join([lhs, _LOSS_TEX[node.attrs["fn"]]] + ([num] if num else [])
                               + [value])
-        if node.op == "expr":
-            expr = sp.latex(node.attrs["expr"])
-            num = tex_formula(s.formula, net, True) if s.formula is not None else ""
-            return " = ".join([lhs, expr] + ([num] if num and num != value else []) + [value])
+        if node.op == "expr":  # as the author wrote it, the numbers in the same places
+            if s.formula is None or not s.formula.operands:
+                return f"{lhs} = {sp.latex(node.attrs['expr'])} = {value}"
+            expr, num = tex_formula(s.formula, net, False), tex_formula(s.formula, net, True)
+            return " = ".join([lhs, expr] + ([num] if num != value else []) + [value])
         return f"{lhs} = {value}"
-    if kind == "new":
-        lhs = tex_name(name, net) + r"_{\text{new}}"
+    if kind == "new":  # W^{(2)}_{\text{new}}; w_{1} → w_{1,\text{new}} (one subscript)
+        lhs = tex_name(name, net)
+        lhs = (lhs[:-1] + r",\text{new}}" if re.search(r"_\{[^{}]*\}$", lhs)
+               else lhs + r"_{\text{new}}")
     elif net and name.startswith("z"):
         lhs = tex_name("δ" + name[1:], net) + " = " + tex_name(f"∂L/∂{name}", net)
     else:
