@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tutor.cli import app
+from tutor.core import work
 
 SHEETS = Path(__file__).parent / "sheets"
 LAB9 = "lab9-relu-sigmoid-bce"
@@ -191,8 +193,9 @@ def test_weights_and_follow_through_credit_are_configurable(tmp_path):
 
 def test_a_sheet_for_an_edited_exercise_is_flagged_and_still_graded(tmp_path):
     p = tmp_path / "old.yaml"
-    p.write_text((SHEETS / "lab9-seed003.yaml").read_text().replace("2d8b18adce9e2495",
-                                                                    "0000000000000000"))
+    text = (SHEETS / "lab9-seed003.yaml").read_text()
+    assert f'sha: "{work(LAB9).exercise.sha}"' in text  # the sheet is current...
+    p.write_text(re.sub(r'sha: "\w+"', 'sha: "0000000000000000"', text))  # ...until edited
     r, doc = check_json(LAB9, p)
     s = doc["sheets"][0]
     assert s["stale"] is True and s["score"] == 24
@@ -414,7 +417,7 @@ def test_the_template_of_a_graph_shows_params_inputs_constants_and_later_iterati
 
 
 # ─── wrong entries, and why a zero entry is zero ─────────────────────────────────────────
-def test_a_wrong_dW2_names_its_wrong_entries_the_zero_causes_and_the_missing_mask(tmp_path):
+def test_a_wrong_dW2_names_its_wrong_entries_and_the_zero_causes(tmp_path):
     p = tmp_path / "s.yaml"  # delta2 right, but dW2 = (unmasked δ2) h1ᵀ
     p.write_text((SHEETS / "lab9-no-relu-mask.yaml").read_text().replace(
         "delta2: [-0.2192, 0.1462]", "delta2: [-0.2192, 0]"))
@@ -422,13 +425,13 @@ def test_a_wrong_dW2_names_its_wrong_entries_the_zero_causes_and_the_missing_mas
     steps = {x["id"]: x for x in doc["sheets"][0]["steps"]}
     dw2 = steps["dW2"]
     assert steps["delta2"]["verdict"] == "correct"
-    assert dw2["verdict"] == "wrong" and dw2["code"] == "dW2.no-relu-mask"
+    assert dw2["verdict"] == "wrong" and dw2["code"] == "dW2.wrong"  # the mask is right at δ2
     assert dw2["wrong_entries"] == ["dW2[2,1]", "dW2[2,2]"]
     assert dw2["zero_causes"] == [
         "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
         "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)"]
     assert "2 of 4 entries wrong: dW2[2,1], dW2[2,2]" in dw2["message"]
-    assert dw2["message"].endswith("misconception: no ReLU mask")
+    assert "misconception" not in dw2["message"]
     assert steps["db2"]["zero_causes"] == [
         "db2[2] should be 0, not 0.1462: δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)"]
     out = " ".join(run("check", LAB9, p).stdout.split())
@@ -520,3 +523,121 @@ def test_a_leaky_relu_slope_is_given_on_the_sheet(tmp_path):
     r = run("template", ex)
     assert r.exit_code == 0
     assert "#   α1 = 0.1" in r.stdout and "(leaky ReLU slope, layer 1)" in r.stdout
+
+
+# ─── audit: variants by any spelling of the id, notes everywhere, hostile text ──────────
+def test_a_variant_sheet_is_matched_to_its_student_whatever_the_case_or_spaces(tmp_path):
+    from tutor.variants import student_seed
+
+    alice, wa = _variant_sheet("alice")
+    assert wa.seed == 467634888  # lower-case ids keep the seed they always had
+    for spelling in ("Alice", " alice ", "ALICE", "  ALICE  "):
+        assert student_seed(spelling, "lab9-variants") == 467634888
+        p = tmp_path / "a.yaml"
+        p.write_text(alice.replace('student: "alice"', f'student: "{spelling}"'))
+        r, doc = check_json("lab9-variants", p)
+        s = doc["sheets"][0]
+        assert (s["seed"], s["score"], s["notes"]) == (467634888, 24, []), spelling
+    assert student_seed("ada  lovelace", "x") == student_seed(" Ada Lovelace", "x")
+    line = next(x for x in alice.splitlines() if x.startswith("student:"))
+    assert line.startswith('student: "alice"  # picks your variant')
+
+
+def test_a_sheet_named_twice_is_graded_once(tmp_path):
+    folder = tmp_path / "cls"
+    folder.mkdir()
+    shutil.copy(SHEETS / "lab9-no-relu-mask.yaml", folder / "mask.yaml")
+    shutil.copy(SHEETS / "lab9-seed003.yaml", folder / "ada.yaml")
+    r, doc = check_json(LAB9, folder, folder / "mask.yaml", folder / ".." / "cls" / "ada.yaml")
+    assert [Path(s["file"]).name for s in doc["sheets"]] == ["ada.yaml", "mask.yaml"]
+    assert doc["summary"]["sheets"] == 2
+
+
+def _flagged(tmp_path):
+    """A stale sheet (another sha) with a misspelt step id, and a current one."""
+    from tutor.core import work
+
+    text = (SHEETS / "lab9-no-relu-mask.yaml").read_text()
+    sha = next(x for x in text.splitlines() if x.startswith("sha:")).split('"')[1]
+    p = tmp_path / "cls" / "old.yaml"
+    p.parent.mkdir()
+    p.write_text(text.replace(sha, "0000000000000000").replace("answers:\n",
+                                                                 "answers:\n  dw2: 1\n"))
+    ok = (SHEETS / "lab9-seed003.yaml").read_text()
+    (p.parent / "ok.yaml").write_text(ok.replace(sha, work(LAB9).exercise.sha))
+    return p
+
+
+def test_stale_and_warnings_reach_csv_junit_and_the_class_table(tmp_path):
+    p = _flagged(tmp_path)
+    rows = {Path(x["file"]).name: x for x in csv.DictReader(io.StringIO(
+        run("check", LAB9, p.parent, "--format", "csv").stdout))}
+    note = rows["old.yaml"]["note"]
+    assert "unknown step id 'dw2' ignored (did you mean dW2?)" in note
+    assert "made for another version of lab9-relu-sigmoid-bce (sha 0000000000000000" in note
+    assert note.startswith("line ") and str(p) not in note
+    assert rows["ok.yaml"]["note"] == ""
+    root = ET.fromstring(run("check", LAB9, p.parent, "--format", "junit").stdout)
+    suite = next(s for s in root if "old.yaml" in s.get("name"))
+    props = {x.get("name"): x.get("value") for x in suite.find("properties")}
+    assert props["stale"] == "true" and "did you mean dW2?" in props["notes"]
+    out = suite.find("system-out").text
+    assert "did you mean dW2?" in out and "another version" in out
+    ok = next(s for s in root if "ok.yaml" in s.get("name"))
+    assert ok.find("system-out") is None
+    assert {x.get("name"): x.get("value") for x in ok.find("properties")}["stale"] == "false"
+    table = run("check", LAB9, p.parent).stdout.split("2 of 2 sheets graded")[1]
+    assert "┃ note" in table and "unknown step" in table and "another version" in table
+
+
+def test_csv_text_cells_never_become_formulas_but_scores_stay_numbers(tmp_path):
+    folder = tmp_path / "cls"
+    folder.mkdir()
+    text = (SHEETS / "lab9-seed003.yaml").read_text()
+    student = next(x for x in text.splitlines() if x.startswith("student:"))
+    for i, name in enumerate(['=HYPERLINK(\\"http://x\\",\\"hi\\")', "+1", "-2+3", "@SUM(A1)",
+                              "\\tx", "\\r=1", "ada"]):
+        (folder / f"s{i}.yaml").write_text(text.replace(student, f'student: "{name}"'))
+    (folder / "-bad.yaml").write_text("answers: [")
+    rows = list(csv.DictReader(io.StringIO(run("check", LAB9, folder, "-f", "csv").stdout)))
+    by = {Path(r["file"]).name: r for r in rows}
+    assert [by[f"s{i}.yaml"]["student"] for i in range(7)] == [
+        "'=HYPERLINK(\"http://x\",\"hi\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tx", "'\\r=1", "ada"]
+    assert all(by[f"s{i}.yaml"]["score"] == "24" for i in range(7))
+    assert all(by[f"s{i}.yaml"]["delta2"] == "1" for i in range(7))
+    bad = next(r for r in rows if r["file"].endswith("-bad.yaml"))
+    assert bad["student"] == "'-bad" and bad["error"] and bad["score"] == ""
+
+
+def test_control_characters_from_a_sheet_are_shown_escaped_never_sent_raw(tmp_path):
+    text = (SHEETS / "lab9-seed003.yaml").read_text()
+    student = next(x for x in text.splitlines() if x.startswith("student:"))
+    b3 = next(x for x in text.splitlines() if x.strip().startswith("b3_new:"))
+    p = tmp_path / "esc.yaml"
+    p.write_text(text.replace(student, 'student: "eve\\u001b[31m\\u202e"').replace(
+        b3, '  b3_new: "\\u001b]0;pwned\\u0007\\u001b[2J 0.3365"'))
+    for args in ((), ("--format", "junit")):
+        r = run("check", LAB9, p, *args)
+        assert "\x1b" not in r.output and "\x07" not in r.output and "\u202e" not in r.output
+    out = run("check", LAB9, p).stdout
+    assert "\\x1b]0;pwned\\x07\\x1b[2J 0.3365" in out
+    assert "eve\\x1b[31m\\u202e" in out
+    two = run("check", LAB9, p, SHEETS / "lab9-seed003.yaml").stdout  # the class table too
+    assert "\x1b" not in two and two.count("eve\\x1b[31m\\u202e") >= 2
+    ET.fromstring(run("check", LAB9, p, "--format", "junit").stdout)  # well-formed XML 1.0
+
+
+def test_a_named_misconception_shows_the_buggy_rule_beside_the_correct_one(tmp_path):
+    r, doc = check_json(LAB9, SHEETS / "lab9-no-relu-mask.yaml")
+    steps = {s["id"]: s for s in doc["sheets"][0]["steps"]}
+    d2 = steps["delta2"]
+    assert d2["code"] == "delta2.no-relu-mask"
+    assert d2["explanation"].startswith("no ReLU mask at delta2: ")
+    assert "gives [-0.2192, 0.1462] (from the correct inputs)" in d2["explanation"]
+    assert d2["explanation"].endswith("gives [-0.2192, 0].")
+    assert steps["dW2"]["explanation"] is None  # follow-through: nothing to name
+    out = " ".join(run("check", LAB9, SHEETS / "lab9-no-relu-mask.yaml").stdout.split())
+    assert "delta2.no-relu-mask: no ReLU mask at delta2:" in out
+    assert "gives [-0.2192, 0.1462] (from the correct inputs)" in out
+    gradebook = run("check", LAB9, SHEETS / "lab9-no-relu-mask.yaml", "-f", "csv").stdout
+    assert "Your rule" not in gradebook  # the CSV stays compact

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tutor.cli import app
 from tutor.core import work_exercise
 from tutor.errors import InputError
-from tutor.exercise import load_text
+from tutor.exercise import load, load_text
 
 runner = CliRunner()
 
@@ -80,6 +80,18 @@ CASES = {
                     ["learning_rat", "did you mean 'learning_rate'"]),
     "newer format": ("format_version: 9\n" + GRAPH, 1, None, ["format_version 9", "Upgrade"]),
     "expression bomb": (GRAPH.replace("a*x + b", "9**9**9**9"), 6, None, []),
+    "leading zero (octal 8)": (GRAPH.replace("{x: 2}", "{x: 010}"), 4, 13,
+                               ["'010': a whole number with a leading zero", "read 8"]),
+    "hexadecimal": (GRAPH.replace("{x: 2}", "{x: 0x1F}"), 4, 13, ["hexadecimal", "read 31"]),
+    "octal 0o": (GRAPH.replace("{x: 2}", "{x: 0o17}"), 4, 13, ["'0o17': an octal number"]),
+    "sexagesimal": (GRAPH.replace("{x: 2}", "{x: 1:00}"), 4, 13, ["base-60", "read 60"]),
+    "infinity": (GRAPH.replace("{x: 2}", "{x: .inf}"), 4, 13, ["finite"]),
+    "merge key": (GRAPH.replace("{x: 2}", "{x: 2, <<: {y: 2}}"), 4, 16, ["merge keys"]),
+    "true as a number": (NETWORK.replace("[1, 0]", "[true, 0]"), 3, 9, ["got true"]),
+    "true as a rate": (NETWORK + "learning_rate: true\n", 9, 16, ["got true"]),
+    "quoted format_version": ('format_version: "1"\n' + GRAPH, 1, 17,
+                              ["in quotes it is text"]),
+    "not UTF-8": (None, 4, 13, ["not UTF-8 text: byte 0xe9"]),
     "alias bomb": ('id: x\nkind: graph\na: &a ["lol","lol","lol","lol","lol","lol","lol"]\n'
                    'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
                    'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n', 3, None, ["alias"]),
@@ -89,6 +101,15 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_exercise_gets_one_located_message(case, tmp_path):
     text, line, col, words = CASES[case]
+    if text is None:  # bytes that are not UTF-8: only a file can hold them
+        p = tmp_path / "bad.yaml"
+        p.write_bytes(GRAPH.replace("{x: 2}", "{x: \xe9}").encode("latin-1"))
+        with pytest.raises(InputError) as info:
+            load(p)
+        assert (info.value.line, info.value.col) == (line, col)
+        r = runner.invoke(app, ["solve", str(p)])
+        assert r.exit_code == 2 and words[0] in r.output and "Traceback" not in r.output
+        return
     t = time.perf_counter()
     err = error_of(text)
     assert time.perf_counter() - t < 10  # refused, not computed (generous: a loaded CI machine)
@@ -132,3 +153,49 @@ def test_batch_bias_gradient_sums_over_the_batch():
     assert d3.shape == (1, 3)
     assert w.solution.grad("b2")[0] == sum(d3)
     assert w.solution.grad("W2") == d3 * w.solution.value("h1").T
+
+
+def test_underscores_group_digits_and_nothing_else_is_rebased():
+    w = work_exercise(load_text(GRAPH.replace("{x: 2}", "{x: 1_000}"), "g.yaml"))
+    assert w.graph.init["x"] == 1000
+    w = work_exercise(load_text(GRAPH.replace("{x: 2}", "{x: 10}"), "g.yaml"))
+    assert w.graph.init["x"] == 10
+
+
+@pytest.mark.parametrize("args, ignored", [
+    (["solve", "lab9-relu-sigmoid-bce", "--seed", "1"], "--seed"),
+    (["solve", "lab9-relu-sigmoid-bce", "--student", "bob", "-f", "json"], "--student"),
+    (["show", "lab9-relu-sigmoid-bce", "--seed", "1"], "--seed"),
+    (["template", "lab9-relu-sigmoid-bce", "--seed", "1"], "--seed"),
+    (["practice", "lab9-relu-sigmoid-bce", "--seed", "1", "--plain"], "--seed"),
+])
+def test_a_seed_for_an_exercise_without_variants_is_one_note(args, ignored, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path))
+    r = CliRunner().invoke(app, args, input="quit\n")
+    assert r.exit_code == 0, r.output
+    note = f"note: this exercise has no variants: {ignored} ignored\n"
+    assert r.stderr.count("note:") == 1 and note in r.stderr
+
+
+def test_no_note_where_the_option_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path))
+    for args in (["template", "lab9-relu-sigmoid-bce", "--student", "bob"],  # the name field
+                 ["solve", "lab9-variants", "--seed", "1", "-f", "json"],
+                 ["solve", "lab9-relu-sigmoid-bce", "-f", "json"]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0 and "note:" not in r.stderr, args
+
+
+def test_the_content_hash_follows_what_the_file_says_not_its_text():
+    """Comments, blank lines, quoting and key order leave a sheet valid; a value does not."""
+    from tutor.exercise import load_text
+
+    base = "id: h\nkind: graph\ninputs: {x: 2}\nparams: {w: 0.5}\nnodes: {L: (w*x)**2}\nloss: L\n"
+    same = ("# a comment\nid: 'h'\nkind: graph\n\nparams: {w: 0.5}   # trainable\n"
+            "inputs: {x: 2}\nnodes: {L: (w*x)**2}\nloss: L\n")
+    other = base.replace("w: 0.5", "w: 0.25")
+    sha = load_text(base, "h.yaml").sha
+    assert len(sha) == 16
+    assert load_text(same, "h.yaml").sha == sha
+    assert load_text(other, "h.yaml").sha != sha

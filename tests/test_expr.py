@@ -262,6 +262,10 @@ def test_answers_in_every_form(text, value):
         assert all(isinstance(e, (tuple, sp.Expr)) for e in got)
 
 
+_ARITH = ("arithmetic on vectors and matrices is not read, except a number times one "
+          "(2*[1, 0]): type the entries, e.g. [a, b]")
+
+
 @pytest.mark.parametrize("text, message, offset", [
     ("", "empty answer", 0),
     ("   ", "empty answer", 0),
@@ -271,11 +275,19 @@ def test_answers_in_every_form(text, value):
     ("1 2; 3", "rows have different lengths: 2 and 1", 5),
     ("x", "answers are numbers: 'x' is not a number", 0),
     ("1 -x", "answers are numbers: 'x' is not a number", 3),
-    ("e", "answers are numbers: 'e' is not a number (write exp(1) for e)", 0),
+    ("pi", "answers are numbers: 'pi' is not a number (give its value)", 0),
+    ("ln", "'ln' is a function: write ln(...)", 0),
+    ("ln(1, 2)", "'log' takes 1 argument, got 2", 0),
     ("(1, 2)", "unexpected ',' (write a vector as [1, 2])", 2),
     ("[1, [2]]", "a matrix is a list of rows: [[1, 2], [3, 4]]", 1),
     ("[[1, [2]]]", "too many brackets: a matrix is [[1, 2], [3, 4]]", 5),
-    ("[1, 2] + 1", "unexpected '+' after ']'", 7),
+    ("[1, 2] + 1", _ARITH, 7),
+    ("[0.6, -0.4] - 0.1*[1, 2]", _ARITH, 12),
+    ("[1, 2]*[3, 4]", _ARITH, 6),
+    ("2/[1, 2]", _ARITH, 1),
+    ("[1, 2]**2", _ARITH, 6),
+    ("*[1, 2]", "a number is missing before '*'", 0),
+    ("2 3*[1, 2]", "unexpected '3' (missing an operator?)", 2),
     ("1,,2", "empty entry (two commas in a row?)", 2),
     ("[1 2", "'[' is never closed", 0),
     ("[(1, 2]", "']' does not match '(' at character 2", 6),
@@ -285,6 +297,57 @@ def test_answers_in_every_form(text, value):
 def test_bad_answers(text, message, offset):
     err = answer_error(text)
     assert (err.message, err.offset) == (message, offset)
+
+
+# ─── the tutor's own notation in answers (audit 10) ───────────────────────────────────
+
+@pytest.mark.parametrize("text, value", [
+    ("-ln(0.6346)", -sp.log(R(3173, 5000))),  # BCE as the screen writes it
+    ("−ln(0.6346)", -sp.log(R(3173, 5000))),
+    ("1/(1+e^(-0.552))", 1 / (1 + sp.exp(R(-69, 125)))),
+    ("e", sp.E),
+    ("e^2 - exp(2)", sp.Integer(0)),
+    ("[ln(2), e]", (sp.log(2), sp.E)),
+    ("2*e", 2 * sp.E),
+    ("1e-3", R(1, 1000)),  # still a number literal, not 1·e − 3
+])
+def test_answers_accept_ln_and_e(text, value):
+    assert parse_answer(text) == value
+
+
+def test_ln_and_e_stay_unknown_in_exercise_files():
+    e = sp.Symbol("e")
+    assert parse_expression("e*2", {"e": e}) == 2 * e  # a node may be called e
+    with pytest.raises(ExprError, match="unknown name 'e'"):
+        parse_expression("e", {"x": sp.Symbol("x")})
+    with pytest.raises(ExprError, match="unknown function 'ln'"):
+        parse_expression("ln(2)", {})
+
+
+@pytest.mark.parametrize("text, value", [
+    ("-0.3654*[0.42, 0]", (R(-38367, 250000), 0)),  # δ3·h2ᵀ as the tutor writes it
+    ("−0.3654 · [0.42, 0]", (R(-38367, 250000), 0)),
+    ("[0.6, -0.4]*(-0.3654)", (R(-5481, 25000), R(1827, 12500))),  # W3ᵀ·δ3
+    ("-[1, 2]", (-1, -2)),
+    ("2*[[1, 2], [3, 4]]", ((2, 4), (6, 8))),
+    ("1/2*[1 2; 3 4]", ((R(1, 2), 1), (R(3, 2), 2))),
+    ("exp(1)*[1, 0]", (sp.E, 0)),
+    ("sqrt(2)*[sqrt(3), 1]", (sp.sqrt(6), sp.sqrt(2))),
+])
+def test_a_number_times_a_vector_or_matrix(text, value):
+    assert parse_answer(text) == value
+
+
+def test_a_number_times_a_vector_is_bounded():
+    big = "sqrt(" + "9" * 90 + "1)"  # ≈ 300 bits under each root: merged, over 512
+    err = answer_error(f"{big}*[{big}, 1]")
+    assert err.message.startswith("roots of large numbers multiplied together")
+    n = "*".join(["10^1000"] * 5)  # 16,610 bits: allowed alone, not squared
+    assert parse_answer(f"{n}*[1, 2]") == (10 ** 5000, 2 * 10 ** 5000)
+    err = answer_error(f"{n}*[{n}]")
+    assert err.message == "number too large: more than 20,000 bits"
+    err = answer_error("2*[" + ", ".join(["1"] * 1000) + "]")
+    assert err.message == "too many numbers in one answer (more than 1,000)"
 
 
 def test_try_parse_answer_never_raises():

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+import sympy as sp
 
 from tutor.core import work
 from tutor.grade import Weights, grade, score
@@ -186,13 +187,17 @@ def test_a_wrong_matrix_lists_its_wrong_entries_and_why_a_zero_entry_is_zero():
     assert one.wrong_entries == ("dW2[1,2]",) and one.zero_causes == ()
 
 
-def test_a_bug_made_one_step_earlier_is_named_when_the_step_itself_looks_right():
-    # delta2 is right (masked), but dW2, db2 and dh1 use the unmasked ∂L/∂h2: the mask is
-    # dropped between the steps, which only the whole exercise solved with the bug reproduces
-    answers = {**LAB9, "dW2": "[[-0.1315, -0.0219], [0.0877, 0.0146]]",
-               "db2": "[-0.2192, 0.1462]", "dh1": "[-0.1608, 0.0877]"}
-    vs = by_id(grade(lab9(), answers))
+def test_a_bug_is_not_named_below_its_home_answered_right():
+    # delta2 is right (masked), but dW2, db2 and dh1 use the unmasked ∂L/∂h2: the mask's
+    # home, delta2, was answered right, so the missing mask explains none of them
+    unmasked = {"dW2": "[[-0.1315, -0.0219], [0.0877, 0.0146]]",
+                "db2": "[-0.2192, 0.1462]", "dh1": "[-0.1608, 0.0877]"}
+    vs = by_id(grade(lab9(), {**LAB9, **unmasked}))
     assert vs["delta2"].status == "correct"
+    for sid in ("dW2", "db2", "dh1"):
+        assert vs[sid].status == "wrong" and vs[sid].code == f"{sid}.wrong", sid
+    # delta2 left blank: the mask dropped there, made throughout, still explains them
+    vs = by_id(grade(lab9(), {**{k: v for k, v in LAB9.items() if k != "delta2"}, **unmasked}))
     for sid in ("dW2", "db2", "dh1"):
         assert vs[sid].status == "wrong" and vs[sid].code == f"{sid}.no-relu-mask", sid
     # and random wrong numbers are named by nothing
@@ -203,3 +208,71 @@ def test_a_bug_made_one_step_earlier_is_named_when_the_step_itself_looks_right()
 def test_answers_the_engine_cannot_carry_forward_are_still_graded():
     vs = by_id(grade(lab9(), {**LAB9, "yhat": "10"}))  # BCE needs 0 < ŷ < 1
     assert vs["yhat"].status == "wrong" and vs["L"].status == "correct"
+
+
+# ─── Numbas #368: zeros within tolerance, and zeros that are method ─────────────────────
+GIVEN = {"W1_new": "[[0.5, -0.3], [0.2, 0.7]]", "b1_new": "[0.1, -0.1]",
+         "W2_new": "[[0.4, -0.2], [-0.5, 0.3]]", "b2_new": "[0.2, 0.1]",
+         "W3_new": "[0.6, -0.4]", "b3_new": "0.3"}
+BACKWARD = ["delta3", "dW3", "db3", "dh2", "delta2", "dW2", "db2", "dh1", "delta1", "dW1", "db1"]
+
+
+def _zero_sheet(zero: str) -> dict:
+    """Forward right, every backward entry ``zero``, the updates the given W and b."""
+    shapes = {s.id: s.value for s in lab9().steps}
+    out = dict(LAB9)
+    for sid in BACKWARD:
+        v = shapes[sid]
+        if getattr(v, "shape", (1, 1)) == (1, 1):
+            out[sid] = zero
+        elif 1 in v.shape:
+            out[sid] = "[" + ", ".join([zero] * len(v)) + "]"
+        else:
+            out[sid] = "[" + ", ".join("[" + ", ".join([zero] * v.cols) + "]"
+                                       for _ in range(v.rows)) + "]"
+    return {**out, **GIVEN}
+
+
+@pytest.mark.parametrize("zero", ["0", "1e-9", "-0.00004"])
+def test_answers_within_tolerance_of_zero_are_as_trivial_as_zeros(zero):
+    from tutor.grade import is_trivial
+
+    vs = grade(lab9(), _zero_sheet(zero))
+    assert not [v.step_id for v in vs if v.status == "follow_through"]
+    assert score(lab9(), vs).total == 7  # the forward pass only, like the all-zeros sheet
+    assert "an earlier answer (delta3) is all zeros" in by_id(vs)["W1_new"].message
+    tol = lab9().tolerance
+    assert is_trivial(sp.Matrix([[sp.Rational(1, 10**9)]]), tol)
+    assert not is_trivial(sp.Rational(1, 10**9))  # without a tolerance: exactly zero only
+    assert not is_trivial(sp.Rational(2, 10**4), tol)
+
+
+# z2 slipped to [-0.42, -0.17]: both units dead, so h2 = 0 — honestly — and every later step
+# computed from it (rounded to 4 places).
+SLIP = {**LAB9, "z2": "[-0.42, -0.17]", "h2": "[0, 0]", "z3": "0.3", "yhat": "0.5744",
+        "L": "0.5544", "delta3": "-0.4256", "dW3": "[0, 0]", "db3": "-0.4256",
+        "dh2": "[-0.2554, 0.1702]", "delta2": "[0, 0]", "dW2": "[[0, 0], [0, 0]]",
+        "db2": "[0, 0]", "dh1": "[0, 0]", "delta1": "[0, 0]", "dW1": "[[0, 0], [0, 0]]",
+        "db1": "[0, 0]", **GIVEN, "W3_new": "[0.6, -0.4]", "b3_new": "0.3426"}
+
+
+def test_zeros_that_follow_from_the_students_own_answers_earn_follow_through():
+    vs = by_id(grade(lab9(), SLIP))
+    assert vs["z2"].status == "wrong"
+    assert vs["h2"].status == "follow_through"  # relu of their negative z2: method, no guess
+    assert fmt(vs["h2"].follow_value) == "[0, 0]"
+    later = [s.id for s in lab9().steps][4:]
+    assert {vs[s].status for s in later} == {"follow_through"}, \
+        {s: vs[s].message for s in later if vs[s].status != "follow_through"}
+    assert vs["yhat"].first_wrong == "z2"
+    assert score(lab9(), list(vs.values())).total == Fraction(25, 2)  # z1, h1 + 21 × ½
+
+
+def test_a_wrong_answer_that_leaves_nothing_to_learn_earns_no_follow_through():
+    # ŷ = y = 1: L = 0, δ3 = 0, every gradient 0, the updates the given values — all
+    # "consistent", all free. Only the forward steps before ŷ count.
+    att = {**_zero_sheet("0"), "yhat": "1", "L": "0"}
+    vs = by_id(grade(lab9(), att))
+    assert not [v for v in vs.values() if v.status == "follow_through"]
+    assert score(lab9(), list(vs.values())).total == 5
+    assert "make delta3 all zeros" in vs["dW2"].message

@@ -441,3 +441,149 @@ def test_unshaped_reads_an_answer_of_any_shape():
 
     assert unshaped("[[1, 0], [0.5, 0], [1, 0]]") == ((1, 0), (sp.Rational(1, 2), 0), (1, 0))
     assert unshaped("[1, 2") is None and unshaped("  ") is None
+
+
+# ─── no false diagnosis: a bug explains nothing below a step the student got right ────
+# A misconception swaps one node-local rule; its effect starts at the steps that rule
+# produces (its home: delta3 for the sign flip, dyhat for the MSE bugs) and flows down.
+# Where the student wrote the truth at the home (or at a step between it and a later one),
+# the bug cannot explain that later step (issue "no false diagnosis").
+FLIP4 = "diagonal-flip-4-3-4"
+
+
+def sheet(ex: str, changed: dict | None = None, blank=()) -> dict[str, str]:
+    """Every answer right, except ``changed`` (step id → value) and the ``blank`` steps."""
+    w = worked(ex)
+    out = {s.id: text(s.value) for s in w.steps}
+    out.update({sid: text(v) for sid, v in (changed or {}).items()})
+    return {k: v for k, v in out.items() if k not in blank}
+
+
+def buggy(ex: str, mid: str, *sids: str) -> dict:
+    """The values the bug made throughout gives at these steps."""
+    w = worked(ex)
+    q = solve(w.graph, buggy_rules(mid)).quantities
+    return {sid: q[w.step(sid).key].value for sid in sids}
+
+
+def check_doc(ex: str, answers: dict, tmp_path) -> dict:
+    p = tmp_path / "sheet.yaml"
+    p.write_text(yaml.safe_dump({"exercise": ex, "student": "s1", "answers": answers},
+                                allow_unicode=True))
+    r = CliRunner().invoke(app, ["check", ex, str(p), "--format", "json"])
+    assert r.exit_code == 1, r.output
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("sid", ["dW3", "dW2", "db2", "dh1", "delta1", "dW1", "db1"])
+def test_a_lone_negated_step_below_a_right_delta3_is_no_sign_flip(sid):
+    w = worked(LAB9)
+    v = {x.step_id: x for x in grade(w, sheet(LAB9, {sid: -w.step(sid).value}))}
+    assert v[sid].status == "wrong" and v[sid].misconceptions == ()
+    assert v[sid].code == f"{sid}.wrong"
+    assert [x.code for x in v.values() if x.misconceptions] == []
+
+
+def test_check_and_practice_agree_that_a_negated_dW2_is_no_sign_flip(tmp_path):
+    w = worked(LAB9)
+    dw2 = -w.step("dW2").value
+    assert dw2 == buggy(LAB9, "loss-sign-flip", "dW2")["dW2"]  # what the flip would give
+    doc = check_doc(LAB9, sheet(LAB9, {"dW2": dw2}), tmp_path)
+    steps = {s["id"]: s for s in doc["sheets"][0]["steps"]}
+    assert steps["delta3"]["verdict"] == "correct"
+    assert steps["dW2"]["verdict"] == "wrong" and steps["dW2"]["code"] == "dW2.wrong"
+    assert steps["dW2"]["misconception"] is None
+    assert "sign flip" not in steps["dW2"]["message"]
+    assert doc["summary"]["misconceptions"] == []
+    # practice, given the same dW2 after right answers, names nothing either
+    right = sheet(LAB9)
+    lines = [right[s.id] for s in w.steps[:[s.id for s in w.steps].index("dW2")]]
+    r = CliRunner().invoke(app, ["practice", LAB9, "--plain"],
+                           input="\n".join(lines + [text(dw2), "quit"]) + "\n")
+    assert "dW2 = " in r.output and "is not right" in r.output, r.output[-2000:]
+    assert "This looks like" not in r.output
+
+
+def test_a_sign_flip_made_at_delta3_and_carried_through_is_still_named(tmp_path):
+    w = worked(LAB9)
+    below = [s.id for s in w.steps if s.phase != "forward"]
+    flipped = buggy(LAB9, "loss-sign-flip", *below)
+    # written at delta3 and carried through: named at delta3, every later step earns
+    # follow-through, and the class summary counts the student under the sign flip
+    doc = check_doc(LAB9, sheet(LAB9, flipped), tmp_path)
+    steps = {s["id"]: s for s in doc["sheets"][0]["steps"]}
+    assert steps["delta3"]["code"] == "delta3.loss-sign-flip"
+    assert {steps[i]["verdict"] for i in below if i != "delta3"} == {"follow_through"}
+    assert [(m["id"], m["students"]) for m in doc["summary"]["misconceptions"]] == [
+        ("loss-sign-flip", 1)]
+    # delta3 left blank: the flip is named at the later steps it reaches first …
+    v = grade(w, sheet(LAB9, flipped, blank=("delta3",)))
+    assert [x.code for x in v if x.misconceptions] == [
+        "dW3.loss-sign-flip", "db3.loss-sign-flip", "dh2.loss-sign-flip"]
+    # … and at dW2 when nothing between delta3 and dW2 was answered
+    v = {x.step_id: x for x in grade(w, sheet(LAB9, {"dW2": flipped["dW2"]},
+                                              blank=("delta3", "dh2", "delta2")))}
+    assert v["dW2"].code == "dW2.loss-sign-flip"
+    # but a right delta2 on the way down rules it out at dW2, even with delta3 blank
+    v = {x.step_id: x for x in grade(w, sheet(LAB9, {"dW2": flipped["dW2"]},
+                                              blank=("delta3",)))}
+    assert v["dW2"].code == "dW2.wrong"
+
+
+def test_a_lone_scaled_step_below_a_right_dyhat_is_no_mse_bug(tmp_path):
+    w = worked(FLIP4)
+    dw2 = 4 * w.step("dW2").value
+    assert dw2 == buggy(FLIP4, "mse-no-mean", "dW2")["dW2"]  # n = 4
+    doc = check_doc(FLIP4, sheet(FLIP4, {"dW2": dw2}), tmp_path)
+    steps = {s["id"]: s for s in doc["sheets"][0]["steps"]}
+    assert steps["dyhat"]["verdict"] == "correct"
+    assert steps["dW2"]["code"] == "dW2.wrong" and steps["dW2"]["misconception"] is None
+    assert doc["summary"]["misconceptions"] == []
+    db1 = w.step("db1").value / 2
+    assert db1 == buggy(FLIP4, "mse-no-two", "db1")["db1"]
+    v = {x.step_id: x for x in grade(w, sheet(FLIP4, {"db1": db1}))}
+    assert v["db1"].code == "db1.wrong"
+    # dyhat (and delta2) left blank: the missing 1/n still explains dW2
+    v = {x.step_id: x for x in grade(w, sheet(FLIP4, {"dW2": dw2}, blank=("dyhat", "delta2")))}
+    assert v["dW2"].code == "dW2.mse-no-mean"
+    # made at dyhat, where it is named, while delta2 is right: not at dW2
+    v = {x.step_id: x for x in grade(w, sheet(FLIP4, {"dyhat": 4 * w.step("dyhat").value,
+                                                       "dW2": dw2}))}
+    assert v["dyhat"].code == "dyhat.mse-no-mean" and v["dW2"].code == "dW2.wrong"
+
+
+def test_one_step_scaled_names_a_bug_only_at_its_home():
+    """The sweep: every step of Lab 9 and of diagonal-flip negated, doubled, ×4 or halved,
+    everything else right. Only the loss-gradient steps themselves are named, where the
+    scaled value *is* the bug's: δ3 = y − ŷ, ∂L/∂ŷ = −2(ŷ − y)/n, 2(ŷ − y), (ŷ − y)/n, and
+    L = Σ(ŷ − y)² (×4, n = 4)."""
+    named, sheets = set(), 0
+    for ex in (LAB9, FLIP4):
+        w = worked(ex)
+        for s in w.steps:
+            for f in (-1, 2, 4, sp.Rational(1, 2)):
+                if w.tolerance.ok(s.value * f, s.value):
+                    continue  # all zeros: nothing changes
+                sheets += 1
+                for v in grade(w, sheet(ex, {s.id: s.value * f})):
+                    if v.misconceptions:
+                        named.add((ex, s.id, str(f), v.code))
+    assert sheets > 140
+    assert named == {(LAB9, "delta3", "-1", "delta3.loss-sign-flip"),
+                     (FLIP4, "L", "4", "L.mse-no-mean"),
+                     (FLIP4, "dyhat", "-1", "dyhat.loss-sign-flip"),
+                     (FLIP4, "dyhat", "4", "dyhat.mse-no-mean"),
+                     (FLIP4, "dyhat", "1/2", "dyhat.mse-no-two")}
+
+
+def test_throughout_holds_the_steps_the_student_got_right():
+    """tutor.misconceptions.throughout, on verdicts from grade without diagnosis."""
+    from tutor.misconceptions import throughout
+
+    w = worked(LAB9)
+    dw2 = -w.step("dW2").value
+    v = throughout(w, grade(w, sheet(LAB9, {"dW2": dw2}), diagnose=False))
+    assert [x.code for x in v if x.status != "correct"] == ["dW2.wrong"]
+    v = throughout(w, grade(w, sheet(LAB9, {"dW2": dw2}, blank=("delta3", "dh2", "delta2")),
+                            diagnose=False))
+    assert [x.code for x in v if x.status == "wrong"] == ["dW2.loss-sign-flip"]

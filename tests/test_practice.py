@@ -762,3 +762,94 @@ def test_without_a_learning_rate_the_count_says_would_change_under_sgd():
     lab9 = worked("lab9-relu-sigmoid-bce")
     out = script("lab9-relu-sigmoid-bce", [fmt(s.value, 8) for s in lab9.steps] + ["n"])
     assert "9 of 15 parameters will change." in out
+
+
+# ─── audit 10 ─────────────────────────────────────────────────────────────────────────
+def _finish_by_cli(ex: str) -> str:
+    w = worked(ex)
+    r = CliRunner().invoke(app, ["practice", ex, "--plain"],
+                           input="\n".join(fmt(s.value, 8) for s in w.steps) + "\nn\n")
+    assert r.exit_code == 0 and f"Score: {len(w.steps)}/{len(w.steps)}" in r.output, r.output
+    return r.output
+
+
+def test_opening_a_finished_exercise_does_not_undo_done():
+    import time
+
+    _finish_by_cli("merge-sum")
+    today = time.strftime("%Y-%m-%d")
+    r = CliRunner().invoke(app, ["practice", "merge-sum", "--plain"], input="quit\n")
+    assert r.exit_code == 0, r.output
+    assert f"You finished this on {today} (7/7); this is a new attempt." in r.output
+    assert "Saved:" not in r.output
+    assert ("Nothing answered, so this new attempt is not kept: the exercise stays done "
+            f"(7/7 on {today}).") in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["list"])
+    assert re.search(r"merge-sum\s+│\s+bundled\s+│\s+done\s+│\s+7/7", r.output), r.output
+    r = CliRunner().invoke(app, [], input="quit\n")  # a bare `tutor` moves on
+    assert f"({IDS[1]})" in r.output and "(merge-sum)" not in r.output
+    assert "You finished this" not in r.output  # IDS[1] was never finished
+    # Ctrl-C (or end of input) with nothing answered: not kept either
+    out = script("merge-sum", ["^C"])
+    assert "Interrupted. Nothing answered, so this new attempt is not kept" in out
+    assert "[exit 130]" in out
+    assert Store().status()["merge-sum"].state == "done"
+    # a hint is something: that attempt is under way, kept and resumed
+    r = CliRunner().invoke(app, ["practice", "merge-sum", "--plain"], input="?\nquit\n")
+    assert "You finished this on" in r.output and "Saved: 0 of 7 steps done." in r.output
+    r = CliRunner().invoke(app, ["list"])
+    assert re.search(r"merge-sum\s+│\s+bundled\s+│\s+in progress \(0/7\)\s+│\s+7/7",
+                     r.output), r.output
+    r = CliRunner().invoke(app, [], input="quit\n")
+    assert "(merge-sum)" in r.output and "u: 1 hint used so far" in r.output
+    assert "You finished this" not in r.output  # not a new attempt any more: a resume
+
+
+def test_a_never_finished_exercise_quit_at_once_is_still_resumed():
+    r = CliRunner().invoke(app, ["practice", "residual-block", "--plain"], input="quit\n")
+    assert "Saved: 0 of" in r.output and "You finished" not in r.output
+    r = CliRunner().invoke(app, ["list"])
+    assert re.search(r"residual-block\s+│\s+bundled\s+│\s+in progress \(0/\d+\)", r.output)
+    r = CliRunner().invoke(app, [], input="quit\n")
+    assert "(residual-block)" in r.output
+
+
+def test_the_tutors_own_notation_is_an_answer():
+    s = _to("lab9-relu-sigmoid-bce", "L")
+    assert "−[1 ln 0.6346 + " in " ".join(s.hint().lines + s.hint().lines)  # the screen …
+    assert s.submit("-ln(0.6346)").kind == "correct"  # … and reads it
+    s = _to("lab9-relu-sigmoid-bce", "yhat")
+    assert s.submit("1/(1+e^(-0.552))").kind == "correct"
+    assert "e = exp(1), ln = log" in script("merge-sum", ["help", "quit"])
+
+
+def test_decimal_comma_advice_only_for_entries_set_apart_by_spaces():
+    s = _to("lab9-relu-sigmoid-bce", "z2")
+    fb = s.submit("[[1,2],[3]]")
+    assert fb.lines == ("Not read: rows have different lengths: 2 and 1 (at character 8). "
+                        "No try used.",)
+    assert s.submit("[[1,2], [3]]").lines == (
+        "Not read: rows have different lengths: 2 and 1 (at character 9). No try used.",)
+    fb = s.submit("[0,42, -0,17]")  # ", " between entries: 0,42 is a decimal comma
+    assert fb.lines[1] == ("The decimal point is '.': type 0.42, not 0,42 (a comma separates "
+                           "entries).")
+    assert s.submit("[0,42 -0,17]").lines[1].startswith("The decimal point is '.'")
+    assert s.wrong == 0
+    fb = s.submit("[1,2]")  # no spaces: a list of two entries, wrong, no comma advice
+    assert fb.kind == "wrong" and not any("decimal" in line for line in fb.lines)
+
+
+def test_a_number_times_a_vector_as_the_formula_writes_it():
+    s = _to("lab9-relu-sigmoid-bce", "dW3")
+    assert "-0.3654 · [0.42, 0]ᵀ" in " ".join(s.hint().lines + s.hint().lines)
+    fb = s.submit("-0.3654*[0.42, 0]")
+    assert fb.kind == "correct" and fb.lines[0] == "✓ dW3 = [-0.1535, 0]"
+    assert s.submit("-0.3654").kind == "correct"  # db3
+    fb = s.submit("[0.6, -0.4]*(-0.3654)")  # dh2 = W3ᵀ·δ3, the other way round
+    assert fb.kind == "correct" and fb.lines[0] == "✓ dh2 = [-0.2192, 0.1462]"
+    s = _to("lab9-relu-sigmoid-bce", "W3_new")
+    fb = s.submit("[0.6, -0.4] - 0.1*[-0.1535, 0]")  # any other arithmetic: said plainly
+    assert fb.kind == "invalid" and s.wrong == 0
+    assert fb.lines[0] == ("Not read: arithmetic on vectors and matrices is not read, except a "
+                           "number times one (2*[1, 0]): type the entries, e.g. [a, b] (at "
+                           "character 13). No try used.")

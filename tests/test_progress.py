@@ -5,7 +5,8 @@ import sqlite3
 
 import pytest
 
-from tutor.progress import SCHEMA_VERSION, Answer, Store, StoreError, default_path
+from tutor.progress import (SCHEMA_VERSION, Answer, Pending, Store, StoreError,
+                            default_path)
 
 
 def test_tutor_home_decides_where_the_file_lives(tmp_path, monkeypatch):
@@ -37,7 +38,9 @@ def test_attempt_resumes_with_its_answers_and_finishes(tmp_path):
     assert (st.state, st.best, st.best_max) == ("done", 2, 3)
     c = again.open_attempt("lab9", "sha1", None, 3)  # done: the next one is a new attempt
     assert c.id != b.id and c.answers == {}
-    assert again.status()["lab9"].text() == "in progress (0/3)"
+    assert again.status()["lab9"].text() == "done"  # nothing in it yet (audit 10)
+    again.record(c.id, Answer("z1", "forward", "correct", "[0.6, 0.1]", 0, 0))
+    assert again.status()["lab9"].text() == "in progress (1/3)"
     assert again.status()["lab9"].best == 2
 
 
@@ -203,3 +206,32 @@ def test_a_schema_2_file_is_migrated_and_keeps_its_pending_step(tmp_path):
     a = store.open_attempt("merge-sum", "s", None, 7)
     assert a.id == 1 and a.tries is None and a.pending == Pending("u", 1, 1, 1)
     assert store.open_attempt("merge-sum", "s", None, 7, tries=5).tries == 5
+
+
+def test_an_unstarted_attempt_at_a_finished_exercise_is_not_in_progress(tmp_path):
+    """Audit 10: opening a finished exercise does not undo "done" until something is in
+    the new attempt; quitting it empty deletes it; a never-finished one is kept."""
+    store = Store(tmp_path / "p.sqlite3")
+    a = store.open_attempt("lab9", "sha1", None, 3, ref="lab9")
+    assert a.last_done is None and not a.started
+    store.finish(a.id, 3)
+    b = store.open_attempt("lab9", "sha1", None, 3, ref="lab9")  # a look at it (or a crash)
+    assert (b.last_done.score, b.last_done.n_steps) == (3, 3) and not b.started
+    st = store.status()["lab9"]
+    assert (st.state, st.best, st.best_max, st.finished) == ("done", 3, 3, 1)
+    assert store.open_attempts() == []  # a bare `tutor` moves on
+    assert store.open_attempt("lab9", "sha1", None, 3).id == b.id  # still resumed by id
+    # a hint is something: the new attempt is under way, and kept
+    store.save_pending(b.id, Pending("z1", hints=1, rung=1))
+    assert store.status()["lab9"].text() == "in progress (0/3)"
+    assert [o.exercise for o in store.open_attempts()] == ["lab9"]
+    assert store.drop_unstarted(b.id) is False
+    store.save_pending(b.id, None)
+    assert store.drop_unstarted(b.id) is True
+    assert store.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 1
+    # another variant, or an exercise never finished: an empty attempt is in progress, kept
+    v = store.open_attempt("lab9", "sha1", 7, 3)
+    n = store.open_attempt("other", "sha1", None, 2)
+    assert store.drop_unstarted(v.id) is False and store.drop_unstarted(n.id) is False
+    assert store.status()["other"].text() == "in progress (0/2)"
+    assert {o.exercise for o in store.open_attempts()} == {"lab9", "other"}

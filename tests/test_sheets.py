@@ -165,3 +165,12 @@ def test_the_fixture_sheets_read_cleanly():
     for p in sorted(SHEETS.glob("*.yaml")):
         s = read_sheet(p)
         assert s.answers and not s.invalid and not s.warnings, p
+
+
+def test_visible_shows_control_characters_as_escapes_and_leaves_text_alone():
+    from tutor.sheets import visible
+
+    assert visible("\u001b]0;pwned\u0007\u001b[2J 0.3365") == "\\x1b]0;pwned\\x07\\x1b[2J 0.3365"
+    assert visible("a\tb\rc\x9bd\u202ee") == "a\\x09b\\x0dc\\x9bd\\u202ee"
+    assert visible("δ2 = [-0.2192, 0] ⊙ ReLU′") == "δ2 = [-0.2192, 0] ⊙ ReLU′"
+    assert visible(None) == ""

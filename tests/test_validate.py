@@ -150,6 +150,24 @@ def test_a_step_id_clash_alone_still_gets_the_warnings():
     assert [p.code for p in validate_text(text, "g.yaml")] == ["E230", "W301"]
 
 
+@pytest.mark.parametrize("cmd", [["solve"], ["solve", "--format", "json"], ["template"],
+                                 ["show"], ["practice", "--plain"]])
+def test_every_command_refuses_a_step_id_clash_at_compile(cmd, tmp_path, monkeypatch):
+    """E230 is the compiler's (the path every command takes), not only validate's: no
+    command lists a step twice, nor prints a sheet with a duplicate key."""
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path))
+    f = tmp_path / "clash.yaml"
+    f.write_text("id: clash\nkind: graph\nparams: {a: 1}\ninputs: {x: 2}\n"
+                 "nodes:\n  a_new: a * x\n  L: a_new**2\nloss: L\nlearning_rate: 0.1\n"
+                 "ask: [backward, update]\n")
+    r = CliRunner().invoke(app, [cmd[0], str(f), *cmd[1:]], input="quit\n")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert " ".join(r.output.split()) == (
+        f"error: {f}:6:3: 'a_new' is also the step id of the update of a; rename one of "
+        "them so every step id is unique")
+    assert [(p.line, p.col, p.code) for p in validate_file(f)] == [(6, 3, "E230")]
+
+
 def test_w302_in_a_graph_names_the_relu_input_not_the_relu():
     f = BROKEN / "relu-at-zero-graph.yaml"
     msgs = [p.message for p in validate_file(f) if p.code == "W302"]
@@ -246,4 +264,65 @@ def test_ignore_and_json(tmp_path):
     assert {line.split(": ")[1].split()[0] for line in r.stdout.splitlines()} >= {
         expected(p)[0] for p in FILES}
     r = run("validate", tmp_path / "missing.yaml")
-    assert r.exit_code == 1 and "E000 no such file" in r.stdout
+    assert r.exit_code == 2 and "E000 no such file" in r.stdout  # unreadable: exit 2
+
+
+def test_an_unreadable_file_exits_2_and_the_others_are_still_validated(tmp_path):
+    missing, latin = tmp_path / "missing.yaml", tmp_path / "latin.yaml"
+    latin.write_bytes(b"id: x\nkind: graph\ntitle: caf\xe9\n")
+    for f in (missing, latin, tmp_path):  # a folder holding only latin.yaml
+        r = run("validate", f)
+        assert r.exit_code == 2 and " E000 " in r.stdout and "Traceback" not in r.output
+    assert run("validate", latin).stdout == (
+        f"{latin}:3:11: E000 not UTF-8 text: byte 0xe9 cannot be read (save the file as "
+        "UTF-8)\n")
+    cycle = BROKEN / "cycle.yaml"
+    r = run("validate", missing, cycle)  # the worst exit status: 2 over 1
+    assert r.exit_code == 2
+    assert [line.split(": ")[1].split()[0] for line in r.stdout.splitlines()] == ["E000",
+                                                                                 "E225"]
+    assert "Found 2 errors and 0 warnings in 2 files." in r.output
+    assert run("validate", missing, "--ignore", "E000").exit_code == 2  # never hidden
+    assert run("validate", cycle, "--format", "json").exit_code == 1
+
+
+def test_ignore_refuses_an_unknown_code(tmp_path):
+    f = BROKEN / "unused-param.yaml"
+    r = run("validate", "--ignore", "W999", f)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    said = " ".join(r.output.split())
+    assert said.startswith("error: --ignore: no such code W999 (did you mean E999?); the "
+                           "codes are E000, E001,")
+    assert "W306" in said
+    assert run("validate", "--ignore", "w301,W30", f).exit_code == 2
+    assert run("validate", "--ignore", "w301, E230", f).exit_code == 0
+
+
+@pytest.mark.parametrize("value, said", [
+    ("010", "'010': a whole number with a leading zero (YAML 1.1 would read 8)"),
+    ("0x1F", "'0x1F': a hexadecimal number (YAML 1.1 would read 31)"),
+    ("0o17", "'0o17': an octal number"),
+    ("1:00", "'1:00': a base-60 (sexagesimal) number (YAML 1.1 would read 60)"),
+])
+def test_a_number_in_another_base_is_one_e006(value, said):
+    text = f"id: g\nkind: graph\ninputs: {{x: {value}}}\nparams: {{a: 1}}\n" \
+           "nodes: {L: (a*x)**2}\nloss: L\n"
+    (p,) = validate_text(text, "g.yaml")
+    assert (p.line, p.col, p.code) == (3, 13, "E006") and p.message.startswith(said + "; ")
+
+
+def test_a_merge_key_is_one_located_problem():
+    text = ("id: g\nkind: graph\ninputs: {x: 1, <<: {y: 2}}\nparams: {a: 1}\n"
+            "nodes: {L: (a*x)**2}\nloss: L\n")
+    assert [p.text() for p in validate_text(text, "g.yaml")] == [
+        "g.yaml:3:16: E005 YAML merge keys (<<) are not allowed: write the keys out where "
+        "they belong"]
+
+
+def test_booleans_are_not_numbers_in_validate_either():
+    text = ("id: n\nkind: network\ninput: [true, 0]\ntarget: 1\nlearning_rate: true\n"
+            "layers:\n  - {W: [[0.5, -0.3]], b: [0.1], activation: sigmoid}\nloss: bce\n")
+    found = {(p.line, p.col): p.message for p in validate_text(text, "n.yaml")}
+    assert found[(3, 9)].endswith("got true (true and false are not numbers: write 1 or 0)")
+    assert found[(5, 16)] == ('learning_rate: expected a number (0.5, -2 or "1/3"), got true '
+                              '(true and false are not numbers: write 1 or 0)')

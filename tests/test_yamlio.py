@@ -41,12 +41,54 @@ c:
 
 def test_numbers_are_exact_decimals_from_the_text():
     data = load_yaml("a: 0.1\nb: 1e-3\nc: -2E5\nd: 1.5e3\ne: 3\nf: .5\ng: 1_000.25\n"
-                     "h: 0x10\ni: 1:30.5\n").data
+                     "h: 1_000\ni: -0\nj: 0.05\nk: 00.5\n").data
     assert data == {"a": Decimal("0.1"), "b": Decimal("0.001"), "c": Decimal("-200000"),
                     "d": Decimal("1500"), "e": 3, "f": Decimal("0.5"),
-                    "g": Decimal("1000.25"), "h": 16, "i": Decimal("90.5")}
+                    "g": Decimal("1000.25"), "h": 1000, "i": 0, "j": Decimal("0.05"),
+                    "k": Decimal("0.5")}
     assert str(data["a"]) == "0.1"  # from the text, not from the float 0.1
     assert type(data["e"]) is int and type(data["h"]) is int
+
+
+PLAIN = "numbers are read only in plain decimal (10, -0.5, 1e-3, 1_000): write the " \
+        "number you mean that way, or quote it if it is text"
+
+
+@pytest.mark.parametrize("text, said", [
+    ("010", "'010': a whole number with a leading zero (YAML 1.1 would read 8)"),
+    ("017", "'017': a whole number with a leading zero (YAML 1.1 would read 15)"),
+    ("-007", "'-007': a whole number with a leading zero (YAML 1.1 would read -7)"),
+    ("0_1", "'0_1': a whole number with a leading zero (YAML 1.1 would read 1)"),
+    ("0x1F", "'0x1F': a hexadecimal number (YAML 1.1 would read 31)"),
+    ("0X1F", "'0X1F': a hexadecimal number"),  # YAML 1.1 leaves it as text
+    ("0o17", "'0o17': an octal number"),  # likewise
+    ("0b101", "'0b101': a binary number (YAML 1.1 would read 5)"),
+    ("1:00", "'1:00': a base-60 (sexagesimal) number (YAML 1.1 would read 60)"),
+    ("-1:30.5", "'-1:30.5': a base-60 (sexagesimal) number (YAML 1.1 would read -90.5)"),
+    ("1__000", "'1__000': an underscore not between two digits (YAML 1.1 would read 1000)"),
+    ("1_", "'1_': an underscore not between two digits (YAML 1.1 would read 1)"),
+    ("!!int 010", "'010': a whole number with a leading zero (YAML 1.1 would read 8)"),
+])
+def test_numbers_in_another_base_or_form_are_refused_not_rebased(text, said):
+    """YAML 1.1 reads 010 as 8, 0x1F as 31, 1:00 as 60: each is one located E006 instead."""
+    err = error(f"inputs: {{x: 1, y: {text}}}\n")
+    assert (err.message, err.line, err.col, err.code) == (f"{said}; {PLAIN}", 1, 19, "E006")
+    assert err.exit_code == ExitCode.USAGE
+
+
+def test_numbers_in_quotes_and_lookalike_text_stay_text():
+    data = load_yaml("a: '010'\nb: \"0x1F\"\nc: 12:30 pm\nd: 0xygen\ne: v1.0\n").data
+    assert data == {"a": "010", "b": "0x1F", "c": "12:30 pm", "d": "0xygen", "e": "v1.0"}
+
+
+def test_merge_keys_are_refused_like_aliases():
+    err = error("inputs: {x: 1, <<: {y: 2}}\n")
+    assert str(err) == ("f.yaml:1:16: YAML merge keys (<<) are not allowed: write the keys "
+                        "out where they belong")
+    assert err.code == "E005"
+    err = error("a:\n  x: 1\n  <<: {y: 2}\n")
+    assert (err.line, err.col) == (3, 3)
+    assert load_yaml("a: {'<<': 1}\n").data == {"a": {"<<": 1}}  # a quoted key is a name
 
 
 def test_quoted_scalars_stay_strings_and_other_scalars_as_yaml_says():
@@ -145,6 +187,7 @@ def test_bad_yaml_is_one_located_line():
 
 @pytest.mark.parametrize("text, message, line, col", [
     ("a: .inf\n", "numbers must be finite, not '.inf'", 1, 4),
+    ("a: +.inf\n", "numbers must be finite, not '+.inf'", 1, 4),
     ("a: [1, -.INF]\n", "numbers must be finite, not '-.INF'", 1, 8),
     ("a: .NaN\n", "numbers must be finite, not '.NaN'", 1, 4),
     ("a: 1\n---\nb: 2\n", "only one YAML document per file: a second one starts here", 2, 1),

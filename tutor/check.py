@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 from tutor.errors import ExitCode, InputError, UsageError
 from tutor.grade import FT_CREDIT, Score, Verdict, Weights, grade, score
-from tutor.sheets import Sheet, read_sheet, unknown_ids
+from tutor.sheets import Sheet, read_sheet, unknown_ids, visible
 
 SHEET_SUFFIXES = (".yaml", ".yml")
 
@@ -132,7 +132,9 @@ class Report:
 # ─── finding and grading sheets ────────────────────────────────────────────────────────
 def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
     """Sheet files in the order given; a folder gives its *.yaml / *.yml files, sorted,
-    at any depth. Returns (files, notes about folders without sheets)."""
+    at any depth. A file named twice (``cls cls/mask.yaml``, or by two spellings of its
+    path) is graded once, where it first appears. Returns (files, notes about folders
+    without sheets)."""
     files, notes = [], []
     for p in map(Path, paths):
         if p.is_dir():
@@ -144,7 +146,21 @@ def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
             files.extend(found)
         else:
             files.append(p)  # missing files are reported as unreadable sheets
-    return files, notes
+    return _unique(files), notes
+
+
+def _unique(files: list[Path]) -> list[Path]:
+    """``files`` without repeats (the same file by its resolved path), first order kept."""
+    seen, out = set(), []
+    for f in files:
+        try:
+            key = f.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: keep it, reading it will say so
+            key = f
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
 
 
 def load_weights(path: str | Path, known_ids: list[str]) -> Weights:
@@ -301,7 +317,7 @@ def _pack(r: SheetResult, base_worked) -> tuple:
     base = r.sheet is not None and r.seed is None
     vs = tuple((v.step_id, v.status, v.answer, v.message, v.first_wrong, v.misconceptions,
                 None if v.status == "correct" else v.follow_value,
-                None if base else v.expected, v.wrong_entries, v.zero_causes)
+                None if base else v.expected, v.wrong_entries, v.zero_causes, v.explanation)
                for v in r.verdicts)
     return (r.file, r.sheet, vs, r.score, r.warnings, r.stale, err, r.seed, r.notes)
 
@@ -312,9 +328,10 @@ def _unpack(p: tuple, by_id: dict) -> SheetResult:
         return SheetResult(file, error=InputError(err[1], err[2], err[3], err[4], err[5]))
     verdicts = tuple(Verdict(sid, status, answer, None,
                              by_id.get(sid) if expected is None else expected, follow,
-                             message, first_wrong, tuple(mis), tuple(bad), tuple(zeros))
+                             message, first_wrong, tuple(mis), tuple(bad), tuple(zeros),
+                             explanation)
                      for sid, status, answer, message, first_wrong, mis, follow, expected,
-                     bad, zeros in vs)
+                     bad, zeros, explanation in vs)
     return SheetResult(file, sheet, verdicts, sc, warnings, stale, seed=seed, notes=notes)
 
 
@@ -360,6 +377,7 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
         verdicts = [Verdict(v.step_id, "invalid", sheet.answers.get(v.step_id),
                             expected=v.expected, message=sheet.invalid[v.step_id])
                     if v.step_id in sheet.invalid else v for v in verdicts]
+    verdicts = explained(worked, verdicts, memos.setdefault(key, {}))
     warnings = list(sheet.warnings) + unknown_ids(sheet, [s.id for s in worked.steps])
     stale = bool(sheet.sha) and sheet.sha != worked.exercise.sha
     if stale:
@@ -369,6 +387,54 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
     return SheetResult(str(f), sheet, tuple(verdicts),
                        score(worked, verdicts, weights, ft_credit), tuple(warnings), stale,
                        seed=getattr(worked, "seed", None), notes=notes)
+
+
+def explained(worked, verdicts: list[Verdict], memo: dict | None = None) -> list[Verdict]:
+    """The verdicts with ``explanation`` filled for each named misconception: the buggy rule
+    beside the correct one, with the numbers — the engine's own diagnosis
+    (tutor.misconceptions.diagnose → Diagnosis.explain, revealing the correct value: the
+    report is the teacher's). A misconception found only by making the bug throughout
+    (tutor.grade.diagnose_throughout) is explained as that: the buggy rule made at every
+    step from the given values gives the student's number. ``memo``: one explanation per
+    (step, answer, all the answers), across a class."""
+    from dataclasses import replace
+
+    todo = [i for i, v in enumerate(verdicts) if v.misconceptions and not v.explanation]
+    if not todo:
+        return verdicts
+    from tutor.misconceptions import CATALOGUE, diagnose, names, unshaped
+    from tutor.render import fmt
+
+    memo = {} if memo is None else memo
+    answers = {v.step_id: v.value for v in verdicts if v.value is not None}
+    akey = tuple(sorted((v.step_id, v.answer) for v in verdicts if v.value is not None))
+    out = list(verdicts)
+    for i in todo:
+        v = out[i]
+        mid = v.misconceptions[0]
+        mkey = ("explain", v.step_id, v.answer, mid, akey)
+        text = memo.get(mkey)
+        if text is None:
+            value = v.value if v.value is not None else unshaped(v.answer)
+            try:
+                ds = [d for d in diagnose(worked, v.step_id, value, answers)
+                      if d.misconception.id == mid]
+            except Exception:  # the student's numbers break a rule: name it, no numbers
+                ds = []
+            if ds:
+                text = ds[0].explain(reveal=True)
+            elif mid in CATALOGUE:
+                m, step = CATALOGUE[mid], worked.step(v.step_id)
+                ns = names(worked, step)
+                text = (f"{m.name} at {v.step_id}: {m.text('description', ns)}. Made at every "
+                        f"step from the given values, the rule {m.text('buggy', ns)} gives "
+                        f"your {v.step_id} = {fmt(v.value) if v.value is not None else v.answer}"
+                        f"; the correct rule {m.text('correct', ns)} gives {fmt(step.value)}.")
+            else:
+                text = ""
+            memo[mkey] = text
+        out[i] = replace(v, explanation=text)
+    return out
 
 
 # ─── output ───────────────────────────────────────────────────────────────────────────
@@ -383,6 +449,23 @@ def _text(v: Any) -> str:
     from tutor.render import fmt
 
     return "" if v is None else fmt(v)
+
+
+def sheet_notes(r: SheetResult) -> list[str]:
+    """Everything flagged about a graded sheet, compact, for one cell or line: its notes
+    (a seed that is not the student's), "stale" when it was made for another version of the
+    exercise, and its warnings ("line 7: unknown step id 'dw2' ignored (did you mean
+    dW2?)") without the file name the row already gives."""
+    out = list(r.notes)
+    for w in r.warnings:
+        if w.startswith(r.file + ":"):
+            rest = w[len(r.file) + 1:]
+            line, sep, msg = rest.partition(": ")
+            w = f"line {line}: {msg}" if sep and line.isdigit() else rest.lstrip()
+        out.append(w)
+    if r.stale and not any("another version" in w for w in r.warnings):
+        out.append("stale: made for another version of the exercise")
+    return out
 
 
 def reason(v: Verdict) -> str:
@@ -424,51 +507,58 @@ def to_rich(report: Report, console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    def shown(text: Any) -> str:  # sheet text: control characters visible, markup inert
+        return escape(visible(text))
+
     for note in report.notes:
-        console.print(f"[yellow]warning:[/] {escape(note)}")
+        console.print(f"[yellow]warning:[/] {shown(note)}")
     for r in report.results:
         if r.error is not None:
-            console.print(f"[bold red]error:[/] {escape(str(r.error))} (not graded)")
+            console.print(f"[bold red]error:[/] {shown(r.error)} (not graded)")
             continue
         for w in r.warnings:
-            console.print(f"[yellow]warning:[/] {escape(w)}")
+            console.print(f"[yellow]warning:[/] {shown(w)}")
         for n in r.notes:
-            console.print(f"[bold yellow]note:[/] {escape(r.file)}: {escape(n)}")
+            console.print(f"[bold yellow]note:[/] {shown(r.file)}: {shown(n)}")
         s = r.score
-        t = Table(title=f"{escape(r.file)} — {escape(r.student)}: "
+        t = Table(title=f"{shown(r.file)} — {shown(r.student)}: "
                         f"{_pts(s.total)} / {_pts(s.max)}", title_justify="left")
         for col in ("step", "verdict", "points", "answer", "why"):
             t.add_column(col, overflow="fold")
         for v in r.verdicts:
             t.add_row(v.step_id, f"[{STYLE[v.status]}]{v.status.replace('_', '-')}[/]",
                       f"{_pts(s.points[v.step_id])}/{_pts(s.weights[v.step_id])}",
-                      escape(_clip(v.answer or "")), escape(reason(v)))
+                      escape(_clip(visible(v.answer))), shown(reason(v)))
         console.print(t)
         if r.first_wrong:
             console.print(f"first wrong step: [bold]{r.first_wrong}[/]")
+        for v in r.verdicts:
+            if v.explanation:
+                console.print(f"[bold]{escape(v.code)}[/]: {shown(v.explanation)}")
     graded = report.graded
     if len(report.results) > 1:
         t = Table(title=f"{escape(report.exercise)}: {len(graded)} of {len(report.results)} "
                         "sheets graded", title_justify="left")
-        noted = any(r.notes for r in report.results)
+        notes = {id(r): sheet_notes(r) for r in graded}
+        noted = any(notes.values())
         for col in ("sheet", "student", "score", "first wrong") + (("note",) if noted else ()):
             t.add_column(col)
         for r in report.results:
-            t.add_row(escape(r.file), escape(r.student),
+            t.add_row(shown(r.file), shown(r.student),
                       "unreadable" if r.error else f"{_pts(r.score.total)} / {_pts(r.score.max)}",
                       r.first_wrong or "",
-                      *(("; ".join(r.notes),) if noted else ()))
+                      *((shown("; ".join(notes.get(id(r), ()))),) if noted else ()))
         console.print(t)
         mis = report.misconception_counts()
         if mis:
             console.print("misconceptions (each student counted once):")
             for line in class_lines(report, mis):
-                console.print(f"  {escape(line)}")
+                console.print(f"  {shown(line)}")
         counts = report.code_counts()
         if counts:
             console.print("answer notes (students with each):")
             for code, n in counts:
-                console.print(f"  {n:>4} of {len(graded)}  {escape(code)}")
+                console.print(f"  {n:>4} of {len(graded)}  {shown(code)}")
 
 
 def class_lines(report: Report, mis: list[dict] | None = None) -> list[str]:
@@ -507,6 +597,7 @@ def sheet_record(r: SheetResult, exercise: str) -> dict:
             "given_yours": _text(v.follow_value) if v.status == "follow_through" else None,
             "first_wrong": v.first_wrong, "message": reason(v) or None,
             "wrong_entries": list(v.wrong_entries), "zero_causes": list(v.zero_causes),
+            "explanation": v.explanation or None,
         })
     return {"exercise": exercise, "file": r.file, "student": r.student,
             "seed": r.seed, "sheet_seed": r.sheet.seed if r.sheet else None,
@@ -544,15 +635,28 @@ def to_csv(report: Report) -> str:
                 *report.step_ids])
     for r in report.results:
         if r.error is not None:
-            w.writerow([r.file, r.student, "", "", "", "", str(r.error), "",
+            w.writerow([cell(r.file), cell(r.student), "", "", "", "", cell(str(r.error)), "",
                         *[""] * len(report.step_ids)])
             continue
         pts = r.score.points
-        w.writerow([r.file, r.student, "" if r.seed is None else r.seed,
+        w.writerow([cell(r.file), cell(r.student), "" if r.seed is None else r.seed,
                     num(r.score.total), num(r.score.max), r.first_wrong or "", "",
-                    "; ".join(r.notes),
+                    cell("; ".join(sheet_notes(r))),
                     *[num(pts[i]) if i in pts else "" for i in report.step_ids]])
     return buf.getvalue()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(text: str) -> str:
+    """A CSV text cell a spreadsheet will not run: one that starts with = + - @, tab or CR
+    (``=HYPERLINK(…)`` as a student's name) gets a leading ' (OWASP's CSV-injection advice),
+    shown as the text itself. A CR inside is written as ``\\r`` (the csv module leaves it
+    unquoted, and a reader would end the row there). Only for text from sheets and files —
+    never a score or seed: those are written as numbers."""
+    out = "'" + text if text.startswith(_FORMULA_START) else text
+    return out.replace("\r", "\\r")
 
 
 def summary_csv(report: Report) -> str:
@@ -587,23 +691,29 @@ def to_junit(report: Report) -> str:
     root = ET.Element("testsuites", name=f"tutor check {report.exercise}")
     totals = Counter()
     for r in report.results:
-        suite = ET.SubElement(root, "testsuite", name=f"{r.student} ({r.file})")
+        student, file = visible(r.student), visible(r.file)  # XML 1.0 has no control chars
+        suite = ET.SubElement(root, "testsuite", name=f"{student} ({file})")
         if r.error is not None:
-            case = ET.SubElement(suite, "testcase", classname=r.file, name="sheet")
-            ET.SubElement(case, "error", message=str(r.error), type="unreadable")
+            case = ET.SubElement(suite, "testcase", classname=file, name="sheet")
+            ET.SubElement(case, "error", message=visible(r.error), type="unreadable")
             counts = {"tests": 1, "failures": 0, "errors": 1}
         else:
+            notes = sheet_notes(r)
             props = ET.SubElement(suite, "properties")
-            for k, val in (("student", r.student), ("score", num(r.score.total)),
-                           ("max", num(r.score.max)), ("first_wrong", r.first_wrong or "")):
+            for k, val in (("student", student), ("score", num(r.score.total)),
+                           ("max", num(r.score.max)), ("first_wrong", r.first_wrong or ""),
+                           ("stale", "true" if r.stale else "false"),
+                           ("notes", visible("; ".join(notes)))):
                 ET.SubElement(props, "property", name=k, value=str(val))
             fails = 0
             for v in r.verdicts:
-                case = ET.SubElement(suite, "testcase", classname=r.student, name=v.step_id)
+                case = ET.SubElement(suite, "testcase", classname=student, name=v.step_id)
                 if v.status != "correct":
                     fails += 1
-                    ET.SubElement(case, "failure", message=f"{v.code}: {reason(v)}",
+                    ET.SubElement(case, "failure", message=visible(f"{v.code}: {reason(v)}"),
                                   type=v.status)
+            if notes:
+                ET.SubElement(suite, "system-out").text = "\n".join(map(visible, notes))
             counts = {"tests": len(r.verdicts), "failures": fails, "errors": 0}
         for k, n in counts.items():
             suite.set(k, str(n))

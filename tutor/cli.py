@@ -236,10 +236,11 @@ def template(
         raise UsageError("give --student or --seed, not both: a sheet that names a student "
                          "is graded against that student's own variant")
     kw = {k: v for k, v in (("seed", seed), ("student", student or None)) if v is not None}
-    try:
-        w = work(exercise, **kw)
-    except TypeError:
-        raise UsageError("--seed/--student variants: this exercise has none") from None
+    w = work(exercise, **kw, note=False)
+    if seed is not None and w.exercise.spec.variants is None:
+        from tutor.core import ignored_note
+
+        ignored_note(seed, None)  # --student still fills in the sheet's student field
     typer.echo(make(w, student), nl=False)
 
 
@@ -276,6 +277,7 @@ def check(
 
     from tutor import check as checking
     from tutor.core import work
+    from tutor.sheets import visible
 
     w = None
     if weights is not None:
@@ -300,7 +302,7 @@ def check(
         if bad and format is CheckFormat.rich:
             typer.echo(f"{len(bad)} of {len(report.results)} sheets not graded:", err=True)
         for r in bad:  # unreadable sheets also go to stderr, after the report
-            typer.echo(f"error: {r.error}", err=True)
+            typer.echo(f"error: {visible(r.error)}", err=True)
     raise typer.Exit(report.exit_code)
 
 
@@ -354,19 +356,28 @@ def validate(
                                 "answer a catalogued misconception reproduces."),
 ):
     """Lint exercise files: every problem at once as `file:line:col: CODE message`
-    (codes in docs/authoring.md). Exit 1 when there is any problem."""
+    (codes in docs/authoring.md). Exit 1 when there is any problem, 2 when a file cannot
+    be read (E000: missing, not UTF-8); the other files are still checked."""
     import json
 
-    from tutor.validate import validate_file
+    from tutor.errors import UsageError
+    from tutor.validate import CODES, UNREADABLE, unknown_codes, validate_file
 
     skip = {c.strip().upper() for c in (ignore or "").split(",") if c.strip()}
-    found = []
+    unknown = unknown_codes(sorted(skip))
+    if unknown:
+        raise UsageError(f"--ignore: no such code {', '.join(unknown)}; the codes are "
+                         f"{', '.join(CODES)} (docs/authoring.md)")
+    found, unreadable = [], False
     # a folder stands for the exercise files in it (*.yaml, *.yml)
     files = [g for f in files for g in (sorted(list(f.glob("*.yaml")) + list(f.glob("*.yml")))
                                         if f.is_dir() else [f])]
     for f in files:
-        found += [p for p in validate_file(f, strict) if p.code not in skip
-                  and not (no_warnings and p.is_warning)]
+        for p in validate_file(f, strict):
+            unreadable = unreadable or p.code == UNREADABLE
+            if p.code == UNREADABLE or (p.code not in skip
+                                        and not (no_warnings and p.is_warning)):
+                found.append(p)  # an unreadable file is always said (and exits 2)
     if format is ValidateFormat.json:
         typer.echo(json.dumps([p.record() for p in found], ensure_ascii=False, indent=2))
     else:
@@ -378,7 +389,7 @@ def validate(
                    f"warning{'s' * (warnings != 1)} in {len(files)} file{'s' * (len(files) != 1)}."
                    if found else f"All clean: {len(files)} file{'s' * (len(files) != 1)}.")
         typer.echo(summary, err=True)
-    raise typer.Exit(1 if found else 0)
+    raise typer.Exit(2 if unreadable else 1 if found else 0)
 
 
 @app.command()

@@ -38,10 +38,13 @@ class Worked:
         raise KeyError(step_id)
 
 
-def work_exercise(ex: Exercise) -> Worked:
+def work_exercise(ex: Exercise, step_ids: bool = True) -> Worked:
+    """Compile, solve and list the steps of a loaded exercise (``step_ids=False``: do not
+    refuse a name that collides with a step id, E230 — only ``tutor validate``, which
+    reports it among every other problem)."""
     from tutor.errors import SolveError
 
-    graph = compile_exercise(ex)
+    graph = compile_exercise(ex, step_ids=step_ids)
     try:
         sol = solve(graph)
     except SolveError as err:  # at the node's line and column in the file
@@ -51,16 +54,21 @@ def work_exercise(ex: Exercise) -> Worked:
                   build_steps(sol, ex.spec.ask, everything=True))
 
 
-def work(ref: str | Path, seed: int | None = None, student: str | None = None) -> Worked:
+def work(ref: str | Path, seed: int | None = None, student: str | None = None,
+         note: bool = True) -> Worked:
     """Load (bundled id or path), compile, solve and list the steps of an exercise.
 
     An exercise with a ``variants:`` block gives the variant of ``seed`` (or of ``student``,
     hashed stably to a seed; ``seed`` wins when both are given); with neither, the author's
-    base values (``Worked.seed`` is None). Without ``variants:`` both are ignored."""
+    base values (``Worked.seed`` is None). Without ``variants:`` both are ignored, and with
+    ``note`` one line on stderr says so ("this exercise has no variants: --seed ignored")
+    — the command still succeeds."""
     from tutor.catalog import resolve
     from tutor.exercise import load
 
     ex = load(resolve(str(ref)))
+    if ex.spec.variants is None and note and (seed is not None or student is not None):
+        ignored_note(seed, student)
     if ex.spec.variants is None or (seed is None and student is None):
         return work_exercise(ex)
     from tutor.variants import realize, student_seed
@@ -68,3 +76,12 @@ def work(ref: str | Path, seed: int | None = None, student: str | None = None) -
     if seed is None:
         seed = student_seed(str(student), ex.id)
     return realize(ex, int(seed))
+
+
+def ignored_note(seed: int | None, student: str | None) -> None:
+    """The one stderr line for --seed/--student given to an exercise without variants."""
+    import sys
+
+    given = " and ".join(o for o, v in (("--seed", seed), ("--student", student))
+                         if v is not None)
+    print(f"note: this exercise has no variants: {given} ignored", file=sys.stderr)

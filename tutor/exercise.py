@@ -5,6 +5,10 @@
 Numbers stay exact: YAML ``0.1`` arrives as ``Decimal('0.1')`` and becomes ``Rational(1, 10)``;
 a quoted value such as ``"6 + log(1 + sqrt(2))"`` goes through our own parser (tutor.expr).
 Every validation error is reported at the ``file:line:col`` of the offending value.
+
+The models are *strict*, so the loader accepts exactly what the JSON Schema (``tutor schema``,
+made from these same models) accepts: ``true`` is not the number 1, ``"1"`` is not the whole
+number 1 (format_version, tries, decimals), ``"yes"`` is not a boolean.
 """
 from __future__ import annotations
 
@@ -17,8 +21,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
+                      ValidationError, model_validator)
 
 from tutor import FORMAT_VERSION
 from tutor.errors import ExerciseError, InputError
@@ -35,20 +39,45 @@ MAX_EXPONENT = 100  # a file number such as 1e999999999 is refused, not expanded
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion (true → 1, "1" → 1, "yes" → True), exactly as the JSON Schema says
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _whole(value: Any) -> Any:
+    """A whole number as the JSON Schema's ``integer`` means it: ``4`` and ``4.0`` (an
+    integral decimal), never ``true`` (pydantic's Literal[0, 1] takes True == 1 even when
+    strict) nor ``"4"``. Out-of-range exponents never get here (spec_errors)."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a whole number, not {'true' if value else 'false'} "
+                         "(true and false are not numbers)")
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+# a whole number in a file (format_version, decimals, tries …): see _whole
+
+
+def whole(**bounds) -> Any:
+    """A whole number within ``bounds`` (ge, le): the bounds before the validator, so the
+    JSON Schema says minimum/maximum (after it, pydantic would write raw ge/le)."""
+    return Annotated[int, Field(**bounds), BeforeValidator(_whole)]
+
+
+Whole = whole()
 
 
 class ToleranceSpec(_Model):
     """How close an answer must be. ``decimals: 4`` accepts |answer − exact| ≤ 10⁻⁴."""
 
-    decimals: Optional[int] = Field(None, ge=0, le=30)
-    sig: Optional[int] = Field(None, ge=1, le=30)
+    decimals: Optional[whole(ge=0, le=30)] = None
+    sig: Optional[whole(ge=1, le=30)] = None
     rel: Optional[Num] = None
     abs: Optional[Num] = None
 
 
 class Conventions(_Model):
-    relu_prime_at_zero: Literal[0, 1] = Field(
+    relu_prime_at_zero: Annotated[Literal[0, 1], BeforeValidator(_whole)] = Field(
         0, description="ReLU′(0): 0 (the usual choice; SymPy's Heaviside(0) = ½ is never used) or 1")
 
 
@@ -69,6 +98,12 @@ class Draw(_Model):
     may be vectors or matrices) or ``{range: [lo, hi], step: s}`` (lo, lo + s, …, up to hi;
     default step 1), optionally with ``exclude: […]``. Every value is exact."""
 
+    # the same rule as _one_kind, in the JSON Schema (editors, `tutor schema`)
+    model_config = ConfigDict(json_schema_extra={
+        "oneOf": [{"required": ["choice"]}, {"required": ["range"]}],
+        "if": {"required": ["choice"]},
+        "then": {"properties": {"step": {"type": "null"}, "exclude": {"maxItems": 0}}}})
+
     choice: Optional[list[Union[Num, Vector, Matrix]]] = Field(None, min_length=1, max_length=1000)
     range: Optional[list[Num]] = Field(None, min_length=2, max_length=2,
                                        description="[lo, hi], both included")
@@ -87,12 +122,12 @@ class Draw(_Model):
 class Require(_Model):
     """Conditions every variant must meet (rejection sampling)."""
 
-    dead_relu: list[Union[int, str]] = Field(
+    dead_relu: list[Union[Whole, str]] = Field(
         [], description="at least one dead ReLU (z < 0) in each listed layer (network, 1-based) "
                         "or node whose expression applies relu (graph)")
     no_relu_at_zero: bool = Field(False, description="no ReLU input exactly 0 (the convention "
                                                      "would decide the answer)")
-    max_decimals: Optional[int] = Field(None, ge=0, le=12, description=(
+    max_decimals: Optional[whole(ge=0, le=12)] = Field(None, description=(
         "every rational answer (entry) terminates within this many decimals; irrational "
         "answers (σ, log, exp) are exempt"))
     distinguishable: Union[bool, list[str]] = Field(False, description=(
@@ -107,11 +142,11 @@ class Variants(_Model):
 
     draw: dict[str, Draw] = Field(min_length=1, max_length=200)
     require: Require = Require()
-    tries: int = Field(200, ge=1, le=5000)
+    tries: whole(ge=1, le=5000) = 200
 
 
 class _Common(_Model):
-    format_version: int = Field(1, ge=1, le=FORMAT_VERSION)
+    format_version: whole(ge=1, le=FORMAT_VERSION) = 1
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     title: str = ""
     source: Optional[str] = None
@@ -274,7 +309,8 @@ def _message(err: dict, spec_cls, data: Any = None) -> str:
                 f"not {shown(err['input'])}")
     own = _OWN_WORDS.get(err["type"])
     if own is not None:
-        return f"{name}: {own.format(**err.get('ctx', {}))}, not {shown(err.get('input'))}"
+        return (f"{name}: {own.format(**err.get('ctx', {}))}, not {shown(err.get('input'))}"
+                f"{_hint(err.get('input'))}")
     msg = err["msg"].removeprefix("Value error, ")
     return f"{name}: {msg}"
 
@@ -291,7 +327,11 @@ _OWN_WORDS = {"string_type": "must be text", "int_type": "must be a whole number
 
 
 def shown(value: Any) -> str:
-    """A value from the file as its author wrote it: 0.5, not Decimal('0.5'); [] for a list."""
+    """A value from the file as its author wrote it: 0.5, not Decimal('0.5'); true, not True."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (list, dict)) and len(repr(value)) > 40:
@@ -299,8 +339,18 @@ def shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _hint(value: Any) -> str:
+    """Why a value that looks like a number is not one (strict models, as the schema)."""
+    if isinstance(value, bool):
+        return " (true and false are not numbers: write 1 or 0)"
+    if isinstance(value, str) and re.fullmatch(r"[-+]?[0-9]+", value.strip()):
+        return f" (in quotes it is text: write {value.strip()} without them)"
+    return ""
+
+
 _WANTS = {"int_type": "a number", "int_from_float": "a number", "decimal_type": "a number",
-          "decimal_parsing": "a number", "string_type": "a number", "float_type": "a number",
+          "decimal_parsing": "a number", "is_instance_of": "a number",
+          "string_type": "a number", "float_type": "a number",
           "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
           "model_attributes_type": "a mapping", "bool_type": "true or false",
           "literal_error": "one of the allowed words"}
@@ -313,7 +363,8 @@ def _union_message(loc: tuple, errs: list[dict]) -> str:
     if not wants:
         return f"{name}: {errs[0]['msg'].removeprefix('Value error, ')}"
     text = " or ".join(w.replace("a number", 'a number (0.5, -2 or "1/3")', 1) for w in wants)
-    return f"{name}: expected {text}, got {shown(errs[0].get('input'))}"
+    got = errs[0].get("input")
+    return f"{name}: expected {text}, got {shown(got)}{_hint(got) if isinstance(got, bool) else ''}"
 
 
 def _fields_at(spec_cls, loc: tuple) -> list[str]:
@@ -353,8 +404,27 @@ def from_document(doc, file: str, text: str = "") -> Exercise:
     if errors:
         raise errors[0]
     spec = SPEC.validate_python(doc.data)
-    sha = hashlib.sha256(text.encode()).hexdigest()[:16] if text else ""
+    sha = content_hash(doc.data) if text else ""
     return Exercise(spec=spec, file=file, doc=doc, sha=sha)
+
+
+def content_hash(data) -> str:
+    """16 hex digits of SHA-256 over what the file *says* — its keys and values as read, not
+    its text: a comment, a blank line, quoting or key order changes nothing, so sheets and
+    saved attempts stay valid; any changed value (0.1 → 0.2), key or title changes it."""
+    import json
+
+    def canon(v):
+        if isinstance(v, dict):
+            return {str(k): canon(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [canon(x) for x in v]
+        if isinstance(v, (bool, int, str)) or v is None:
+            return v
+        return f"{type(v).__name__}:{v}"  # Decimal('0.1') → 'Decimal:0.1'
+
+    text = json.dumps(canon(data), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def spec_errors(doc, file: str) -> list[InputError]:
@@ -435,13 +505,9 @@ def load_text(text: str, file: str = "<string>") -> Exercise:
 
 def load(path: str | Path) -> Exercise:
     """Read and validate an exercise file (raises InputError with file:line:col)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"no such file: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {p}: {exc}") from None
+    from tutor.yamlio import read_text
+
+    text = read_text(Path(path))  # missing, a folder, not UTF-8, too large: exit 2
     return load_text(text, str(path))
 
 

@@ -10,6 +10,9 @@ an allow-list walks the tree, building SymPy by hand:
     operators    ``+ - * / **``, ``^`` meaning ``**`` (with the precedence of ``**``),
                  unary ``-`` and ``+``, parentheses
     calls        exactly the functions of :data:`tutor.functions.FUNCTIONS`, positional args
+    answers      no names, but ``e`` is exp(1) and ``ln`` is ``log`` (the tutor's own
+                 notation), and a number times a bracketed vector or matrix, ``-0.3654*[0.42,
+                 0]``, is that vector or matrix with every entry multiplied (exactly)
 
 Typography pasted from documents is normalised first (``−`` → ``-``, ``×``/``·`` → ``*``,
 ``÷`` → ``/``, any Unicode space → a space); replacements are one character for one, so an
@@ -60,6 +63,11 @@ MAX_LEVELS = 5  # nesting of functions/powers of irrational numbers (see _Builde
 MAX_WORK = 16_384  # their estimated cost: sum of subtree size * 4**level
 MAX_ENTRIES = 1_000  # numbers in one answer
 
+# In answers only (an exercise file may name a node ``e``; an answer has no names): the
+# notation the tutor itself writes — ``ln`` in BCE's formula, ``e`` in σ(z) = 1/(1 + e^(−z)).
+ANSWER_FUNCTIONS = {"ln": "log"}  # another name of a function of tutor.functions.FUNCTIONS
+ANSWER_CONSTANTS = {"e": sp.E}
+
 _TYPOGRAPHY = str.maketrans({
     "\u2212": "-", "\u2013": "-",  # minus sign, en dash
     "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u2217": "*",  # × · ⋅ ∗
@@ -73,6 +81,7 @@ _KEYWORD = re.compile(r"\b(?:%s)\b" % "|".join(keyword.kwlist))
 _NUMBER = re.compile(r"(?<![\w.])(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?")
 _DECIMAL = re.compile(r"(?:\d+(?:_\d+)*)?(?:\.(?:\d+(?:_\d+)*)?)?(?:[eE][+-]?\d+(?:_\d+)*)?")
 _TINY = sp.Float("1e-45")
+_ARITHMETIC = set("+-*/^")
 _WORD = re.compile(r"\w+|\*\*|//|\.\.\.|\S")
 
 
@@ -466,11 +475,12 @@ class _Builder:
         name = self.src.name(node)
         if name in self.names:
             return self.names[name]
-        if name in FUNCTIONS:
+        if name in FUNCTIONS or (self.answer and name in ANSWER_FUNCTIONS):
             raise self.fail(f"'{name}' is a function: write {name}(...)", node)
         if self.answer:
-            hint = {"e": " (write exp(1) for e)", "pi": " (give its value)",
-                    "π": " (give its value)"}.get(name, "")
+            if name in ANSWER_CONSTANTS:
+                return ANSWER_CONSTANTS[name]
+            hint = {"pi": " (give its value)", "π": " (give its value)"}.get(name, "")
             raise self.fail(f"answers are numbers: '{_short(name)}' is not a number{hint}", node)
         close = difflib.get_close_matches(name, [*self.names, *FUNCTIONS], n=1)
         if close:
@@ -591,6 +601,8 @@ class _Builder:
             raise self.fail(f"missing '*' before '(' (write {before}*(...))",
                             self.src.offset(max(paren, 0)))
         name = self.src.name(func)
+        if self.answer:  # the tutor's own notation: −[1 ln 0.6346 + …]
+            name = ANSWER_FUNCTIONS.get(name, name)
         if name not in FUNCTIONS:
             if name in self.names:
                 raise self.fail(f"'{name}' is not a function (for a product write "
@@ -691,6 +703,13 @@ def _max_bits(x: sp.Expr) -> int:
                 for r in x.atoms(sp.Rational)), default=0)
 
 
+def _root_bits(x: sp.Basic) -> int:
+    """Bits of the rationals under roots in ``x`` (what a product would merge: √2·√3 = √6)."""
+    if x.is_Pow and x.base.is_Rational and x.exp.is_Rational and not x.exp.is_Integer:
+        return _max_bits(x.base)
+    return sum(_root_bits(a) for a in x.args)
+
+
 def _coefficient_bits(x: sp.Expr) -> int:
     """Bits of the rational number inside ``x`` where big numbers pile up (cheap)."""
     if x.is_Mul:
@@ -717,10 +736,15 @@ class _Answer:
 
     def __init__(self, s: str, match: dict[int, int], line_breaks: frozenset = frozenset()):
         self.s, self.match, self.line_breaks, self.entries = s, match, line_breaks, 0
+        self.factoring = 0  # bits under roots merged by a number times a vector (_times)
 
     def read(self, a: int, b: int) -> Answer:
         s = self.s
         bracketed = s[a] == "[" and self.match.get(a) == b - 1
+        if not bracketed:
+            scaled = self._scaled(a, b)
+            if scaled is not None:
+                return scaled
         ia, ib = (a + 1, b - 1) if bracketed else (a, b)
         ia, ib = _trim(s, ia, ib)
         if ia == ib:
@@ -735,6 +759,69 @@ class _Answer:
             entries = self._row(*rows[0])
             return entries[0] if len(entries) == 1 and not bracketed else tuple(entries)
         return self._rectangular([(x, tuple(self._row(x, y))) for x, y in rows])
+
+    def _scaled(self, a: int, b: int) -> tuple | None:
+        """A number times a bracketed vector or matrix, as the tutor writes δ3·h2ᵀ:
+        ``-0.3654*[0.42, 0]``, ``[0.6, -0.4]*(-0.3654)``, ``-[1, 2]``: every entry times the
+        number, exactly (None: no bracket next to an operator, not this form). Any other
+        arithmetic next to a bracket (``[1, 2] + [3, 4]``, ``2/[1, 2]``) is refused plainly."""
+        s = self.s
+        opens = [i for i in self._depth0(a, b) if s[i] == "["]
+        if not opens:
+            return None
+        if len(opens) == 1:
+            o, c = opens[0], self.match[opens[0]]
+            la, lb = _trim(s, a, o)
+            ra, rb = _trim(s, c + 1, b)
+            factor = None
+            if ra == rb and lb > la and s[la:lb] in ("-", "+"):
+                factor, at = sp.Integer(-1 if s[la] == "-" else 1), la
+            elif ra == rb and lb > la and s[lb - 1] == "*" and s[lb - 2:lb] != "**":
+                factor, at = self._factor(la, lb - 1), la
+            elif la == lb and rb > ra and s[ra] == "*" and s[ra:ra + 2] != "**":
+                factor, at = self._factor(ra + 1, rb), ra + 1
+            if factor is not None:
+                return self._times(factor, self.read(o, c + 1), at)
+        for o in opens:  # an operator just before '[' or just after ']'
+            la, lb = _trim(s, a, o)
+            ra, rb = _trim(s, self.match[o] + 1, b)
+            at = lb - 1 if lb > la and s[lb - 1] in _ARITHMETIC else \
+                ra if rb > ra and s[ra] in _ARITHMETIC else None
+            if at is not None:
+                raise _Syntax("arithmetic on vectors and matrices is not read, except a number "
+                              "times one (2*[1, 0]): type the entries, e.g. [a, b]", at)
+        return None
+
+    def _factor(self, a: int, b: int) -> sp.Expr:
+        """The number in front of (or after) the bracket."""
+        a, b = _trim(self.s, a, b)
+        if a == b:
+            raise _Syntax("a number is missing before '*'", a)
+        self._count(1, a)
+        return _parse_span(self.s, a, b, {}, answer=True)
+
+    def _times(self, factor: sp.Expr, value: tuple, at: int) -> tuple:
+        """Every entry of ``value`` (a vector or a matrix: tuples) times ``factor``, within
+        the limits of the expression grammar: no huge rational, no roots of large numbers
+        merged (√a·√b = √(ab): SymPy factors ab)."""
+        mine = _root_bits(factor)
+
+        def one(x: sp.Expr) -> sp.Expr:
+            theirs = _root_bits(x) if mine else 0
+            if theirs:
+                if mine + theirs > MAX_ROOT_BITS:
+                    raise ExprError(f"roots of large numbers multiplied together (more than "
+                                    f"{MAX_ROOT_BITS} bits under one root)", at)
+                self.factoring += mine + theirs
+                if self.factoring > MAX_FACTORING_BITS:
+                    raise ExprError("too many roots and logarithms of large numbers", at)
+            v = factor * x
+            if _coefficient_bits(v) > MAX_NUMBER_BITS:
+                raise ExprError(f"number too large: more than {MAX_NUMBER_BITS:,} bits", at)
+            return v
+
+        return tuple(tuple(one(x) for x in row) if isinstance(row, tuple) else one(row)
+                     for row in value)
 
     def _nested(self, a: int, b: int) -> tuple:
         """``[[1, 2], [3, 4]]``; rows apart by commas, semicolons or spaces (NumPy style)."""

@@ -9,9 +9,16 @@ One extra solve with every answer as an override gives every step's follow-throu
 a step's value is recomputed by its own rule from the overridden inputs (for a gradient, the
 sum of the terms its consumers sent; for an update, θ − η·g with the student's θ and g).
 
-Numbas issue #368 guard: an answer that is all zeros where the true value is not earns no
-follow-through, and neither does any later step (zeros propagate into trivially "consistent"
-zeros and ±1s downstream).
+Numbas issue #368 guard ("all zeros" means within the exercise's tolerance of all zeros, so
+1e-9 everywhere is zeros too):
+  a trivial guess — a wrong answer that is all zeros where the true value is not, and that is
+  not right given the student's own earlier answers — earns nothing, and neither does any
+  later step (zeros propagate into trivially "consistent" zeros and ±1s downstream);
+  an all-zero answer that *is* right given the student's earlier answers (h2 = relu of a
+  wrong, negative z2) is method, not a guess: it earns follow-through and blocks nothing;
+  unless the student's numbers leave nothing to learn — their own value of the first
+  backward step (δ3 = ŷ − y with ŷ = y) is all zeros where the true one is not: then every
+  all-zero follow-through value earns nothing, as if guessed.
 
 Score of a step: weight · (1 if correct, ft_credit if follow_through, else 0).
 """
@@ -148,9 +155,13 @@ def _describe(parsed) -> str:
     return f"a vector of {len(parsed)}"
 
 
-def is_trivial(v: Any) -> bool:
-    """All zeros: an answer that must not earn follow-through (Numbas issue #368)."""
+def is_trivial(v: Any, tol: "Tolerance | None" = None) -> bool:
+    """All zeros (Numbas issue #368): every entry exactly 0 — or, given the exercise's
+    tolerance, every entry within it of 0 (an answer of 1e-9 everywhere is as trivial as
+    0 everywhere: it is accepted wherever 0 would be)."""
     vals = list(v) if isinstance(v, sp.MatrixBase) else [v]
+    if tol is not None:
+        return all(tol.entry_ok(x, sp.Integer(0)) for x in vals)
     return all(sp.sympify(x, strict=True) == 0 for x in vals)
 
 
@@ -167,6 +178,9 @@ class Verdict:
     misconceptions: tuple = field(default_factory=tuple)  # catalogue ids (tutor.misconceptions)
     wrong_entries: tuple = ()  # for a wrong matrix/vector: the entries off ("dW2[2,1]", …)
     zero_causes: tuple = ()  # "dW2[2,1], dW2[2,2] should be 0, not …: <why it is 0>"
+    # for a named misconception: the buggy rule beside the correct one, with the numbers
+    # (tutor.misconceptions.Diagnosis.explain; filled by tutor.check, which reveals answers)
+    explanation: str = ""
 
     @property
     def code(self) -> str:
@@ -224,31 +238,38 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
         except Exception:  # the student's values break a rule (ŷ = 10 into BCE's ln(1 − ŷ),
             follow = None  # a wrong shape): no follow-through values, the sheet is still graded
         memo[fkey] = follow
+    degenerate = _leaves_nothing_to_learn(worked, follow, tol)
     out, earlier_bad, zeroed = [], None, None
     for s in steps:
         v = first[s.id]
+        honest = False  # an all-zero answer that is right given the student's earlier ones
         if v.status == "wrong":
             try:
                 fv = recomputed(follow, s.key)
             except Exception:  # the rule refuses the student's own values (ln of a negative)
                 fv = None
-            if fv is not None and _same_shape(fv, s.value) and tol.ok(v.value, fv) \
-                    and not is_trivial(fv):
-                if earlier_bad is None:
-                    v = Verdict(s.id, "correct", v.answer, v.value, s.value, fv,
-                                "accepted: consistent with your rounded earlier answers")
-                elif zeroed is not None:
-                    v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
-                                f"no follow-through credit: an earlier answer ({zeroed}) is all "
-                                f"zeros", earlier_bad)
-                else:
-                    v = Verdict(s.id, "follow_through", v.answer, v.value, s.value, fv,
-                                f"right given your earlier answers (first wrong step: "
-                                f"{earlier_bad})", earlier_bad)
+            consistent = fv is not None and _same_shape(fv, s.value) and tol.ok(v.value, fv)
+            if consistent and is_trivial(fv, tol) and not is_trivial(s.value, tol) \
+                    and degenerate is not None:
+                v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
+                            f"no follow-through credit: your earlier answers make "
+                            f"{degenerate} all zeros (nothing left to learn)", earlier_bad)
+            elif consistent and earlier_bad is None:
+                v = Verdict(s.id, "correct", v.answer, v.value, s.value, fv,
+                            "accepted: consistent with your rounded earlier answers")
+            elif consistent and zeroed is not None:
+                v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
+                            f"no follow-through credit: an earlier answer ({zeroed}) is all "
+                            f"zeros", earlier_bad)
+            elif consistent:
+                honest = True
+                v = Verdict(s.id, "follow_through", v.answer, v.value, s.value, fv,
+                            f"right given your earlier answers (first wrong step: "
+                            f"{earlier_bad})", earlier_bad)
             else:
                 v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv, v.message)
-        if v.status == "wrong" and zeroed is None and is_trivial(v.value) \
-                and not is_trivial(s.value):
+        if v.status == "wrong" and zeroed is None and not honest \
+                and is_trivial(v.value, tol) and not is_trivial(s.value, tol):
             zeroed = s.id
         if v.status in ("wrong", "invalid") and earlier_bad is None:
             earlier_bad = s.id
@@ -299,88 +320,29 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
 
 
 # ─── misconceptions applied throughout ──────────────────────────────────────────────────
-_THROUGHOUT: dict = {}  # id(worked) → (weakref, {misconception id: [solved quantities]})
-
-
-def _buggy_solutions(worked, mid: str) -> list:
-    """The whole exercise solved with misconception ``mid``'s swap (each variant of it), from
-    the given values — a student who makes that mistake everywhere. Cached per Worked."""
-    import weakref
-
-    from tutor.misconceptions import _TABLES
-    from tutor.solve import solve
-
-    wid = id(worked)
-    hit = _THROUGHOUT.get(wid)
-    if hit is None or hit[0]() is not worked:
-        hit = _THROUGHOUT[wid] = (weakref.ref(worked, lambda _r: _THROUGHOUT.pop(wid, None)),
-                                  {})
-    store = hit[1]
-    if "used" not in store:  # rules-table entries the exercise looks up anywhere
-        try:
-            from tutor.misconceptions import _entries_used
-
-            store["used"] = set().union(*(_entries_used(worked.graph, s.key)
-                                          for s in worked.steps))
-        except Exception:
-            store["used"] = None
-    if mid not in store:
-        from tutor.misconceptions import _SWAPPED
-
-        used = store["used"]
-        if used is not None and not (used & _SWAPPED[mid]):
-            store[mid] = []  # the bug's rule is never used here: it changes nothing
-            return []
-        out = []
-        for table in _TABLES[mid]:
-            try:
-                out.append(solve(worked.graph, table).quantities)
-            except Exception:  # the bug breaks the exercise (shapes no longer fit): no value
-                continue
-        store[mid] = out
-    return store[mid]
-
-
 def diagnose_throughout(worked, verdicts: list[Verdict]) -> list[Verdict]:
     """Name the misconception of a *wrong* answer that no single-step diagnosis explains,
-    when the bug made at every step from the given values reproduces it.
+    when the bug made at every step — held at the truth where the student wrote the truth —
+    reproduces it (tutor.misconceptions.throughout)."""
+    from tutor.misconceptions import throughout
 
-    tutor.misconceptions.annotate swaps one rule at the step itself. A student who wrote δ2
-    with its ReLU mask but then used the unmasked ∂L/∂h2 for dW2 is only explained by the
-    mask being dropped one step earlier: ``solve(graph, buggy_rules("no-relu-mask"))`` gives
-    exactly their dW2. A bug's value counts only where it differs from the truth and is not
-    all zeros (Numbas #368: zeros are no evidence)."""
-    from dataclasses import replace
-
-    from tutor.misconceptions import CATALOGUE, same
-
-    todo = [i for i, v in enumerate(verdicts)
-            if v.status == "wrong" and not v.misconceptions and v.value is not None]
-    if not todo:
-        return verdicts
-    out, tol = list(verdicts), worked.tolerance
-    for i in todo:
-        v = out[i]
-        step = worked.step(v.step_id)
-        found = []
-        for mid in CATALOGUE:
-            for q in _buggy_solutions(worked, mid):
-                b = q.get(step.key)
-                if b is None or not _same_shape(b.value, step.value):
-                    continue
-                b = b.value
-                if not same(tol, b, step.value) and not _zeros_within(tol, b) \
-                        and same(tol, v.value, b):
-                    found.append(mid)
-                    break
-        if found:
-            out[i] = replace(v, misconceptions=tuple(found))
-    return out
+    return throughout(worked, verdicts)
 
 
-def _zeros_within(tol: Tolerance, v: Any) -> bool:
-    vals = list(v) if isinstance(v, sp.MatrixBase) else [v]
-    return all(tol.entry_ok(x, sp.Integer(0)) for x in vals)
+def _leaves_nothing_to_learn(worked, follow, tol: Tolerance) -> str | None:
+    """The first backward step's id when the student's own numbers make it all zeros where
+    the true value is not (ŷ typed as y: δ3 = ŷ − y = 0, so every gradient and update after
+    it is trivially "consistent"), else None."""
+    first_back = next((s for s in worked.steps if s.phase == "backward"), None)
+    if first_back is None or follow is None or is_trivial(first_back.value, tol):
+        return None
+    try:
+        fv = recomputed(follow, first_back.key)
+    except Exception:
+        return None
+    if fv is not None and _same_shape(fv, first_back.value) and is_trivial(fv, tol):
+        return first_back.id
+    return None
 
 
 def _first_verdict(s, text, tol) -> Verdict:

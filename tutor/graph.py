@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy as sp
 
-from tutor.errors import ExprError, InputError
+from tutor.errors import ExerciseError, ExprError, InputError
 from tutor.exercise import Exercise, GraphSpec, NetworkSpec, number
 
 
@@ -64,9 +64,18 @@ class Graph:
         return live
 
 
-def compile_exercise(ex: Exercise) -> Graph:
+def compile_exercise(ex: Exercise, step_ids: bool = True) -> Graph:
     """The one entry point: Exercise → Graph, or an ExerciseError at file:line:col (the
-    first problem, in the order the file is read; ``compile_errors`` gives them all)."""
+    first problem, in the order the file is read; ``compile_errors`` gives them all).
+
+    A graph whose names collide with step ids (E230, :func:`step_id_collisions`) is refused
+    first, so no command lists a step twice. ``step_ids=False`` skips that check, for
+    ``tutor validate``, which reports the collisions itself and still solves the exercise
+    for its warnings."""
+    if step_ids:
+        clashes = step_id_collisions(ex)
+        if clashes:
+            raise clashes[0]
     graph = _compile(ex, _Sink(collect=False))
     if graph is None:  # cannot happen: without collect the first problem is raised
         raise ex.error("the exercise cannot be compiled", code="E299")
@@ -84,6 +93,33 @@ def compile_errors(ex: Exercise) -> list[InputError]:
     sink = _Sink(collect=True)
     _compile(ex, sink)
     return sink.errors
+
+
+def step_id_collisions(ex: Exercise) -> list[InputError]:
+    """E230, each located at the name: a graph name that is also the id of another step —
+    ``d<name>`` is the step ∂loss/∂name (a node ``du`` beside ``u``), ``<param>_new`` the
+    update of a parameter (a node ``a_new`` beside param ``a``). Networks name their own
+    nodes (z1, h1, W1 …), so only graphs can collide."""
+    spec = ex.spec
+    if not isinstance(spec, GraphSpec):
+        return []
+    names: dict[str, str] = {}
+    for sec in ("inputs", "params", "constants", "nodes"):
+        for n in getattr(spec, sec):
+            names.setdefault(n, sec)
+    out = []
+    for name, sec in names.items():
+        clash = None
+        if name.startswith("d") and name[1:] in names and name[1:] != spec.loss:
+            clash = f"'{name}' is also the step id of ∂{spec.loss}/∂{name[1:]}"
+        elif name.endswith("_new") and names.get(name[:-4]) == "params":
+            clash = f"'{name}' is also the step id of the update of {name[:-4]}"
+        if clash:
+            m = ex.doc.key_marks.get((sec, name)) or ex.doc.mark((sec, name))
+            out.append(ExerciseError(f"{clash}; rename one of them so every step id is "
+                                     "unique", ex.file, m.line if m else None,
+                                     m.col if m else None, code="E230"))
+    return out
 
 
 class _Sink:

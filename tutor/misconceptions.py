@@ -15,6 +15,11 @@ A bug *applies* at a step only where its rule is used there in a form that can d
 of two or more paths, a batch of two or more, z = 0 exactly …); where it applies and gives the
 true answer, the exercise cannot tell it from the truth (``indistinguishable``).
 
+A whole sheet (``throughout``) is also tried against each bug made at every step, from the
+given values — but held at the truth wherever the student wrote the truth and the bug gives
+something else: a bug's effect starts at the steps its rule produces (its home) and flows
+downstream, so a right answer at the home rules the bug out below it.
+
 Values of the buggy rules are cached per Worked exercise, lazily, one (variant, step) at a time.
 """
 from __future__ import annotations
@@ -795,6 +800,119 @@ def annotate(worked, verdicts: list) -> list:
                 if ds:
                     v = replace(v, misconceptions=tuple(d.misconception.id for d in ds))
         out.append(v)
+    return out
+
+
+# ─── the whole sheet: a bug made throughout ───────────────────────────────────────────
+_MAX_CLEARED = 256  # override solves kept per Worked (one per distinct set of cleared steps)
+
+
+def _whole(worked, mid: str) -> list[tuple[int, Mapping]]:
+    """(variant, quantities): the whole exercise solved with misconception ``mid``'s swap,
+    from the given values — a student who makes that mistake everywhere. Cached per Worked;
+    [] where the exercise never looks the bug's rule up."""
+    from tutor.solve import solve
+
+    store = _cache(worked)
+    if "whole-used" not in store:  # rules-table entries the exercise looks up anywhere
+        try:
+            store["whole-used"] = set().union(*(_entries_used(worked.graph, s.key)
+                                                for s in worked.steps))
+        except Exception:  # a step the probe cannot place: try every bug
+            store["whole-used"] = None
+    if ("whole", mid) not in store:
+        used, out = store["whole-used"], []
+        if used is None or used & _SWAPPED[mid]:
+            for k, table in enumerate(_TABLES[mid]):
+                try:
+                    out.append((k, solve(worked.graph, table).quantities))
+                except Exception:  # the bug breaks the exercise: no value
+                    continue
+        store[("whole", mid)] = out
+    return store[("whole", mid)]
+
+
+def _cleared(worked, q: Mapping, answers: Mapping[str, Any]) -> tuple:
+    """The keys of the steps where the student's answer is the truth and the bug made
+    throughout (``q``) gives something else: steps the bug has not reached in their work."""
+    tol, out = worked.tolerance, []
+    for s in worked.steps:
+        a, b = answers.get(s.id), q.get(s.key)
+        if a is None or isinstance(a, tuple) or b is None:
+            continue
+        if same(tol, a, s.value) and not same(tol, b.value, s.value) \
+                and not same(tol, a, b.value):
+            out.append(s.key)
+    return tuple(out)
+
+
+def _whole_from(worked, mid: str, k: int, q: Mapping, cleared: tuple) -> Mapping | None:
+    """The bug made throughout with the cleared steps held at their true values: what a
+    student with this bug gets downstream of the steps they got right (None: unsolvable)."""
+    from tutor.solve import solve
+
+    if not cleared:
+        return q
+    store = _cache(worked)
+    key = ("whole-from", mid, k, cleared)
+    if key in store:
+        return store[key]
+    sol = worked.solution.quantities
+    try:
+        out = solve(worked.graph, _TABLES[mid][k],
+                    overrides={c: sol[c].value for c in cleared}).quantities
+    except Exception:  # the bug breaks the exercise from there: no value
+        out = None
+    n = store.get("whole-from-n", 0)
+    if n < _MAX_CLEARED:
+        store[key], store["whole-from-n"] = out, n + 1
+    return out
+
+
+def throughout(worked, verdicts: list) -> list:
+    """The verdicts with ``misconceptions`` filled for a *wrong* answer that no single-step
+    diagnosis (``annotate``) explains but the bug made at every step does.
+
+    A student who left δ3 blank and wrote dW2 with the sign of y − ŷ is explained only by
+    the flip made at δ3 and carried down: ``solve(graph, buggy_rules("loss-sign-flip"))``
+    gives exactly their dW2. The bug's effect starts at the steps its rule produces (its
+    home: δ3 for the sign flip, ∂L/∂ŷ for the MSE bugs, each δ for a missing mask) and flows
+    downstream, so the bug is made throughout *from the steps the student got right*: every
+    answered step whose answer is the truth where the bug gives something else is held at the
+    truth (``_cleared``), and the bug is named at a later step only if its value there,
+    so computed, still differs from the truth, is not all zeros (Numbas #368: zeros are no
+    evidence) and is the student's answer. A correct δ3 therefore rules the sign flip out
+    below it: a lone negated dW2 is a slip at dW2, not "sign flip (y − ŷ)"; a δ3 left
+    blank, or flipped, leaves it standing."""
+    todo = [i for i, v in enumerate(verdicts)
+            if v.status == "wrong" and not v.misconceptions and v.value is not None]
+    if not todo:
+        return list(verdicts)
+    from tutor.grade import _same_shape
+
+    answers = {v.step_id: v.value for v in verdicts if v.value is not None}
+    out, tol = list(verdicts), worked.tolerance
+    for i in todo:
+        v = out[i]
+        step = worked.step(v.step_id)
+        found = []
+        for mid in CATALOGUE:
+            for k, q in _whole(worked, mid):
+                b = q.get(step.key)
+                if b is None or not same(tol, v.value, b.value):
+                    continue  # the plain bug throughout does not give it: nothing to check
+                q2 = _whole_from(worked, mid, k, q, _cleared(worked, q, answers))
+                b = None if q2 is None else q2.get(step.key)
+                if b is None or not _same_shape(b.value, step.value):
+                    continue
+                b = b.value
+                if not same(tol, b, step.value) and not _trivial(tol, b) \
+                        and same(tol, v.value, b):
+                    found.append(mid)
+                    break
+        if found:
+            hidden = {s for m in found for s in CATALOGUE[m].subsumes if s in found}
+            out[i] = replace(v, misconceptions=tuple(m for m in found if m not in hidden))
     return out
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -42,8 +43,9 @@ QUIT_WORDS = ("quit", "q", "exit")
 SHOW_WORDS = ("show", "draw")
 ENTRY_WORDS = ("entries", "each", "entry")
 HELP_WORDS = ("help",)
-SYNTAX = ("Answers: 0.5 · -73/200 · 1.2e-3 · 1/(1+exp(-0.552)) · vectors [1, 0] or 1 0\n"
-          "         matrices [[1, 2], [3, 4]] or 1 2; 3 4")
+SYNTAX = ("Answers: 0.5 · -73/200 · 1.2e-3 · 1/(1+e^(-0.552)) · -ln(0.6346) · 2^3\n"
+          "         vectors [1, 0] or 1 0 · matrices [[1, 2], [3, 4]] or 1 2; 3 4\n"
+          "         a number times one: -0.3654*[0.42, 0] · e = exp(1), ln = log")
 COMMANDS = "Commands: ? or hint · skip · quit (saved) · show (redraw) · entries (one by one)"
 NO_MORE = "No more hints: type `skip` to see the answer explained."
 
@@ -203,7 +205,7 @@ class Session:
             return self._accept(step, value, text, "")
         fv = self.follow().quantities.get(step.key)
         fv = fv.value if fv is not None else None
-        if fv is not None and self.tol.ok(value, fv) and not is_trivial(fv):
+        if fv is not None and self.tol.ok(value, fv) and not is_trivial(fv, self.tol):
             return self._accept(step, value, text,
                                 f"accepted: consistent with your rounded earlier answers "
                                 f"(exact: {fmt(step.value, 6)})")
@@ -406,14 +408,20 @@ def _inputs(sol, step) -> str:
 def _decimal_comma(step, text: str) -> str | None:
     """The student's first number written with a decimal comma ('0,552' in '0,552'; '0,6'
     in '0,6 0,1'), when reading its commas as decimal points gives an answer — else None.
-    A bracketed vector typed without spaces ('[1,0]') is one only if the decimal reading
-    has the step's shape ('[0,6, 0,1]')."""
+    In brackets a comma between digits is a decimal comma only where the entries are
+    otherwise set apart by ', ' or spaces ('[0,6, 0,1]', '[0,6 0,1]'), never in a list typed
+    without spaces ('[1,2]', '[[1,2],[3]]'), and only if the decimal reading has the step's
+    shape."""
     from tutor.expr import Parsed, try_parse_answer
     from tutor.grade import coerce
 
     m = re.search(r"(?<![\d.])\d+,\d+", text)
     if m is None:
         return None
+    if "[" in text:
+        groups = [g for g in re.findall(r"\[([^\[\]]*)\]", text) if re.search(r"\d,\d", g)]
+        if not groups or any(not re.search(r"\s", g.strip()) for g in groups):
+            return None
     r = try_parse_answer(re.sub(r"(?<=\d),(?=\d)", ".", text))
     if not isinstance(r, Parsed):
         return None
@@ -599,6 +607,8 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
     session = Session(worked, tries, attempt.answers, attempt.pending)
     cmd = resume_command(exercise, worked, seed, student, tries)
     io = _IO(session, console, ask, redraw=console.is_terminal and not plain, cmd=cmd)
+    if attempt.last_done is not None and not attempt.started:
+        io.retry = attempt.last_done
     if attempt.changed:
         io.say("The exercise changed since your last session; starting again.", "bold yellow")
     try:
@@ -608,10 +618,17 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
         if io.finished:  # at "Show the worked solution?": nothing is left to resume
             io.say("Interrupted. This exercise is finished and saved. Its worked solution:")
             io.command(f"tutor solve {_solve_ref(exercise, worked, seed, student)}")
+        elif io.dropped(store, attempt.id):
+            io.say(f"Interrupted. {io.not_kept()}")
         else:
             io.say("Interrupted. Your progress is saved. To go on where you stopped:")
             io.command(io.cmd)
         return 130
+
+
+def _date(when: float) -> str:
+    """A finishing time as the student's local date: 2026-03-14."""
+    return time.strftime("%Y-%m-%d", time.localtime(when))
 
 
 def _solve_ref(exercise: str, worked, seed: int | None, student: str | None) -> str:
@@ -627,6 +644,17 @@ class _IO:
         self.s, self.console, self.ask, self.redraw = session, console, ask, redraw
         self.cmd = cmd or f"tutor practice {session.worked.id}"
         self.finished = False  # every step answered: the attempt is done
+        self.retry = None  # an unstarted attempt at a finished exercise: the last Finished
+
+    def dropped(self, store, attempt: int) -> bool:
+        """Quitting a new attempt at a finished exercise with nothing in it: delete it (the
+        exercise stays done, a bare `tutor` moves on). Whether it was deleted."""
+        return self.retry is not None and not self.s.results and store.drop_unstarted(attempt)
+
+    def not_kept(self) -> str:
+        f = self.retry
+        return (f"Nothing answered, so this new attempt is not kept: the exercise stays done "
+                f"({f.score}/{f.n_steps} on {_date(f.when)}).")
 
     def say(self, text: str, style: str | None = None) -> None:
         from rich.text import Text
@@ -660,7 +688,10 @@ class _IO:
             self.console.print()  # the prompt's line is ended before anything else is said
             return None
 
-    def saved(self, total: int) -> int:
+    def saved(self, total: int, store=None, attempt: int | None = None) -> int:
+        if store is not None and self.dropped(store, attempt):
+            self.say(self.not_kept())
+            return 0
         self.say(f"Saved: {len(self.s.results)} of {total} steps done. To go on where you "
                  f"stopped:")
         self.command(self.cmd)
@@ -678,6 +709,10 @@ class _IO:
                  f"{s.tries} tries a step")
         self.say(SYNTAX, "dim")
         self.say(COMMANDS, "dim")
+        if self.retry is not None:
+            f = self.retry
+            self.say(f"You finished this on {_date(f.when)} ({f.score}/{f.n_steps}); this is "
+                     f"a new attempt.", "bold")
         if (s.results or s.wrong or s.hints or s.rung or s.told) and s.current is not None:
             self.say(f"Resuming: {len(s.results)} of {len(w.steps)} steps already done.",
                      "bold")
@@ -717,7 +752,7 @@ class _IO:
                     text = got
                     word = text.strip().lower() if text in ("quit", "skip") else ""
                 if word in QUIT_WORDS:
-                    return self.saved(total)
+                    return self.saved(total, store, attempt)
                 if word in SHOW_WORDS:
                     self.draw(step)
                     continue

@@ -17,6 +17,12 @@ Every answer, wrong try and hint is one transaction, so Ctrl-C or a closed termi
 nothing; an attempt that is still ``open`` is resumed where it stopped: its answered steps
 are not asked again and the step under way keeps its tries and hints. The per-skill record
 is the answers table grouped by the step's skill tag.
+
+An exercise opened again after it was finished (same exercise and variant) begins a new
+attempt; as long as that attempt is *unstarted* — no answer, no wrong try, no hint — it
+does not make the exercise "in progress": ``status`` and ``open_attempts`` pass over it
+(the exercise stays done, a bare `tutor` moves on), and ``drop_unstarted`` deletes it when
+the student quits.
 """
 from __future__ import annotations
 
@@ -76,6 +82,13 @@ _MIGRATE_1_2 = (  # schema 1 → 2: how to reopen an attempt; the step under way
     "ALTER TABLE attempts ADD COLUMN student TEXT",
     "ALTER TABLE attempts ADD COLUMN opened REAL",
 )
+# An open attempt with nothing in it (no answer, no wrong try or hint) at an exercise and
+# variant already finished: a look at a done exercise, not work in progress (attempts AS t).
+_UNSTARTED_RETRY = (
+    "(NOT EXISTS (SELECT 1 FROM answers WHERE attempt = t.id) "
+    "AND NOT EXISTS (SELECT 1 FROM pending WHERE attempt = t.id) "
+    "AND EXISTS (SELECT 1 FROM attempts d WHERE d.exercise = t.exercise "
+    "AND d.seed IS t.seed AND d.status = 'done'))")
 _MIGRATE_2_3 = ("ALTER TABLE attempts ADD COLUMN tries INTEGER",)  # the attempt's try limit
 _MIGRATIONS = {1: _MIGRATE_1_2, 2: _MIGRATE_2_3}  # from version k to k + 1
 
@@ -116,6 +129,15 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class Finished:
+    """A finished attempt: when (seconds since the epoch) and its score out of n_steps."""
+
+    when: float
+    score: int
+    n_steps: int
+
+
+@dataclass(frozen=True)
 class Attempt:
     id: int
     exercise: str
@@ -124,6 +146,12 @@ class Attempt:
     pending: Pending | None = None  # the step under way, when it was tried or hinted
     changed: bool = False  # an open attempt was abandoned because the exercise changed
     tries: int | None = None  # the try limit the attempt was begun (or last run) with
+    last_done: Finished | None = None  # the latest finished attempt of this exercise+variant
+
+    @property
+    def started(self) -> bool:
+        """Anything answered, tried or hinted in this attempt."""
+        return bool(self.answers) or self.pending is not None
 
 
 @dataclass(frozen=True)
@@ -260,8 +288,22 @@ class Store:
                             "tries=COALESCE(?, tries) WHERE id=?",
                             (now, ref, student, tries, keep))
             kept = self.db.execute("SELECT tries FROM attempts WHERE id=?", (keep,)).fetchone()[0]
+            done = self.db.execute(
+                "SELECT finished, score, n_steps FROM attempts WHERE exercise=? AND seed IS ? "
+                "AND status='done' ORDER BY finished DESC, id DESC LIMIT 1",
+                (exercise, seed)).fetchone()
         return Attempt(keep, exercise, n_steps, self.answers(keep), self.pending(keep),
-                       changed, kept)
+                       changed, kept, Finished(*done) if done is not None else None)
+
+    def drop_unstarted(self, attempt: int) -> bool:
+        """Delete an open attempt that has nothing in it (no answer, no wrong try or hint)
+        when its exercise and variant were finished before: one transaction. Whether it
+        was deleted (an attempt of a never-finished exercise is kept, to be resumed)."""
+        with self._tx():
+            gone = self.db.execute(
+                "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts t WHERE id=? "
+                f"AND status='open' AND {_UNSTARTED_RETRY})", (attempt,)).rowcount
+        return gone > 0
 
     def _started(self, attempt: int) -> bool:
         return bool(self.db.execute(
@@ -304,9 +346,11 @@ class Store:
             self.db.execute("DELETE FROM pending WHERE attempt=?", (attempt,))
 
     def open_attempts(self) -> list[OpenAttempt]:
-        """Unfinished attempts, the most recently opened first."""
+        """Unfinished attempts, the most recently opened first (an unstarted one at an
+        exercise already finished is not one)."""
         rows = self.db.execute(
-            "SELECT exercise, ref, seed, student, tries FROM attempts WHERE status='open' "
+            "SELECT exercise, ref, seed, student, tries FROM attempts t WHERE status='open' "
+            f"AND NOT {_UNSTARTED_RETRY} "
             "ORDER BY COALESCE(opened, started) DESC, id DESC").fetchall()
         return [OpenAttempt(*r) for r in rows]
 
@@ -318,14 +362,16 @@ class Store:
 
     # ─── reports ────────────────────────────────────────────────────────────────────────
     def status(self) -> dict[str, Status]:
-        """exercise id → Status (exercises never opened are absent: state "new")."""
+        """exercise id → Status (exercises never opened are absent: state "new"). An exercise
+        finished and opened again stays done until the new attempt has something in it."""
         out: dict[str, Status] = {}
         for ex, n_done, best, best_max in self.db.execute(
                 "SELECT exercise, COUNT(*), MAX(score), MAX(n_steps) FROM attempts "
                 "WHERE status='done' GROUP BY exercise"):
             out[ex] = Status("done", best=best, best_max=best_max, finished=n_done)
         for ex, aid, n in self.db.execute(
-                "SELECT exercise, id, n_steps FROM attempts WHERE status='open' ORDER BY id"):
+                "SELECT exercise, id, n_steps FROM attempts t WHERE status='open' "
+                f"AND NOT {_UNSTARTED_RETRY} ORDER BY id"):
             done = self.db.execute("SELECT COUNT(*) FROM answers WHERE attempt=?",
                                    (aid,)).fetchone()[0]
             prev = out.get(ex)

@@ -20,7 +20,6 @@ from tutor.errors import InputError, UsageError
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / "exercise.schema.json"
 LOCAL_SCHEMA = "exercise.schema.json"  # what a new exercise points at, beside it
-BUNDLED_SCHEMA_LINE = "# yaml-language-server: $schema=../tutor/schema/exercise.schema.json"
 
 NETWORK = """\
 # yaml-language-server: $schema={schema}

@@ -75,7 +75,9 @@ def template(worked, student: str = "") -> str:
         *given_lines(worked),
         f"exercise: {ex.id}",
         f"sha: \"{ex.sha}\"  # the exercise's content hash: leave it as it is",
-        f"student: {_yaml_str(student)}",
+        f"student: {_yaml_str(student)}" + (
+            "  # picks your variant: a named sheet is graded against this student's own"
+            if seed is not None else ""),
     ]
     if seed is not None:
         out.append(f"seed: {seed}  # your variant: leave it as it is")
@@ -391,6 +393,20 @@ def _scalar_answer(text: str) -> str:
         raise ValueError(f"{t!r} is not a number: ':' is not allowed in an answer (write "
                          "a decimal)")
     return text
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: Any) -> str:
+    """Sheet-provided text made safe to show on a terminal (or in XML): every control
+    character — ESC, BEL, CR, C1 codes, and the bidirectional overrides that reorder what is
+    seen — becomes a visible escape (``\\x1b``, ``\\u202e``), so a student's answer or name
+    cannot retitle the window, clear the screen or recolour the report. Everything that
+    displays sheet text (answers, student, notes, warnings, errors) goes through this."""
+    t = "" if text is None else str(text)
+    return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                   else f"\\u{ord(m.group()):04x}"), t)
 
 
 def unknown_ids(sheet: Sheet, known: list[str]) -> list[str]:

@@ -29,11 +29,12 @@ from pathlib import Path
 from tutor.errors import ExprError, InputError
 
 CODES = {
-    "E000": "the file cannot be read",
+    "E000": "the file cannot be read (missing, a folder, not UTF-8, too large): exit 2",
     "E001": "the file is not a YAML mapping",
     "E002": "format_version is newer than this tutor",
     "E003": "kind missing or not network/graph",
-    "E005": "not valid YAML (syntax, duplicate key, alias, size)",
+    "E005": "not valid YAML (syntax, duplicate key, alias, merge key <<, size)",
+    "E006": "a number not in plain decimal (010, 0x1F, 0o17, 1:30, .inf)",
     "E010": "unknown key (with did-you-mean)",
     "E011": "missing required key",
     "E012": "a value of the wrong type or out of range",
@@ -75,6 +76,22 @@ CODES = {
 }
 
 
+UNREADABLE = "E000"  # the one code that makes `tutor validate` exit 2, not 1
+
+
+def unknown_codes(codes) -> list[str]:
+    """Each code of ``codes`` that is not one of :data:`CODES`, with a did-you-mean
+    (``--ignore W999``: "W999 (did you mean W303?)")."""
+    import difflib
+
+    out = []
+    for code in codes:
+        if code not in CODES:
+            near = difflib.get_close_matches(code, list(CODES), n=1, cutoff=0.7)
+            out.append(f"{code} (did you mean {near[0]}?)" if near else code)
+    return out
+
+
 @dataclass(frozen=True)
 class Problem:
     file: str
@@ -108,14 +125,16 @@ def _at(doc, file: str, path: tuple, code: str, message: str, key: bool = True) 
 
 
 def validate_file(path: str | Path, strict: bool = False) -> list[Problem]:
-    """Every problem of one file, errors first, in file order within each pass."""
+    """Every problem of one file, errors first, in file order within each pass. A file that
+    cannot be read (missing, a folder, not UTF-8, too large) is one E000 problem, the
+    command's exit status 2 (:data:`UNREADABLE`)."""
+    from tutor.yamlio import read_text
+
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return [Problem(file, 1, 1, "E000", f"no such file: {file}")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return [Problem(file, 1, 1, "E000", f"cannot read {file}: {exc}")]
+        text = read_text(file)
+    except InputError as err:
+        return [_from_error(err, file, UNREADABLE)]
     return validate_text(text, file, strict)
 
 
@@ -140,8 +159,8 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
 
     try:
         doc = load_yaml(text, file)
-    except InputError as err:
-        return [_from_error(err, file, "E005")]  # any failure of the YAML reader itself
+    except InputError as err:  # any failure of the YAML reader itself; E006 for a number
+        return [_from_error(err, file, err.code if err.code == "E006" else "E005")]
     except (yaml.YAMLError, ValueError) as err:  # what the reader let through
         m = getattr(err, "problem_mark", None)
         return [Problem(file, m.line + 1 if m else 1, m.column + 1 if m else 1, "E005",
@@ -163,14 +182,16 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
     from tutor.errors import TutorError
 
     try:
-        worked = work_exercise(ex)
+        worked = work_exercise(ex, step_ids=False)  # E230 is reported above, among the rest
     except InputError as err:
         return _sorted(problems + [_from_error(err, file)])
     except TutorError as err:
         return _sorted(problems + [Problem(file, 1, 1, "E299", str(err))])
     # warnings need a solved exercise, nothing more: a name colliding with a step id (E230)
-    # or a bad variants block does not stop them (the variant checks wait for the latter)
-    return _sorted(problems + _warnings(ex, worked, strict, variants=not variant_problems))
+    # or a bad variants block does not stop them (the variant checks wait for both: every
+    # variant of a graph with a collision is refused the same way)
+    sound = not variant_problems and not any(p.code == "E230" for p in structure)
+    return _sorted(problems + _warnings(ex, worked, strict, variants=sound))
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -226,10 +247,10 @@ def _structure_problems(ex) -> tuple[list[Problem], bool]:
     every independent problem (``tutor.graph.compile_errors``); a graph that does not
     compile still gets W301 for a parameter that no expression on the way to the loss
     even mentions (sound without compiling: nothing can make the loss depend on it)."""
-    from tutor.graph import compile_errors
+    from tutor.graph import compile_errors, step_id_collisions
 
     graph = ex.spec.kind == "graph"
-    out = _collisions(ex) if graph else []
+    out = [_from_error(e, ex.file) for e in step_id_collisions(ex)]
     errs = compile_errors(ex)
     out += [_expr_problem(e, ex.file) if isinstance(e, ExprError) else _from_error(e, ex.file)
             for e in errs]
@@ -244,26 +265,6 @@ def _expr_problem(err: ExprError, file: str) -> Problem:
             "E233" if "too" in msg and ("large" in msg or "long" in msg or "deep" in msg)
             else "E231")
     return _from_error(err, file, code)
-
-
-def _collisions(ex) -> list[Problem]:
-    """E230: names that collide with step ids (a node ``du`` beside ``u``, ``a_new``)."""
-    spec, doc, file = ex.spec, ex.doc, ex.file
-    names: dict[str, str] = {}
-    for sec in ("inputs", "params", "constants", "nodes"):
-        for n in getattr(spec, sec):
-            names.setdefault(n, sec)
-    out = []
-    for name, sec in names.items():
-        clash = None
-        if name.startswith("d") and name[1:] in names and name[1:] != spec.loss:
-            clash = f"'{name}' is also the step id of ∂{spec.loss}/∂{name[1:]}"
-        elif name.endswith("_new") and names.get(name[:-4]) == "params":
-            clash = f"'{name}' is also the step id of the update of {name[:-4]}"
-        if clash:
-            out.append(_at(doc, file, (sec, name), "E230",
-                           f"{clash}; rename one of them so every step id is unique"))
-    return out
 
 
 def _unmentioned_params(ex) -> list[Problem]:

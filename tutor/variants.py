@@ -42,13 +42,21 @@ class VariantError(ExerciseError):
 
 
 # ─── seeds ───────────────────────────────────────────────────────────────────────────────
+def student_key(student: str) -> str:
+    """A student id as it picks a variant: surrounding spaces dropped, inner runs of
+    whitespace one space, lower case. ``str.lower`` rather than ``casefold``: an id that is
+    already lower case is its own key, so every seed handed out before stays valid
+    (casefold would turn "straße" into "strasse")."""
+    return " ".join(str(student).split()).lower()
+
+
 def student_seed(student: str, exercise_id: str) -> int:
     """A student id → a seed in [0, 10⁹): sha256 of "exercise id, newline, student id".
 
     Stable on every machine and Python version (unlike ``hash()``); the exercise id is part
-    of it so one student's variants of different exercises are unrelated. Surrounding
-    spaces are ignored; case is not."""
-    digest = hashlib.sha256(f"{exercise_id}\n{student.strip()}".encode("utf-8")).digest()
+    of it so one student's variants of different exercises are unrelated. The id is
+    normalised first (``student_key``): "Alice", " alice " and "ALICE" are alice."""
+    digest = hashlib.sha256(f"{exercise_id}\n{student_key(student)}".encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % 1_000_000_000
 
 

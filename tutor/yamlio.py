@@ -7,10 +7,15 @@ composes them itself, which is where the rules live:
 * collections may nest at most 50 deep; the text is at most ``max_bytes`` bytes;
 * mapping keys are plain scalars, kept as their text (``on:`` is the key ``"on"``, not
   ``True``), and may not repeat;
-* floats become :class:`decimal.Decimal` built from the text (``0.1`` is exactly 1/10), and
-  so do plain scalars in scientific notation that YAML 1.1 leaves as strings (``1e-3``);
-  ``.inf``/``.nan`` are refused; quoted scalars stay strings (``"1/3"``);
-* timestamps and unknown tags stay strings (their text); bool/null/int as YAML 1.1 says.
+* YAML merge keys (``<<: {…}``) are refused: every key is written out where it applies;
+* numbers are read exactly from their text, in plain decimal only: floats become
+  :class:`decimal.Decimal` (``0.1`` is exactly 1/10), and so do plain scalars in scientific
+  notation that YAML 1.1 leaves as strings (``1e-3``); ``1_000`` is 1000 (underscores between
+  digits, as in Python and in quoted expressions). Every other form YAML 1.1 would silently
+  re-base is refused (code ``E006``): a whole number with a leading zero (``010``, octal 8),
+  hexadecimal/octal/binary (``0x1F``, ``0o17``, ``0b101``), base 60 (``1:30``), ``.inf`` and
+  ``.nan``; quoted scalars stay strings (``"1/3"``);
+* timestamps and unknown tags stay strings (their text); bool/null as YAML 1.1 says.
 
 Every ``Document`` records the 1-based line/column of every value and every key, so a
 problem found later (schema, names, cycles) can be reported at ``file:line:col``.
@@ -37,9 +42,15 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 50  # nested collections
 MAX_DIGITS = 1_000  # digits in one number (exponent ranges are the exercise layer's call)
 CODE = "E005"  # "not valid YAML" in docs/authoring.md
+NUMBER_CODE = "E006"  # "a number not written in plain decimal"
 
 _TAG = "tag:yaml.org,2002:"
-_SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_DIGITS = r"[0-9]+(?:_[0-9]+)*"  # ASCII digits; an underscore only between two digits
+# what a number may look like: a whole number (no leading zero), or a decimal/scientific one
+_WHOLE = re.compile(r"[-+]?(?:0|[1-9][0-9]*(?:_[0-9]+)*)")
+_DECIMAL = re.compile(rf"[-+]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][-+]?[0-9]+)?")
+# plain scalars YAML 1.1 leaves as strings but that are meant as numbers in another base
+_OTHER_BASE = re.compile(r"[-+]?0[xXoObB][0-9A-Fa-f_]*")
 
 
 @dataclass(frozen=True)
@@ -215,7 +226,11 @@ class _Composer:
         start = self.get_event()
         pairs = []
         while not self.check_event(MappingEndEvent):
+            event = self.peek_event()
             key = self.node()
+            if isinstance(key, ScalarNode) and key.tag == _TAG + "merge":
+                raise self.error("YAML merge keys (<<) are not allowed: write the keys out "
+                                 "where they belong", event)
             pairs.append((key, self.node()))
         end = self.get_event()
         return MappingNode(_TAG + "map", pairs, start.start_mark, end.end_mark)
@@ -265,17 +280,19 @@ class _Builder:
     def scalar(self, node: ScalarNode) -> Any:
         tag, text = node.tag, node.value
         if tag == _TAG + "str":
-            if node.style is None and not node.explicit and _SCIENTIFIC.fullmatch(text):
-                return self.decimal(text, node)
+            if node.style is None and not node.explicit:
+                if _DECIMAL.fullmatch(text):  # scientific notation YAML 1.1 leaves as text
+                    return self.decimal(text, node)
+                if _OTHER_BASE.fullmatch(text):  # 0o17, 0X1F: YAML 1.1 leaves them as text
+                    raise self.number_error(text, node, None)
             return text
         if tag == _TAG + "float":
             return self.decimal(text, node)
         if tag == _TAG + "int":
             self.check_length(text, node)
-            try:
-                return self.loader.construct_yaml_int(node)
-            except ValueError:
-                raise self.error(f"not an integer: {text!r}", node) from None
+            if not _WHOLE.fullmatch(text):
+                raise self.number_error(text, node, self.yaml_value(node))
+            return int(text.replace("_", ""))
         if tag == _TAG + "bool":
             try:
                 return self.loader.construct_yaml_bool(node)
@@ -286,34 +303,59 @@ class _Builder:
         return text  # timestamps, unknown tags: the text as written
 
     def decimal(self, text: str, node: ScalarNode) -> Decimal:
-        """An exact number from its text (YAML 1.1 also allows 1_000.5 and 1:30.5)."""
+        """An exact number from its text: plain decimal or scientific notation, nothing else."""
         self.check_length(text, node)
-        clean = text.replace("_", "")
-        if clean.lower().lstrip("+-") in (".inf", ".nan"):
-            raise self.error(f"numbers must be finite, not {text!r}", node)
+        if text.lower().lstrip("+-") in (".inf", ".nan"):
+            raise self.error(f"numbers must be finite, not {text!r}", node, NUMBER_CODE)
+        if not _DECIMAL.fullmatch(text):
+            raise self.number_error(text, node, self.yaml_value(node))
         try:
-            if ":" in clean:  # sexagesimal: 1:30.5 = 90.5
-                sign = -1 if clean.startswith("-") else 1
-                value = Decimal(0)
-                for part in clean.lstrip("+-").split(":"):
-                    value = value * 60 + Decimal(part)
-                value *= sign
-            else:
-                value = Decimal(clean)
+            value = Decimal(text.replace("_", ""))
         except InvalidOperation:
-            raise self.error(f"not a number: {text!r}", node) from None
+            raise self.error(f"not a number: {text!r}", node, NUMBER_CODE) from None
         if not value.is_finite():
-            raise self.error(f"numbers must be finite, not {text!r}", node)
+            raise self.error(f"numbers must be finite, not {text!r}", node, NUMBER_CODE)
         return value
+
+    def yaml_value(self, node: ScalarNode):
+        """What YAML 1.1 makes of a number written in another form (for the message), or
+        None. Only called after check_length, so the conversion is cheap."""
+        try:
+            construct = (self.loader.construct_yaml_int if node.tag == _TAG + "int"
+                         else self.loader.construct_yaml_float)
+            value = construct(node)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        return value if isinstance(value, int) or value == value else None
+
+    def number_error(self, text: str, node, yaml_value) -> InputError:
+        """One message for every number YAML 1.1 would read in another base or form."""
+        bare = text.lstrip("+-").lower()
+        if ":" in bare:
+            why = "a base-60 (sexagesimal) number"
+        elif bare[:2] in ("0x", "0o", "0b"):
+            why = {"0x": "a hexadecimal", "0o": "an octal", "0b": "a binary"}[bare[:2]] + \
+                " number"
+        elif re.fullmatch(r"0[0-9_]+", bare):
+            why = "a whole number with a leading zero"
+        elif "_" in bare and re.fullmatch(r"[0-9_.e+-]+", bare):
+            why = "an underscore not between two digits"
+        else:  # an explicit tag on text: !!int xyz, !!float abc
+            kind = "an integer" if node.tag == _TAG + "int" else "a number"
+            return self.error(f"not {kind}: {text!r}", node, NUMBER_CODE)
+        means = f" (YAML 1.1 would read {yaml_value})" if yaml_value is not None else ""
+        return self.error(f"'{text}': {why}{means}; numbers are read only in plain decimal "
+                          f"(10, -0.5, 1e-3, 1_000): write the number you mean that way, or "
+                          f"quote it if it is text", node, NUMBER_CODE)
 
     def check_length(self, text: str, node: ScalarNode) -> None:
         digits = sum(c.isalnum() for c in text)
         if digits > MAX_DIGITS:
             raise self.error(f"number too long: {digits} digits (at most {MAX_DIGITS:,})", node)
 
-    def error(self, message: str, node) -> InputError:
+    def error(self, message: str, node, code: str = CODE) -> InputError:
         m = _mark(node)
-        return InputError(message, self.file, m.line, m.col, code=CODE)
+        return InputError(message, self.file, m.line, m.col, code=code)
 
 
 class _RawBuilder(_Builder):
