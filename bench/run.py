@@ -309,10 +309,6 @@ def bench_authoring() -> list[str]:
     per = (time.perf_counter() - t0) / n
     rows.append(row(f"Lab 9 variant without the misconception condition (mean of {n} seeds)",
                     f"{per * 1000:.0f} ms", ""))
-    try:
-        import tutor.misconceptions  # noqa: F401
-    except ImportError:
-        return rows
     n = 10
     t0 = time.perf_counter()
     for s in range(n):

@@ -93,6 +93,10 @@ def test_messages_say_what_is_wrong():
     assert msg["W306"][0].startswith("max(a, b): its arguments tie at 2;")
     assert msg["W301"] == ["the loss L does not depend on parameter b: its gradient is 0 by "
                            "construction"]
+    assert [q.message for q in validate_file(Path(__file__).parent / "broken" /
+                                            "cancelled-param.yaml")] == [
+        "the loss L does not depend on parameter a: its paths to L cancel (written out, L has "
+        "no a in it), so its gradient is 0 for any values"]
 
 
 def test_the_corpus_has_files_with_several_problems():

@@ -287,6 +287,30 @@ def _unmentioned_params(ex) -> list[Problem]:
             for p in spec.params if p not in live]
 
 
+def _cancelled(g, live: set[str], limit: int = 2_000) -> list[str]:
+    """Parameters on a path to the loss whose paths cancel: a graph's loss written out in its
+    leaves (u = a·x, v = a·x, L = u − v + b² is b²) has no such parameter in it. Only what
+    SymPy's automatic simplification sees; a written-out loss past ``limit`` operations
+    (deep graphs) is not attempted."""
+    import sympy as sp
+
+    if g.kind != "graph":
+        return []
+    composed: dict[str, sp.Expr] = {}
+    for node in g.nodes.values():  # in topological order
+        if node.op != "expr":
+            composed[node.name] = sp.Symbol(node.name)
+            continue
+        e = node.attrs["expr"].xreplace({sp.Symbol(p): composed[p] for p in node.parents})
+        if sp.count_ops(e) > limit:
+            return []
+        composed[node.name] = e
+    loss = composed.get(g.loss)
+    if loss is None:
+        return []
+    return [p for p in g.params if p in live and sp.Symbol(p) not in loss.free_symbols]
+
+
 def _unused_message(loss: str, param: str) -> str:
     return (f"the loss {loss} does not depend on parameter {param}: its gradient is 0 by "
             "construction")
@@ -336,6 +360,11 @@ def _warnings(ex, worked, strict: bool = False, variants: bool = True) -> list[P
     for p in g.params:
         if p not in live:
             out.append(_at(doc, file, g.nodes[p].path, "W301", _unused_message(g.loss, p)))
+    for p in _cancelled(g, live):
+        out.append(_at(doc, file, g.nodes[p].path, "W301",
+                       f"the loss {g.loss} does not depend on parameter {p}: its paths to "
+                       f"{g.loss} cancel (written out, {g.loss} has no {p} in it), so its "
+                       "gradient is 0 for any values"))
     conventions = doc.data.get("conventions") if isinstance(doc.data, dict) else None
     stated = isinstance(conventions, dict) and "relu_prime_at_zero" in conventions
     if not stated:
