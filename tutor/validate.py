@@ -152,7 +152,7 @@ def validate_text(text: str, file: str = "<string>", strict: bool = False) -> li
 
 
 def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
-    from tutor.exercise import Exercise, SPEC, spec_errors
+    from tutor.exercise import Exercise, SPEC, content_hash, spec_errors
     from tutor.yamlio import load_yaml
 
     import yaml
@@ -168,11 +168,8 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
     errs = spec_errors(doc, file)
     if errs:
         return [_from_error(e, file) for e in errs]
-    import hashlib
-
     spec = SPEC.validate_python(doc.data)
-    ex = Exercise(spec=spec, file=file, doc=doc,
-                  sha=hashlib.sha256(text.encode()).hexdigest()[:16])
+    ex = Exercise(spec=spec, file=file, doc=doc, sha=content_hash(doc.data))
     variant_problems = _variant_problems(ex)
     structure, compiled = _structure_problems(ex)
     problems = variant_problems + structure
