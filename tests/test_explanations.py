@@ -61,6 +61,37 @@ def test_a_pre_activation_that_cancels_to_zero_says_so():
         (0, 0): "the products and the bias cancel: 0.2 + 0 + 0.1 − 0.4 + 0.1 = 0"}
 
 
+def test_a_graph_node_whose_terms_cancel_says_so_and_so_does_what_it_feeds():
+    from tutor.exercise import load_text
+    from tutor.core import work_exercise
+
+    text = ("id: z\nkind: graph\ninputs: {x: 2}\nparams: {a: 1}\nnodes:\n  u: a*x\n"
+            "  w: -(a*x)\n  s: u + w\n  L: s**2\nloss: L\n")
+    w = work_exercise(load_text(text, "z.yaml"))
+    assert w.solution.quantities[(1, "value", "s")].zeros == {
+        (): "the terms cancel: u + w = 2 + (-2)"}
+    assert w.solution.quantities[(1, "value", "L")].zeros == {
+        (): "s = 0 (the terms cancel: u + w = 2 + (-2))"}
+    # a merge whose contributions share their reason says it once; no "∂L/∂s = 0 (∂L/∂s = …"
+    assert w.step("du").zeros == {(): "∂L/∂s = 2·s = 0 here: s = 0 (the terms cancel: u + w = "
+                                      "2 + (-2))"}
+    assert w.solution.quantities[(1, "grad", "a")].zeros == {
+        (): "∂L/∂w = 0 and ∂L/∂u = 0 (both: ∂L/∂s = 2·s = 0 here: s = 0 (the terms cancel: "
+            "u + w = 2 + (-2)))"}
+
+
+def test_every_zero_of_every_bundled_exercise_has_a_cause():
+    from tutor.catalog import bundled
+    from tutor.rules import entries, is_zero
+
+    for entry in bundled():
+        w = work(entry.id)
+        for s in w.all_steps:
+            for idx, v in entries(s.value):
+                if is_zero(v):
+                    assert s.zeros.get(idx), (entry.id, s.id, idx)
+
+
 # ─── display forms a student can type back ─────────────────────────────────────────────
 def test_exact_text_is_in_the_answer_grammar():
     from tutor.expr import parse_answer

@@ -191,3 +191,27 @@ def test_solve_json_gives_the_double_nearest_each_exact_value():
     z2 = next(s for s in doc["steps"] if s["id"] == "z2")
     assert z2["exact"] == "[21/50, -17/100]" and z2["value"] == [0.42, -0.17]
     assert set(z2) >= {"id", "phase", "skill", "exact", "value", "formula"}
+
+
+def test_help_shows_no_value_for_a_flag_and_one_line_per_command():
+    """`--grads <bool>` read as if `--grads true` were wanted; a flag takes no value."""
+    r = CliRunner().invoke(app, ["show", "--help"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0 and "--grads" in r.stdout and "<bool>" not in r.stdout
+    top = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80"}).stdout
+    assert "<bool>" not in top
+    assert "│ solve     The whole worked solution, step by step." in top
+
+
+def test_show_draws_the_gradients_once_the_exercise_is_finished(tmp_path, monkeypatch):
+    """DESIGN §3: `tutor show` — the graph with values (and gradients once solved)."""
+    from tutor.progress import Store
+
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
+    before = run("show", "merge-sum")
+    assert before.exit_code == 0 and "grad=" not in before.stdout
+    store = Store()
+    store.finish(store.open_attempt("merge-sum", "", None, 5).id, 5)
+    after = run("show", "merge-sum")
+    assert after.exit_code == 0 and "grad=" in after.stdout
+    assert "you have finished this exercise" in after.stderr
+    assert "grad=" not in run("show", "merge-sum", "--no-grads").stdout

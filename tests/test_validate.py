@@ -330,3 +330,14 @@ def test_booleans_are_not_numbers_in_validate_either():
     assert found[(3, 9)].endswith("got true (true and false are not numbers: write 1 or 0)")
     assert found[(5, 16)] == ('learning_rate: expected a number (0.5, -2 or "1/3"), got true '
                               '(true and false are not numbers: write 1 or 0)')
+
+
+def test_every_code_is_documented_and_listed_by_codes():
+    """The code table of docs/authoring.md and `tutor validate --codes` name every code the
+    program can report (E240 was emitted but missing from both)."""
+    doc = (Path(__file__).parents[1] / "docs" / "authoring.md").read_text(encoding="utf-8")
+    assert [c for c in CODES if f"| {c} |" not in doc] == []
+    r = run("validate", "--codes")
+    assert r.exit_code == 0
+    assert [line.split()[0] for line in r.stdout.splitlines()] == list(CODES)
+    assert run("validate").exit_code == 2

@@ -35,6 +35,28 @@ app = typer.Typer(
 _state = {"traceback": False}
 
 
+def _flags_show_no_type() -> None:
+    """Typer's help prints a type beside every option, `<bool>` beside a flag too, which reads
+    as if `--grads true` were wanted. A flag takes no value, so show none (a no-op on a Typer
+    without that column)."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # pragma: no cover
+        return
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_tutor", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich._tutor = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_show_no_type()
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -116,8 +138,10 @@ def solve(
     student: Optional[str] = typer.Option(None, "--student", help="The student's variant "
                                           "(a stable hash of the id)."),
 ):
-    """The whole worked solution: forward → backward → update, every step with its formula,
-    exact value and decimal value, and the reason for every zero."""
+    """The whole worked solution, step by step.
+
+    Forward → backward → update: every step with its formula, exact value and decimal value,
+    and the reason for every zero."""
     from tutor import writeup
     from tutor.core import work
 
@@ -136,7 +160,7 @@ def solve(
 @handled
 def practice(
     exercise: Optional[str] = typer.Argument(
-        None, help="Bundled id or path; default: the exercise you left unfinished last, "
+        None, metavar="EXERCISE", help="Bundled id or path; default: the exercise you left unfinished last, "
                    "else the next unfinished bundled one."),
     tries: Optional[int] = typer.Option(
         None, "--tries", min=1, max=20, show_default=False,
@@ -225,9 +249,10 @@ def template(
     seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
                                        "variants only)."),
 ):
-    """A blank answer sheet (YAML): the given numbers (as comments), then every step id in
-    order, each with its meaning and shape. Save it, fill it in, grade it with
-    `tutor check EXERCISE SHEET`."""
+    """A blank answer sheet (YAML) to fill in and grade.
+
+    The given numbers (as comments), then every step id in order, each with its meaning and
+    shape. Save it, fill it in, grade it with `tutor check EXERCISE SHEET`."""
     from tutor.core import work
     from tutor.errors import UsageError
     from tutor.sheets import template as make
@@ -268,17 +293,23 @@ def check(
                                  "summary instead: each misconception's total (each student "
                                  "once), its steps, and the other answer notes, with names."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes; 0: one per core "
-                             "(up to 4) for 200 sheets or more, or 8 of an exercise with "
-                             "variants (each student's variant is drawn anew)."),
+                             "(up to 4) from 200 sheets up, or from 8 sheets up for an "
+                             "exercise with variants (each student's variant is drawn anew)."),
 ):
-    """Grade answer sheets: per step correct, wrong, missing, invalid or follow-through (right
-    given your own earlier answers). Exit 0 all correct, 1 anything not, 2 an unreadable sheet."""
+    """Grade answer sheets (files or folders of them).
+
+    Per step: correct, wrong, missing, invalid, or follow-through (right given your own
+    earlier answers). Exit 0 when all are correct, 1 when anything is not, 2 for unreadable
+    input (a sheet, an empty folder, a bad exercise); the other sheets are still graded."""
     from fractions import Fraction
 
     from tutor import check as checking
     from tutor.core import work
     from tutor.sheets import visible
 
+    if summary and format is not CheckFormat.csv:
+        typer.echo("note: --summary goes with --format csv (the class summary is already in "
+                   "the rich report of several sheets and in --format json)", err=True)
     w = None
     if weights is not None:
         w = checking.load_weights(weights, [s.id for s in work(exercise).steps])
@@ -346,7 +377,8 @@ class ValidateFormat(str, Enum):
 @app.command()
 @handled
 def validate(
-    files: List[Path] = typer.Argument(..., metavar="FILES", help="Exercise YAML files, or folders of them."),
+    files: Optional[List[Path]] = typer.Argument(None, metavar="FILES",
+                                                 help="Exercise YAML files, or folders of them."),
     format: ValidateFormat = typer.Option(ValidateFormat.text, "--format", "-f",
                                           help="text (file:line:col: CODE message) or json."),
     ignore: Optional[str] = typer.Option(None, "--ignore",
@@ -354,20 +386,30 @@ def validate(
     no_warnings: bool = typer.Option(False, "--no-warnings", help="Report errors only."),
     strict: bool = typer.Option(False, "--strict", help="Also W305: every single step whose "
                                 "answer a catalogued misconception reproduces."),
+    codes: bool = typer.Option(False, "--codes", help="List every code and what it means."),
 ):
-    """Lint exercise files: every problem at once as `file:line:col: CODE message`
-    (codes in docs/authoring.md). Exit 1 when there is any problem, 2 when a file cannot
-    be read (E000: missing, not UTF-8); the other files are still checked."""
+    """Lint exercise files: every problem at once.
+
+    Each as `file:line:col: CODE message` (`--codes` lists the codes). Exit 1 when there is
+    any problem, 2 when a file cannot be read (E000: missing, not UTF-8); the other files
+    are still checked."""
     import json
 
     from tutor.errors import UsageError
     from tutor.validate import CODES, UNREADABLE, unknown_codes, validate_file
 
+    if codes:
+        for code, meaning in CODES.items():
+            typer.echo(f"{code}  {meaning}")
+        raise typer.Exit(0)
+    if not files:
+        raise UsageError("give one or more exercise files or folders (or --codes to list the "
+                         "codes)")
     skip = {c.strip().upper() for c in (ignore or "").split(",") if c.strip()}
     unknown = unknown_codes(sorted(skip))
     if unknown:
         raise UsageError(f"--ignore: no such code {', '.join(unknown)}; the codes are "
-                         f"{', '.join(CODES)} (docs/authoring.md)")
+                         f"{', '.join(CODES)} (tutor validate --codes says what each means)")
     found, unreadable = [], False
     # a folder stands for the exercise files in it (*.yaml, *.yml)
     files = [g for f in files for g in (sorted(list(f.glob("*.yaml")) + list(f.glob("*.yml")))
@@ -427,8 +469,10 @@ def new(
     directory: Path = typer.Option(Path("."), "--dir", "-d", help="Where to write it."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ):
-    """Scaffold an exercise: a commented, valid YAML file that solves as is, and
-    exercise.schema.json beside it (for editors) when it is not there yet."""
+    """Scaffold an exercise that validates and solves as is.
+
+    A commented YAML file, and exercise.schema.json beside it (for editors) when it is not
+    there yet."""
     from tutor.scaffold import create
 
     path, schema = create(name, kind.value, directory, force)
@@ -447,7 +491,9 @@ class ShowFormat(str, Enum):
 @handled
 def show(
     exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an exercise YAML file."),
-    grads: bool = typer.Option(False, "--grads", "-g", help="Show the gradients too."),
+    grads: Optional[bool] = typer.Option(
+        None, "--grads/--no-grads", "-g", help="Show the gradients too (default: once you "
+        "have finished the exercise in practice)."),
     format: ShowFormat = typer.Option(ShowFormat.text, "--format", "-f",
                                       help="text (the terminal) or dot (Graphviz)."),
     iteration: int = typer.Option(1, "--iteration", "-i", help="Which SGD iteration."),
@@ -455,13 +501,31 @@ def show(
                                        "variants only)."),
     student: Optional[str] = typer.Option(None, "--student", help="The student's variant."),
 ):
-    """The network or graph drawn with its values (and gradients with --grads);
+    """Draw the network or graph with its values.
+
+    With --grads the gradients too (shown by default once you have finished the exercise);
     `--format dot | dot -Tsvg > graph.svg` for Graphviz."""
     from tutor.core import work
     from tutor.show import show as render
 
     w = work(exercise, **_variant_kw(seed, student))
+    if grads is None:  # DESIGN §3: the gradients once the exercise is solved
+        grads = _finished(w.id)
+        if grads:
+            typer.echo("gradients shown: you have finished this exercise (--no-grads hides "
+                       "them)", err=True)
     render(w, grads=grads, fmt=format.value, it=iteration, console=_console())
+
+
+def _finished(exercise_id: str) -> bool:
+    """Whether the user has finished this exercise in practice at least once."""
+    from tutor.progress import Store, StoreError
+
+    try:
+        st = Store().status().get(exercise_id)
+    except StoreError:  # no readable progress store: nothing finished
+        return False
+    return st is not None and st.finished > 0
 
 
 def main() -> None:

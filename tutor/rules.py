@@ -560,8 +560,15 @@ def expr_forward_zeros(ctx: Ctx, out):
         zero = [str(f) for f in e.args if isinstance(f, sp.Symbol) and is_zero(sub.get(f, 1))]
         if zero:
             p = zero[0]
-            return {(): because(f"the factor {p} = 0", ctx.cause("value", p, ()))}
-    return {}
+            return {(): because(f"the factor {_display(p)} = 0", ctx.cause("value", p, ()))}
+    if isinstance(e, sp.Pow) and isinstance(e.base, sp.Symbol) and e.exp.is_positive \
+            and is_zero(sub.get(e.base, 1)):  # s² with s = 0
+        p = str(e.base)
+        return {(): because(f"{_display(p)} = 0", ctx.cause("value", p, ()))}
+    f = expr_forward_formula(ctx)  # the author's expression with its numbers
+    if isinstance(e, sp.Add):  # u + w = 2 + (-2)
+        return {(): f"the terms cancel: {f.symbolic()} = {f.numeric()}"}
+    return {(): f"{f.symbolic()} = {f.numeric()} = 0"}
 
 
 def expr_backward(ctx: Ctx, g):
@@ -604,7 +611,10 @@ def expr_partial(ctx: Ctx, p: str, sub: Mapping):
 
 def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
     if is_zero(g):
-        return because(f"{ctx.node.grad_symbol} = 0", ctx.cause("grad", ctx.node.name, ()))
+        why = ctx.cause("grad", ctx.node.name, ())
+        if why.startswith(f"{ctx.node.grad_symbol} ="):  # it already says ∂L/∂s = 2·s = 0 …
+            return why
+        return because(f"{ctx.node.grad_symbol} = 0", why)
     from tutor.functions import relu_step
 
     for step in local_sym.atoms(relu_step):

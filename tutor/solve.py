@@ -113,6 +113,19 @@ def combine(terms: list[Term]) -> Formula:
     return Formula(" + ".join(parts), tuple(operands), "; ".join(notes))
 
 
+def _joined(causes: list[str]) -> str:
+    """Several contributions' causes as one: 'g1 = 0 (X); g2 = 0 (X)' → 'g1 = 0 and g2 = 0
+    (both: X)' when they share the reason X, else joined with '; '."""
+    import re
+
+    parts = [re.fullmatch(r"(\S+ = 0) \((.*)\)", c) for c in causes]
+    if len(causes) > 1 and all(parts) and len({m[2] for m in parts}) == 1:
+        heads = [m[1] for m in parts]
+        return (" and ".join(heads) + f" ({'both' if len(heads) == 2 else 'all'}: "
+                f"{parts[0][2]})")
+    return "; ".join(causes)
+
+
 def _merge_zeros(terms: list[Term], total: Any) -> dict:
     out = {}
     for idx, v in entries(total):
@@ -120,7 +133,7 @@ def _merge_zeros(terms: list[Term], total: Any) -> dict:
             continue
         causes = [t.zeros.get(idx) for t in terms]
         if all(causes):
-            out[idx] = "; ".join(dict.fromkeys(causes))
+            out[idx] = _joined(list(dict.fromkeys(causes)))
         else:
             parts = " + ".join(fmt(t.value[idx] if idx else t.value) for t in terms)
             out[idx] = f"a true cancellation: the contributions {parts} sum to 0"
