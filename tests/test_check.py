@@ -191,6 +191,22 @@ def test_weights_and_follow_through_credit_are_configurable(tmp_path):
     assert r.exit_code == 2 and "did you mean dW2" in r.stderr
 
 
+def test_a_sheet_that_recorded_the_files_text_hash_is_not_stale(tmp_path):
+    """Sheets made before the hash was of the content carry sha256 of the file's text."""
+    import hashlib
+
+    from tutor.catalog import resolve
+
+    text_sha = hashlib.sha256(Path(resolve(LAB9)).read_text(encoding="utf-8").encode()
+                              ).hexdigest()[:16]
+    assert text_sha == work(LAB9).exercise.text_sha != work(LAB9).exercise.sha
+    p = tmp_path / "old.yaml"
+    p.write_text(re.sub(r'sha: "\w+"', f'sha: "{text_sha}"',
+                        (SHEETS / "lab9-seed003.yaml").read_text()))
+    r, doc = check_json(LAB9, p)
+    assert doc["sheets"][0]["stale"] is False and doc["sheets"][0]["score"] == 24
+
+
 def test_a_sheet_for_an_edited_exercise_is_flagged_and_still_graded(tmp_path):
     p = tmp_path / "old.yaml"
     text = (SHEETS / "lab9-seed003.yaml").read_text()
@@ -543,6 +559,23 @@ def test_a_variant_sheet_is_matched_to_its_student_whatever_the_case_or_spaces(t
     assert line.startswith('student: "alice"  # picks your variant')
 
 
+def test_a_sheet_made_before_ids_were_normalised_is_still_its_students(tmp_path):
+    """'Alice Smith' had seed 742597395 (the id hashed as written); today it is 895194119.
+    A sheet handed out then, with its answers for that variant, is still graded as hers."""
+    from tutor.core import work
+    from tutor.render import fmt
+
+    w = work("lab9-variants", seed=742597395)
+    head = run("template", "lab9-variants", "--seed", "742597395").stdout.split("answers:\n")[0]
+    head = head.replace("student: \"\"", "student: \"Alice Smith\"")
+    assert 'student: "Alice Smith"' in head
+    p = tmp_path / "old.yaml"
+    p.write_text(head + "answers:\n" + "".join(f"  {s.id}: {fmt(s.value)}\n" for s in w.steps))
+    r, doc = check_json("lab9-variants", p)
+    s = doc["sheets"][0]
+    assert (s["seed"], s["score"], s["notes"]) == (742597395, 24, [])
+
+
 def test_a_sheet_named_twice_is_graded_once(tmp_path):
     folder = tmp_path / "cls"
     folder.mkdir()
@@ -625,6 +658,8 @@ def test_control_characters_from_a_sheet_are_shown_escaped_never_sent_raw(tmp_pa
     two = run("check", LAB9, p, SHEETS / "lab9-seed003.yaml").stdout  # the class table too
     assert "\x1b" not in two and two.count("eve\\x1b[31m\\u202e") >= 2
     ET.fromstring(run("check", LAB9, p, "--format", "junit").stdout)  # well-formed XML 1.0
+    p.write_text(text.replace(student, 'student: "eve\\ufffe\\uffff"'))  # not XML characters
+    ET.fromstring(run("check", LAB9, p, "--format", "junit").stdout)
 
 
 def test_a_named_misconception_shows_the_buggy_rule_beside_the_correct_one(tmp_path):

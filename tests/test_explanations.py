@@ -80,6 +80,17 @@ def test_a_graph_node_whose_terms_cancel_says_so_and_so_does_what_it_feeds():
             "u + w = 2 + (-2)))"}
 
 
+def test_a_sum_of_zeros_is_not_called_a_cancellation():
+    from tutor.exercise import load_text
+    from tutor.core import work_exercise
+
+    text = ("id: zz\nkind: graph\ninputs: {x: 0}\nparams: {a: 1, b: 2}\nnodes:\n  u: a*x\n"
+            "  v: b*x\n  w: u + v\n  L: (w-1)**2\nloss: L\n")
+    w = work_exercise(load_text(text, "zz.yaml"))
+    assert w.solution.quantities[(1, "value", "w")].zeros == {
+        (): "every term is 0: u = 0 (the factor x = 0); v = 0 (the factor x = 0)"}
+
+
 def test_every_zero_of_every_bundled_exercise_has_a_cause():
     from tutor.catalog import bundled
     from tutor.rules import entries, is_zero

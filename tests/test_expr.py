@@ -393,3 +393,17 @@ def test_untrusted_text_never_reaches_eval_or_sympify():
         assert not names & {"eval", "exec", "compile", "__import__", "sympify", "parse_expr"}
         assert not attrs & {"sympify", "parse_expr", "S", "load", "unsafe_load", "full_load",
                             "Loader", "FullLoader", "UnsafeLoader"}, module
+
+
+@pytest.mark.parametrize("text", ["1 + 2*[1,2]", "1-2*[1,2]", "[1,2]*2+1", "[1,2]*2 - 1",
+                                  "0.5 - 0.1*[1, 2]", "2*[1,2]-1"])
+def test_a_sum_beside_a_scaled_vector_is_refused_not_misread(text):
+    """1 + 2*[1, 2] is not (1 + 2)·[1, 2]: refused, never graded as [3, 6]."""
+    r = try_parse_answer(text)
+    assert isinstance(r, ParseFailure) and "arithmetic on vectors" in r.message
+
+
+def test_a_bracketed_or_signed_factor_still_scales():
+    assert try_parse_answer("(1+2)*[1,2]").value == (3, 6)
+    assert try_parse_answer("2*-0.5*[1,2]").value == (-1, -2)
+    assert try_parse_answer("1e-3*[1,2]").value == (sp.Rational(1, 1000), sp.Rational(1, 500))

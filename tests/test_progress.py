@@ -235,3 +235,12 @@ def test_an_unstarted_attempt_at_a_finished_exercise_is_not_in_progress(tmp_path
     assert store.drop_unstarted(v.id) is False and store.drop_unstarted(n.id) is False
     assert store.status()["other"].text() == "in progress (0/2)"
     assert {o.exercise for o in store.open_attempts()} == {"lab9", "other"}
+
+
+def test_an_attempt_recorded_under_the_text_hash_is_kept_and_moves_to_the_content_hash(tmp_path):
+    store = Store(tmp_path / "p.sqlite3")
+    a = store.open_attempt("lab9", "texthash", None, 24)
+    store.record(a.id, Answer("z1", "forward", "correct", "[0.6, 0.1]", 0, 0))
+    b = store.open_attempt("lab9", "contenthash", None, 24, same=("texthash",))
+    assert b.id == a.id and not b.changed and list(b.answers) == ["z1"]
+    assert store.open_attempt("lab9", "contenthash", None, 24).id == a.id  # recorded anew

@@ -174,3 +174,4 @@ def test_visible_shows_control_characters_as_escapes_and_leaves_text_alone():
     assert visible("a\tb\rc\x9bd\u202ee") == "a\\x09b\\x0dc\\x9bd\\u202ee"
     assert visible("δ2 = [-0.2192, 0] ⊙ ReLU′") == "δ2 = [-0.2192, 0] ⊙ ReLU′"
     assert visible(None) == ""
+    assert visible("a\ufffeb\u2028c") == "a\\ufffeb\\u2028c"  # not XML characters / a line break

@@ -209,6 +209,7 @@ def test_show_draws_the_gradients_once_the_exercise_is_finished(tmp_path, monkey
     monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
     before = run("show", "merge-sum")
     assert before.exit_code == 0 and "grad=" not in before.stdout
+    assert not (tmp_path / "home").exists()  # showing creates no progress store
     store = Store()
     store.finish(store.open_attempt("merge-sum", "", None, 5).id, 5)
     after = run("show", "merge-sum")

@@ -172,6 +172,17 @@ def test_every_command_refuses_a_step_id_clash_at_compile(cmd, tmp_path, monkeyp
     assert [(p.line, p.col, p.code) for p in validate_file(f)] == [(6, 3, "E230")]
 
 
+def test_a_node_named_d_and_a_constant_is_no_clash():
+    """A constant has no gradient step, so a node dt beside constant t clashes with nothing."""
+    text = ("id: dt\nkind: graph\ninputs: {x: 2}\nparams: {w: 1}\nconstants: {t: 3}\n"
+            "nodes:\n  dt: w*x - t\n  L: dt**2/2\nloss: L\nlearning_rate: 0.1\n")
+    assert validate_text(text, "dt.yaml") == []
+    from tutor.core import work_exercise
+    from tutor.exercise import load_text
+
+    assert [s.id for s in work_exercise(load_text(text, "dt.yaml")).steps] == ["ddt", "dw"]
+
+
 def test_w302_in_a_graph_names_the_relu_input_not_the_relu():
     f = BROKEN / "relu-at-zero-graph.yaml"
     msgs = [p.message for p in validate_file(f) if p.code == "W302"]

@@ -346,10 +346,12 @@ def variant_key(base, sheet: Sheet) -> tuple[Any, str | None]:
     if getattr(base.exercise.spec, "variants", None) is None:
         return None, None
     if sheet.named:
-        from tutor.variants import student_seed
+        from tutor.variants import student_seeds
 
-        own = student_seed(sheet.student, base.id)
+        own, *earlier = student_seeds(sheet.student, base.id)
         note = None
+        if sheet.seed is not None and sheet.seed in earlier:  # made before ids were normalised
+            return ("seed", sheet.seed), None
         if sheet.seed is not None and sheet.seed != own:
             note = (f"seed {sheet.seed} is not {sheet.student}'s variant ({own}): graded "
                     f"against {sheet.student}'s own")
@@ -379,7 +381,7 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
                     if v.step_id in sheet.invalid else v for v in verdicts]
     verdicts = explained(worked, verdicts, memos.setdefault(key, {}))
     warnings = list(sheet.warnings) + unknown_ids(sheet, [s.id for s in worked.steps])
-    stale = bool(sheet.sha) and sheet.sha != worked.exercise.sha
+    stale = bool(sheet.sha) and not worked.exercise.is_version(sheet.sha)
     if stale:
         warnings.append(f"{f}: made for another version of {base.id} (sha {sheet.sha}, the "
                         f"exercise is now {worked.exercise.sha}): graded against the current one")
@@ -394,8 +396,8 @@ def explained(worked, verdicts: list[Verdict], memo: dict | None = None) -> list
     beside the correct one, with the numbers — the engine's own diagnosis
     (tutor.misconceptions.diagnose → Diagnosis.explain, revealing the correct value: the
     report is the teacher's). A misconception found only by making the bug throughout
-    (tutor.grade.diagnose_throughout) is explained as that: the buggy rule made at every
-    step from the given values gives the student's number. ``memo``: one explanation per
+    (tutor.misconceptions.throughout) is explained as that: the buggy rule made at every
+    step from the steps the student got right gives the student's number. ``memo``: one explanation per
     (step, answer, all the answers), across a class."""
     from dataclasses import replace
 
@@ -427,7 +429,7 @@ def explained(worked, verdicts: list[Verdict], memo: dict | None = None) -> list
                 m, step = CATALOGUE[mid], worked.step(v.step_id)
                 ns = names(worked, step)
                 text = (f"{m.name} at {v.step_id}: {m.text('description', ns)}. Made at every "
-                        f"step from the given values, the rule {m.text('buggy', ns)} gives "
+                        f"step from the steps you got right, the rule {m.text('buggy', ns)} gives "
                         f"your {v.step_id} = {fmt(v.value) if v.value is not None else v.answer}"
                         f"; the correct rule {m.text('correct', ns)} gives {fmt(step.value)}.")
             else:

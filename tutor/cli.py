@@ -518,9 +518,12 @@ def show(
 
 
 def _finished(exercise_id: str) -> bool:
-    """Whether the user has finished this exercise in practice at least once."""
-    from tutor.progress import Store, StoreError
+    """Whether the user has finished this exercise in practice at least once (a user who
+    never practised has no store, and `show` does not create one)."""
+    from tutor.progress import Store, StoreError, default_path
 
+    if not default_path().exists():
+        return False
     try:
         st = Store().status().get(exercise_id)
     except StoreError:  # no readable progress store: nothing finished

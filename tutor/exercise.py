@@ -191,6 +191,13 @@ class Exercise:
     file: str
     doc: Any = field(repr=False)  # tutor.yamlio.Document: marks for file:line:col
     sha: str = ""  # content hash, recorded in answer sheets
+    # the hash of the file's text, which sheets and saved attempts recorded before ``sha``
+    # became a hash of the content: still this exercise (16 hex digits; "" when unknown)
+    text_sha: str = ""
+
+    def is_version(self, sha: str) -> bool:
+        """Whether a recorded hash (a sheet's, a saved attempt's) names this exercise."""
+        return bool(sha) and sha in (self.sha, self.text_sha)
 
     @property
     def id(self) -> str:
@@ -405,7 +412,8 @@ def from_document(doc, file: str, text: str = "") -> Exercise:
         raise errors[0]
     spec = SPEC.validate_python(doc.data)
     sha = content_hash(doc.data) if text else ""
-    return Exercise(spec=spec, file=file, doc=doc, sha=sha)
+    text_sha = hashlib.sha256(text.encode()).hexdigest()[:16] if text else ""
+    return Exercise(spec=spec, file=file, doc=doc, sha=sha, text_sha=text_sha)
 
 
 def content_hash(data) -> str:

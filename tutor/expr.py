@@ -181,6 +181,29 @@ def _normalise(text: str) -> str:
         " " if c.isspace() else c for c in text)
 
 
+def _binary_sign(s: str, a: int, b: int) -> int | None:
+    """Where s[a:b] adds or subtracts at the top level (outside brackets): a + or − that is
+    not a sign (first, or after another operator or an opening bracket) nor an exponent's
+    (1e-3). None when there is none."""
+    depth = 0
+    for i in range(a, b):
+        ch = s[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch in "+-" and depth == 0:
+            j = i - 1
+            while j >= a and s[j].isspace():
+                j -= 1
+            if j < a or s[j] in "*/^(+-,[":
+                continue  # a sign
+            if s[j] in "eE" and j > a and (s[j - 1].isdigit() or s[j - 1] == "."):
+                continue  # 1e-3
+            return i
+    return None
+
+
 def _trim(s: str, a: int, b: int) -> tuple[int, int]:
     while a < b and s[a] == " ":
         a += 1
@@ -793,10 +816,15 @@ class _Answer:
         return None
 
     def _factor(self, a: int, b: int) -> sp.Expr:
-        """The number in front of (or after) the bracket."""
+        """The number in front of (or after) the bracket: a product, quotient or power —
+        ``1 + 2*[1, 2]`` is not (1 + 2)·[1, 2], so a + or − between terms is refused."""
         a, b = _trim(self.s, a, b)
         if a == b:
             raise _Syntax("a number is missing before '*'", a)
+        at = _binary_sign(self.s, a, b)
+        if at is not None:
+            raise _Syntax("arithmetic on vectors and matrices is not read, except a number "
+                          "times one (2*[1, 0]): type the entries, e.g. [a, b]", at)
         self._count(1, a)
         return _parse_span(self.s, a, b, {}, answer=True)
 

@@ -242,7 +242,6 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
     out, earlier_bad, zeroed = [], None, None
     for s in steps:
         v = first[s.id]
-        honest = False  # an all-zero answer that is right given the student's earlier ones
         if v.status == "wrong":
             try:
                 fv = recomputed(follow, s.key)
@@ -262,13 +261,12 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
                             f"no follow-through credit: an earlier answer ({zeroed}) is all "
                             f"zeros", earlier_bad)
             elif consistent:
-                honest = True
                 v = Verdict(s.id, "follow_through", v.answer, v.value, s.value, fv,
                             f"right given your earlier answers (first wrong step: "
                             f"{earlier_bad})", earlier_bad)
             else:
                 v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv, v.message)
-        if v.status == "wrong" and zeroed is None and not honest \
+        if v.status == "wrong" and zeroed is None \
                 and is_trivial(v.value, tol) and not is_trivial(s.value, tol):
             zeroed = s.id
         if v.status in ("wrong", "invalid") and earlier_bad is None:

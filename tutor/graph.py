@@ -97,7 +97,8 @@ def compile_errors(ex: Exercise) -> list[InputError]:
 
 def step_id_collisions(ex: Exercise) -> list[InputError]:
     """E230, each located at the name: a graph name that is also the id of another step —
-    ``d<name>`` is the step ∂loss/∂name (a node ``du`` beside ``u``), ``<param>_new`` the
+    ``d<name>`` is the step ∂loss/∂name of an input, parameter or node (a node ``du``
+    beside ``u``; a constant has no such step), ``<param>_new`` the
     update of a parameter (a node ``a_new`` beside param ``a``). Networks name their own
     nodes (z1, h1, W1 …), so only graphs can collide."""
     spec = ex.spec
@@ -110,7 +111,8 @@ def step_id_collisions(ex: Exercise) -> list[InputError]:
     out = []
     for name, sec in names.items():
         clash = None
-        if name.startswith("d") and name[1:] in names and name[1:] != spec.loss:
+        if name.startswith("d") and names.get(name[1:]) in ("inputs", "params", "nodes") \
+                and name[1:] != spec.loss:  # a constant has no gradient step: dt beside t is fine
             clash = f"'{name}' is also the step id of ∂{spec.loss}/∂{name[1:]}"
         elif name.endswith("_new") and names.get(name[:-4]) == "params":
             clash = f"'{name}' is also the step id of the update of {name[:-4]}"

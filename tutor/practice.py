@@ -602,7 +602,8 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
     variant = getattr(worked, "seed", None)
     attempt = store.open_attempt(worked.id, worked.exercise.sha, variant, len(worked.steps),
                                  restart=restart, ref=_ref(exercise),
-                                 student=student if variant is not None else None, tries=tries)
+                                 student=student if variant is not None else None, tries=tries,
+                                 same=(worked.exercise.text_sha,) if worked.exercise.text_sha else ())
     tries = attempt.tries or 3
     session = Session(worked, tries, attempt.answers, attempt.pending)
     cmd = resume_command(exercise, worked, seed, student, tries)

@@ -259,11 +259,14 @@ class Store:
     # ─── attempts ───────────────────────────────────────────────────────────────────────
     def open_attempt(self, exercise: str, sha: str, seed: int | None, n_steps: int,
                      restart: bool = False, ref: str | None = None,
-                     student: str | None = None, tries: int | None = None) -> Attempt:
+                     student: str | None = None, tries: int | None = None,
+                     same: tuple[str, ...] = ()) -> Attempt:
         """The unfinished attempt at this exercise and variant (same content), or a new one.
 
         ``ref`` (a bundled id or an absolute path) and ``student`` say how to open it again;
         ``tries``: the try limit asked for (None: keep the attempt's own, ``Attempt.tries``);
+        ``same``: other hashes that name this content (the text hash recorded before the
+        content hash: such an attempt is kept, and recorded under ``sha`` from now on);
         ``Attempt.changed``: an attempt with answers was abandoned because the file changed."""
         now = time.time()
         changed = False
@@ -273,8 +276,11 @@ class Store:
                 "AND status='open' ORDER BY id DESC", (exercise, seed)).fetchall()
             keep = None
             for aid, a_sha, a_n in rows:
-                if not restart and keep is None and a_sha == sha and a_n == n_steps:
+                if not restart and keep is None and (a_sha == sha or a_sha in same) \
+                        and a_n == n_steps:
                     keep = aid
+                    if a_sha != sha:
+                        self.db.execute("UPDATE attempts SET sha=? WHERE id=?", (sha, aid))
                     continue
                 if not restart and self._started(aid):  # the file changed under it
                     changed = True

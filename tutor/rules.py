@@ -566,6 +566,10 @@ def expr_forward_zeros(ctx: Ctx, out):
         p = str(e.base)
         return {(): because(f"{_display(p)} = 0", ctx.cause("value", p, ()))}
     f = expr_forward_formula(ctx)  # the author's expression with its numbers
+    if isinstance(e, sp.Add) and all(is_zero(t.xreplace(sub)) for t in e.args):
+        zs = sorted(str(n) for n in e.free_symbols if is_zero(sub.get(n, 1)))
+        why = "; ".join(because(f"{_display(n)} = 0", ctx.cause("value", n, ())) for n in zs)
+        return {(): f"every term is 0: {why or f.symbolic() + ' = ' + f.numeric()}"}
     if isinstance(e, sp.Add):  # u + w = 2 + (-2)
         return {(): f"the terms cancel: {f.symbolic()} = {f.numeric()}"}
     return {(): f"{f.symbolic()} = {f.numeric()} = 0"}

@@ -395,7 +395,10 @@ def _scalar_answer(text: str) -> str:
     return text
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0/C1 controls, bidirectional marks and overrides, the line/paragraph separators a terminal
+# may break on, and U+FFFE/U+FFFF (not characters: XML 1.0 refuses them)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                      "\u2066-\u2069\ufffe\uffff]")
 
 
 def visible(text: Any) -> str:

@@ -82,7 +82,7 @@ UNREADABLE = "E000"  # the one code that makes `tutor validate` exit 2, not 1
 
 def unknown_codes(codes) -> list[str]:
     """Each code of ``codes`` that is not one of :data:`CODES`, with a did-you-mean
-    (``--ignore W999``: "W999 (did you mean W303?)")."""
+    (``--ignore W3O1``: "W3O1 (did you mean W301?)")."""
     import difflib
 
     out = []

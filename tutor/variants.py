@@ -50,14 +50,27 @@ def student_key(student: str) -> str:
     return " ".join(str(student).split()).lower()
 
 
+def student_seeds(student: str, exercise_id: str) -> tuple[int, ...]:
+    """The seeds that are this student's own: ``student_seed``, and — for an id with capitals
+    or inner spaces — the seed tutor gave it before ids were normalised (sha256 of the id
+    only stripped), so a sheet handed out then is still the student's own."""
+    own = student_seed(student, exercise_id)
+    old = _seed_of(f"{exercise_id}\n{str(student).strip()}")
+    return (own,) if old == own else (own, old)
+
+
+def _seed_of(text: str) -> int:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 1_000_000_000
+
+
 def student_seed(student: str, exercise_id: str) -> int:
     """A student id → a seed in [0, 10⁹): sha256 of "exercise id, newline, student id".
 
     Stable on every machine and Python version (unlike ``hash()``); the exercise id is part
     of it so one student's variants of different exercises are unrelated. The id is
     normalised first (``student_key``): "Alice", " alice " and "ALICE" are alice."""
-    digest = hashlib.sha256(f"{exercise_id}\n{student_key(student)}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % 1_000_000_000
+    return _seed_of(f"{exercise_id}\n{student_key(student)}")
 
 
 # ─── paths ───────────────────────────────────────────────────────────────────────────────
@@ -432,7 +445,8 @@ def variant_exercise(ex, draws: dict[tuple, Any]):
     except ValidationError as e:
         raise ExerciseError(f"a drawn variant is not a valid exercise: "
                             f"{e.errors()[0]['msg']}", ex.file, code="E044") from None
-    return Exercise(spec=spec, file=ex.file, doc=_VariantDoc(ex.doc, data), sha=ex.sha)
+    return Exercise(spec=spec, file=ex.file, doc=_VariantDoc(ex.doc, data), sha=ex.sha,
+                    text_sha=ex.text_sha)
 
 
 _CACHE: dict[tuple, Any] = {}  # (file, content hash, variants, seed) → Worked or VariantError
