@@ -61,13 +61,18 @@ def test_a_pre_activation_that_cancels_to_zero_says_so():
         (0, 0): "the products and the bias cancel: 0.2 + 0 + 0.1 − 0.4 + 0.1 = 0"}
 
 
-def test_a_graph_node_whose_terms_cancel_says_so_and_so_does_what_it_feeds():
-    from tutor.exercise import load_text
+def graph(inputs: str, params: str, nodes: str):
+    """A small graph exercise, solved."""
     from tutor.core import work_exercise
+    from tutor.exercise import load_text
 
-    text = ("id: z\nkind: graph\ninputs: {x: 2}\nparams: {a: 1}\nnodes:\n  u: a*x\n"
-            "  w: -(a*x)\n  s: u + w\n  L: s**2\nloss: L\n")
-    w = work_exercise(load_text(text, "z.yaml"))
+    text = (f"id: g\nkind: graph\ninputs: {{{inputs}}}\nparams: {{{params}}}\n"
+            f"nodes: {{{nodes}}}\nloss: L\n")
+    return work_exercise(load_text(text, "g.yaml"))
+
+
+def test_a_graph_node_whose_terms_cancel_says_so_and_so_does_what_it_feeds():
+    w = graph("x: 2", "a: 1", "u: a*x, w: -(a*x), s: u + w, L: s**2")
     assert w.solution.quantities[(1, "value", "s")].zeros == {
         (): "the terms cancel: u + w = 2 + (-2)"}
     assert w.solution.quantities[(1, "value", "L")].zeros == {
@@ -81,12 +86,7 @@ def test_a_graph_node_whose_terms_cancel_says_so_and_so_does_what_it_feeds():
 
 
 def test_a_sum_of_zeros_is_not_called_a_cancellation():
-    from tutor.exercise import load_text
-    from tutor.core import work_exercise
-
-    text = ("id: zz\nkind: graph\ninputs: {x: 0}\nparams: {a: 1, b: 2}\nnodes:\n  u: a*x\n"
-            "  v: b*x\n  w: u + v\n  L: (w-1)**2\nloss: L\n")
-    w = work_exercise(load_text(text, "zz.yaml"))
+    w = graph("x: 0", "a: 1, b: 2", "u: a*x, v: b*x, w: u + v, L: (w-1)**2")
     assert w.solution.quantities[(1, "value", "w")].zeros == {
         (): "every term is 0: u = 0 (the factor x = 0); v = 0 (the factor x = 0)"}
 

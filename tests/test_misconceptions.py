@@ -21,6 +21,7 @@ from tutor.core import work, work_exercise
 from tutor.grade import grade
 from tutor.misconceptions import (CATALOGUE, RULES, Diagnosis, annotate, buggy_rules, diagnose,
                                   indistinguishable, local)
+from tutor.render import fmt
 from tutor.solve import solve
 from tutor.steps import SKILLS
 
@@ -110,8 +111,6 @@ def test_each_misconception_is_a_swap_of_entries_of_the_rules_table(mid):
 
 @pytest.mark.parametrize("mid", sorted(CASES))
 def test_the_buggy_rule_gives_the_students_number(mid):
-    from tutor.render import fmt
-
     assert fmt(buggy_value(mid)) == CASES[mid][3]
 
 
@@ -524,6 +523,9 @@ def test_a_sign_flip_made_at_delta3_and_carried_through_is_still_named(tmp_path)
     v = {x.step_id: x for x in grade(w, sheet(LAB9, {"dW2": flipped["dW2"]},
                                               blank=("delta3", "dh2", "delta2")))}
     assert v["dW2"].code == "dW2.loss-sign-flip"
+    assert v["dW2"].explanation.startswith("sign flip (y − ŷ) at dW2: ")
+    assert "Made at every step from the steps you got right" in v["dW2"].explanation
+    assert v["dW2"].explanation.endswith(f"gives {fmt(w.step('dW2').value)}.")
     # but a right delta2 on the way down rules it out at dW2, even with delta3 blank
     v = {x.step_id: x for x in grade(w, sheet(LAB9, {"dW2": flipped["dW2"]},
                                               blank=("delta3",)))}

@@ -379,7 +379,6 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
         verdicts = [Verdict(v.step_id, "invalid", sheet.answers.get(v.step_id),
                             expected=v.expected, message=sheet.invalid[v.step_id])
                     if v.step_id in sheet.invalid else v for v in verdicts]
-    verdicts = explained(worked, verdicts, memos.setdefault(key, {}))
     warnings = list(sheet.warnings) + unknown_ids(sheet, [s.id for s in worked.steps])
     stale = bool(sheet.sha) and not worked.exercise.is_version(sheet.sha)
     if stale:
@@ -389,54 +388,6 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
     return SheetResult(str(f), sheet, tuple(verdicts),
                        score(worked, verdicts, weights, ft_credit), tuple(warnings), stale,
                        seed=getattr(worked, "seed", None), notes=notes)
-
-
-def explained(worked, verdicts: list[Verdict], memo: dict | None = None) -> list[Verdict]:
-    """The verdicts with ``explanation`` filled for each named misconception: the buggy rule
-    beside the correct one, with the numbers — the engine's own diagnosis
-    (tutor.misconceptions.diagnose → Diagnosis.explain, revealing the correct value: the
-    report is the teacher's). A misconception found only by making the bug throughout
-    (tutor.misconceptions.throughout) is explained as that: the buggy rule made at every
-    step from the steps the student got right gives the student's number. ``memo``: one explanation per
-    (step, answer, all the answers), across a class."""
-    from dataclasses import replace
-
-    todo = [i for i, v in enumerate(verdicts) if v.misconceptions and not v.explanation]
-    if not todo:
-        return verdicts
-    from tutor.misconceptions import CATALOGUE, diagnose, names, unshaped
-    from tutor.render import fmt
-
-    memo = {} if memo is None else memo
-    answers = {v.step_id: v.value for v in verdicts if v.value is not None}
-    akey = tuple(sorted((v.step_id, v.answer) for v in verdicts if v.value is not None))
-    out = list(verdicts)
-    for i in todo:
-        v = out[i]
-        mid = v.misconceptions[0]
-        mkey = ("explain", v.step_id, v.answer, mid, akey)
-        text = memo.get(mkey)
-        if text is None:
-            value = v.value if v.value is not None else unshaped(v.answer)
-            try:
-                ds = [d for d in diagnose(worked, v.step_id, value, answers)
-                      if d.misconception.id == mid]
-            except Exception:  # the student's numbers break a rule: name it, no numbers
-                ds = []
-            if ds:
-                text = ds[0].explain(reveal=True)
-            elif mid in CATALOGUE:
-                m, step = CATALOGUE[mid], worked.step(v.step_id)
-                ns = names(worked, step)
-                text = (f"{m.name} at {v.step_id}: {m.text('description', ns)}. Made at every "
-                        f"step from the steps you got right, the rule {m.text('buggy', ns)} gives "
-                        f"your {v.step_id} = {fmt(v.value) if v.value is not None else v.answer}"
-                        f"; the correct rule {m.text('correct', ns)} gives {fmt(step.value)}.")
-            else:
-                text = ""
-            memo[mkey] = text
-        out[i] = replace(v, explanation=text)
-    return out
 
 
 # ─── output ───────────────────────────────────────────────────────────────────────────

@@ -179,7 +179,7 @@ class Verdict:
     wrong_entries: tuple = ()  # for a wrong matrix/vector: the entries off ("dW2[2,1]", …)
     zero_causes: tuple = ()  # "dW2[2,1], dW2[2,2] should be 0, not …: <why it is 0>"
     # for a named misconception: the buggy rule beside the correct one, with the numbers
-    # (tutor.misconceptions.Diagnosis.explain; filled by tutor.check, which reveals answers)
+    # (tutor.misconceptions.annotate / throughout: a grader's report, which reveals answers)
     explanation: str = ""
 
     @property
@@ -274,10 +274,10 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
         out.append(v)
     by_id = {s.id: s for s in steps}
     out = [_with_entries(v, by_id[v.step_id], tol) if v.status == "wrong" else v for v in out]
-    if diagnose:
-        from tutor.misconceptions import annotate
+    if diagnose:  # each step's own bug, then a bug made throughout (from the right steps)
+        from tutor.misconceptions import annotate, throughout
 
-        out = diagnose_throughout(worked, annotate(worked, out))
+        out = throughout(worked, annotate(worked, out))
     return out
 
 
@@ -315,16 +315,6 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
         names, vals = ", ".join(n for n, _ in group), ", ".join(a for _, a in group)
         notes.append(f"{names} should be 0, not {vals}: {why}")
     return replace(v, wrong_entries=tuple(bad), zero_causes=tuple(notes))
-
-
-# ─── misconceptions applied throughout ──────────────────────────────────────────────────
-def diagnose_throughout(worked, verdicts: list[Verdict]) -> list[Verdict]:
-    """Name the misconception of a *wrong* answer that no single-step diagnosis explains,
-    when the bug made at every step — held at the truth where the student wrote the truth —
-    reproduces it (tutor.misconceptions.throughout)."""
-    from tutor.misconceptions import throughout
-
-    return throughout(worked, verdicts)
 
 
 def _leaves_nothing_to_learn(worked, follow, tol: Tolerance) -> str | None:

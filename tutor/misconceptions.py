@@ -574,15 +574,16 @@ def _mask(worked, z: str, it: int, fn: str) -> str:
     q = worked.solution.quantities.get((it, "value", z))
     if q is None or fn != "relu":
         return ""
-    conv = sp.sympify(worked.graph.relu_prime_at_zero, strict=True)
+    return f"{z} = {fmt(q.value)}, so ReLU′({z}) = {fmt(_relu_prime(worked, q.value))}: "
 
-    def d(e):
-        s = sign(e)
-        return sp.Integer(1) if s > 0 else conv if s == 0 else sp.Integer(0)
 
-    v = q.value
-    m = v.applyfunc(d) if isinstance(v, sp.MatrixBase) else d(v)
-    return f"{z} = {fmt(v)}, so ReLU′({z}) = {fmt(m)}: "
+def _relu_prime(worked, v):
+    """ReLU′ at a value (entry by entry), by the engine's own rule: relu_step, with ReLU′(0)
+    the exercise's convention (tutor.functions.resolve_steps)."""
+    conv = worked.graph.relu_prime_at_zero
+    if isinstance(v, sp.MatrixBase):
+        return v.applyfunc(lambda e: resolve_steps(relu_step(e), conv))
+    return resolve_steps(relu_step(v), conv)
 
 
 def _relu_inside(worked, e, v: str, c: str, it: int, gs) -> dict[str, str]:
@@ -605,10 +606,7 @@ def _relu_inside(worked, e, v: str, c: str, it: int, gs) -> dict[str, str]:
     zv = a.args[0].xreplace(sub)
     mask = ""
     if isinstance(a, relu) and zv.is_number:
-        s = sign(zv)
-        m = sp.Integer(1) if s > 0 else sp.sympify(g.relu_prime_at_zero, strict=True) \
-            if s == 0 else sp.Integer(0)
-        mask = f"{zt} = {fmt(zv)}, so {prime}({zt}) = {fmt(m)}: "
+        mask = f"{zt} = {fmt(zv)}, so {prime}({zt}) = {fmt(_relu_prime(worked, zv))}: "
     local, d = pretty(sp.diff(e, sv)), f"∂{c}/∂{v}"
     return {"z": zt, "h": c, "dz": gs(v), "dh": gs(c), "mask": mask,
             "mask_buggy": f"{gs(v)} without the {prime}({zt}) factor",
@@ -739,9 +737,8 @@ def _diagnose(worked, step, value, own) -> list[Diagnosis]:
                     break
         if found is not None:
             out.append(found)
-    found = {d.misconception.id for d in out}
-    hidden = {s for d in out for s in d.misconception.subsumes if s in found}
-    out = [d for d in out if d.misconception.id not in hidden]  # the most specific name only
+    keep = most_specific([d.misconception.id for d in out])
+    out = [d for d in out if d.misconception.id in keep]
     if out:
         ns = tuple(names(worked, step).items())
         out = [replace(d, names=ns) for d in out]
@@ -762,6 +759,14 @@ def diagnose(worked, step_id: str, value, answers: Mapping[str, Any] | None = No
     return _diagnose(worked, step, value, _own_quantities(worked, step, answers))
 
 
+def most_specific(ids: list[str]) -> tuple[str, ...]:
+    """The misconception ids without those another one in the list is a special case of
+    (``Misconception.subsumes``): forgetting the penalty path *is* keeping one consumer of a
+    merge, and the specific name says which."""
+    hidden = {s for m in ids if m in CATALOGUE for s in CATALOGUE[m].subsumes}
+    return tuple(m for m in ids if m not in hidden)
+
+
 def unshaped(text: Any) -> Any:
     """An answer parsed but not put in the step's shape (a tuple for a vector or matrix):
     what ``diagnose`` compares in each bug's own shape when the answer has the wrong shape
@@ -776,7 +781,10 @@ def unshaped(text: Any) -> Any:
 
 def annotate(worked, verdicts: list) -> list:
     """The verdicts with ``misconceptions`` filled (catalogue ids) for wrong, follow-through
-    and wrong-shape answers. One solve from all the student's answers serves every step."""
+    and wrong-shape answers, and ``explanation``: the first one's buggy rule beside the
+    correct one, with the numbers and the correct value (Diagnosis.explain — for a grader's
+    report, which reveals answers). One solve from all the student's answers serves every
+    step."""
     from tutor.solve import solve
 
     todo = {i for i, v in enumerate(verdicts) if v.status in ("wrong", "follow_through", "invalid")}
@@ -800,7 +808,8 @@ def annotate(worked, verdicts: list) -> list:
             if value is not None:
                 ds = _diagnose(worked, worked.step(v.step_id), value, own)
                 if ds:
-                    v = replace(v, misconceptions=tuple(d.misconception.id for d in ds))
+                    v = replace(v, misconceptions=tuple(d.misconception.id for d in ds),
+                                explanation=ds[0].explain(reveal=True))
         out.append(v)
     return out
 
@@ -913,9 +922,18 @@ def throughout(worked, verdicts: list) -> list:
                     found.append(mid)
                     break
         if found:
-            hidden = {s for m in found for s in CATALOGUE[m].subsumes if s in found}
-            out[i] = replace(v, misconceptions=tuple(m for m in found if m not in hidden))
+            ids = most_specific(found)
+            out[i] = replace(v, misconceptions=ids, explanation=_made_throughout(
+                worked, step, CATALOGUE[ids[0]], v.value))
     return out
+
+
+def _made_throughout(worked, step, m: Misconception, value) -> str:
+    """Why a bug found only by ``throughout`` explains the answer, in the rules' words."""
+    ns = names(worked, step)
+    return (f"{m.name} at {step.id}: {m.text('description', ns)}. Made at every step from the "
+            f"steps you got right, the rule {m.text('buggy', ns)} gives your {step.id} = "
+            f"{fmt(value)}; the correct rule {m.text('correct', ns)} gives {fmt(step.value)}.")
 
 
 def indistinguishable(worked) -> list[tuple[str, str]]:

@@ -436,7 +436,7 @@ def _point(number: str) -> str:
 
 # why a value is 0 (the engine's words, tutor.rules) → where to look, without the value
 _POINTERS = [(re.compile(a), b) for a, b in (
-    (r"dead ReLU: (?P<z>.+?) = (?P<v>\S+) [≤<] 0(, so ReLU′ = 0)?",
+    (r"dead ReLU: (?P<z>.+?) = (?P<v>\S+) < 0(, so ReLU′ = 0)?",
      "check whether this ReLU is active: {z} = {v}"),
     (r"(?P<z>.+?) = 0 exactly: the boundary\b.*",
      "{z} = 0 exactly: check this exercise's ReLU′(0) convention"),
