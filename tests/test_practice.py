@@ -853,3 +853,17 @@ def test_a_number_times_a_vector_as_the_formula_writes_it():
     assert fb.lines[0] == ("Not read: arithmetic on vectors and matrices is not read, except a "
                            "number times one (2*[1, 0]): type the entries, e.g. [a, b] (at "
                            "character 13). No try used.")
+
+
+def test_every_zero_cause_of_the_bundled_exercises_has_its_own_pointer():
+    """practice's pointer() reads the engine's cause wording: a reworded cause must not fall
+    back, unnoticed, to the generic hint."""
+    from tutor.catalog import bundled
+    from tutor.core import work
+    from tutor.practice import pointer
+
+    causes = {why for e in bundled() for s in work(e.id).all_steps for why in s.zeros.values()}
+    assert len(causes) > 20
+    assert [c for c in causes if pointer(c) == "look at each factor of the formula"] == []
+    assert pointer("dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0") == \
+        "check whether this ReLU is active: z2[2] = -0.17"
