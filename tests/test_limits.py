@@ -34,7 +34,7 @@ CASES = {
     "division-by-zero": (graph(0, "L: 1/a"), "5:6", "L: a division by zero"),
     "root-of-negative": (graph(-1, "L: sqrt(a)"), "5:6", "L: not a real number"),
     "exp-tower": (graph(1, "L: exp(exp(exp(exp(exp(100*a)))))"), "5:6",
-                  "L: larger than 1e+300 in size"),
+                  "L: e^z with |z| about 2.69e+43: at most 10,000 can be computed exactly"),
     "powers-across-nodes": (graph(2, "u: a**900", "v: u**1000", "w: v**1000", "L: w**1000"),
                             "6:6", "v: larger than 1e+300 in size"),
     "tiny-powers-across-nodes": (graph('"1/3"', "u: a**1000", "v: u**1000", "L: v**1000"),

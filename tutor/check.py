@@ -288,21 +288,86 @@ _WORKER: dict = {}
 
 def _parallel(ctx, jobs: int, state: _State, files: list[Path], progress) -> list[SheetResult]:
     """Grade in ``jobs`` forked workers; results come back light (no SymPy values for the
-    base variant: the parent fills ``expected`` in from its own steps)."""
+    base variant: the parent fills ``expected`` in from its own steps).
+
+    Each worker has a pipe of its own and is handed one part at a time; no lock or queue is
+    shared, so nothing can be left held by a worker that dies. Workers ignore SIGINT: Ctrl-C
+    (sent to the whole foreground process group) reaches the parent only, which kills every
+    worker at once (SIGKILL) and lets KeyboardInterrupt go on to the CLI (exit 130) — no
+    worker traceback, no waiting for a part to finish, no hang."""
+    from multiprocessing.connection import wait
+
     _WORKER["state"] = state
     chunk = max(1, min(50, len(files) // (jobs * 4) or 1))
     parts = [files[i:i + chunk] for i in range(0, len(files), chunk)]
-    results: list[SheetResult] = []
+    out: list = [None] * len(parts)
     by_id = {s.id: s.value for s in state.base.steps}
+    workers: list = []  # (process, parent end of its pipe)
+    done = 0
     try:
-        with ctx.Pool(jobs) as pool:
-            for packed in pool.imap(_grade_part, parts):
-                results.extend(_unpack(p, by_id) for p in packed)
+        todo = iter(range(len(parts)))
+        for _ in range(min(jobs, len(parts))):
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_worker_main, args=(theirs, parts), daemon=True)
+            proc.start()
+            theirs.close()
+            workers.append((proc, mine))
+            mine.send(next(todo))
+        busy = {conn: proc for proc, conn in workers}
+        while busy:
+            for conn in wait(list(busy)):
+                try:
+                    kind, index, payload = conn.recv()
+                except EOFError:
+                    raise RuntimeError("a grading worker ended unexpectedly "
+                                       f"(exit status {busy[conn].exitcode})") from None
+                if kind == "error":
+                    raise RuntimeError(f"a grading worker failed: {payload}")
+                out[index] = [_unpack(p, by_id) for p in payload]
+                done += len(payload)
                 if progress:
-                    progress(len(results), len(files))
+                    progress(done, len(files))
+                nxt = next(todo, None)
+                conn.send(nxt)
+                if nxt is None:
+                    del busy[conn]
     finally:
         _WORKER.clear()
-    return results
+        for proc, conn in workers:
+            if proc.is_alive():
+                proc.kill()
+        for proc, conn in workers:
+            proc.join(1)
+            conn.close()
+    return [r for part in out for r in part]
+
+
+def _worker_main(conn, parts: list[list[Path]]) -> None:
+    """A forked grading worker: grade the part whose index the parent sends, send the
+    results back, until it sends None. Never runs the parent's exit handlers (os._exit)."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    status = 0
+    try:
+        while True:
+            index = conn.recv()
+            if index is None:
+                break
+            try:
+                payload = _grade_part(parts[index])
+            except BaseException as exc:  # a bug: the parent says so
+                conn.send(("error", index, f"{type(exc).__name__}: {exc}"))
+                break
+            conn.send(("ok", index, payload))
+    except (EOFError, OSError):  # the parent is gone
+        status = 1
+    finally:
+        try:
+            conn.close()
+        finally:
+            os._exit(status)
 
 
 def _grade_part(part: list[Path]) -> list[tuple]:

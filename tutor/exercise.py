@@ -31,6 +31,15 @@ from tutor.errors import ExerciseError, InputError
 Num = Union[int, Decimal, str]
 Vector = list[Num]
 Matrix = list[list[Num]]
+# A network's size (E211, author_errors): every vector or matrix of a network at most
+# MAX_SIDE long each way (the schema says so too: editors flag a 65th entry), and its
+# parameters × examples × iterations at most MAX_NETWORK — far beyond a hand computation
+# (the bundled exercises have at most 35 parameters), and solved in about 3 s at worst.
+MAX_SIDE = 64
+MAX_NETWORK = 1_000
+_SIDE = {"maxItems": MAX_SIDE}
+NVector = Annotated[list[Num], Field(json_schema_extra=_SIDE)]
+NMatrix = Annotated[list[NVector], Field(json_schema_extra=_SIDE)]
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "ce")
@@ -67,13 +76,34 @@ def whole(**bounds) -> Any:
 Whole = whole()
 
 
+def _given(*keys: str) -> dict:
+    """JSON Schema: every one of ``keys`` is there and not null."""
+    return {"required": list(keys), "properties": {k: {"not": {"type": "null"}} for k in keys}}
+
+
 class ToleranceSpec(_Model):
-    """How close an answer must be. ``decimals: 4`` accepts |answer − exact| ≤ 10⁻⁴."""
+    """How close an answer must be: one of ``decimals: d`` (|answer − exact| ≤ 10⁻ᵈ),
+    ``sig: n`` (n significant digits) or ``abs``/``rel`` (|answer − exact| ≤ abs +
+    rel·|exact|, both ≥ 0, not both 0). The rules the types cannot say are checked by
+    :func:`author_errors` (E014–E016) and said here for editors."""
+
+    model_config = ConfigDict(json_schema_extra={
+        # E016: one kind of tolerance (decimals would silently win over sig, abs and rel)
+        "not": {"anyOf": [_given("decimals", "sig"), _given("decimals", "abs"),
+                          _given("decimals", "rel"), _given("sig", "abs"),
+                          _given("sig", "rel")]},
+        # E015: something other than exact equality (abs and rel both 0 accept nothing
+        # but the exact value: every decimal answer of σ, exp or log would be wrong)
+        "anyOf": [_given("decimals"), _given("sig"),
+                  {"required": ["abs"], "properties": {"abs": {"not": {"enum": [0, None]}}}},
+                  {"required": ["rel"], "properties": {"rel": {"not": {"enum": [0, None]}}}}]})
 
     decimals: Optional[whole(ge=0, le=30)] = None
     sig: Optional[whole(ge=1, le=30)] = None
-    rel: Optional[Num] = None
-    abs: Optional[Num] = None
+    rel: Optional[Num] = Field(None, json_schema_extra={"minimum": 0},
+                               description="relative tolerance (≥ 0): |error| ≤ rel·|exact|")
+    abs: Optional[Num] = Field(None, json_schema_extra={"minimum": 0},
+                               description="absolute tolerance (≥ 0), added to rel·|exact|")
 
 
 class Conventions(_Model):
@@ -82,15 +112,20 @@ class Conventions(_Model):
 
 
 class Layer(_Model):
-    W: Matrix = Field(description="column layout: (out, in); row layout: (in, out)")
-    b: Union[Vector, Num] = Field(description="one bias per output unit")
+    # E019: a slope only with activation leaky_relu (the default activation is identity)
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"activation": {"not": {"const": "leaky_relu"}}}},
+        "then": {"properties": {"slope": {"type": "null"}}}})
+
+    W: NMatrix = Field(description="column layout: (out, in); row layout: (in, out)")
+    b: Union[NVector, Num] = Field(description="one bias per output unit")
     activation: Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"] = "identity"
     slope: Optional[Num] = Field(None, description="leaky_relu slope α (default 0.01)")
 
 
 class NetworkIteration(_Model):
-    input: Optional[Union[Vector, Matrix]] = None
-    target: Optional[Union[Num, Vector, Matrix]] = None
+    input: Optional[Union[NVector, NMatrix]] = None
+    target: Optional[Union[Num, NVector, NMatrix]] = None
 
 
 class Draw(_Model):
@@ -151,8 +186,12 @@ class _Common(_Model):
     title: str = ""
     source: Optional[str] = None
     notes: Optional[str] = None
-    learning_rate: Optional[Num] = None
-    ask: list[Literal["forward", "backward", "inputs", "update"]] = ["backward"]
+    learning_rate: Optional[Num] = Field(
+        None, json_schema_extra={"minimum": 0},
+        description="the SGD step size η (> 0; 0 is a warning: the update changes nothing)")
+    ask: list[Literal["forward", "backward", "inputs", "update"]] = Field(
+        ["backward"], json_schema_extra={"minItems": 1},
+        description="the phases asked (at least one)")
     tolerance: Optional[ToleranceSpec] = None
     conventions: Conventions = Conventions()
     variants: Optional[Variants] = Field(None, description="randomized variants per student")
@@ -161,9 +200,9 @@ class _Common(_Model):
 class NetworkSpec(_Common):
     kind: Literal["network"]
     layout: Literal["column", "row"] = "column"
-    input: Union[Vector, Matrix] = Field(
+    input: Union[NVector, NMatrix] = Field(
         description="a vector, or a batch: one example per column (row layout: per row)")
-    target: Union[Num, Vector, Matrix]
+    target: Union[Num, NVector, NMatrix]
     layers: list[Layer] = Field(min_length=1, max_length=12)
     loss: Literal["mse", "sse", "half_sse", "bce", "ce"]
     iterations: Optional[list[NetworkIteration]] = Field(None, max_length=10)
@@ -411,6 +450,9 @@ def from_document(doc, file: str, text: str = "") -> Exercise:
     if errors:
         raise errors[0]
     spec = SPEC.validate_python(doc.data)
+    errors = [e for e in author_errors(spec, doc, file) if not e.code.startswith("W")]
+    if errors:  # a negative tolerance, ask: [], a slope on relu, a network too large …
+        raise errors[0]
     sha = content_hash(doc.data) if text else ""
     text_sha = hashlib.sha256(text.encode()).hexdigest()[:16] if text else ""
     return Exercise(spec=spec, file=file, doc=doc, sha=sha, text_sha=text_sha)
@@ -473,11 +515,150 @@ def spec_errors(doc, file: str) -> list[InputError]:
             m = doc.key_marks.get(loc) if e["type"] == "extra_forbidden" else None
             m = m or where(loc)
             code = {"extra_forbidden": "E010", "missing": "E011"}.get(e["type"], "E012")
+            if loc[:1] == ("tolerance",) and e["type"] in _RANGE:
+                code = "E014"  # decimals/sig out of range: a tolerance out of range
             msg = _message(e, cls, data) if len(errs) == 1 else _union_message(loc, errs)
             out.append(ExerciseError(msg, file, m.line if m else 1, m.col if m else 1,
                                      code=code))
         return out_of_range + out
     return out_of_range
+
+
+_RANGE = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+
+
+def author_errors(spec, doc, file: str) -> list[InputError]:
+    """What a sound model may still get wrong, each located, in file order: values the
+    types allow but no exercise means (E014–E019: a tolerance that grades every answer
+    wrong, a negative learning rate, nothing asked, an option that does not apply), a
+    network too large for hand computation (E211), and warnings (codes W…): a learning
+    rate of 0 (W307), a convention stated where it cannot apply (W308). The loader raises
+    the first error; ``tutor validate`` reports them all."""
+    out: list[InputError] = []
+
+    def add(code: str, msg: str, path: tuple, key: bool = False):
+        m = (doc.key_marks.get(path) if key else None) or doc.mark(path)
+        out.append(ExerciseError(msg, file, m.line if m else 1, m.col if m else 1, code=code))
+
+    t = spec.tolerance
+    if t is not None:
+        given = [k for k in ("decimals", "sig", "abs", "rel") if getattr(t, k) is not None]
+        first = given[0] if given else None
+        if first in ("decimals", "sig"):
+            for k in given[1:]:
+                add("E016", f"tolerance: {first} and {k} are both given; {first} would be used "
+                    f"and {k} ignored. Give one kind: decimals: d (|error| ≤ 10⁻ᵈ), sig: n "
+                    "(n significant digits), or abs/rel (|error| ≤ abs + rel·|exact|)",
+                    ("tolerance", k), key=True)
+        else:
+            signs = {k: _sign(getattr(t, k)) for k in ("abs", "rel")
+                     if getattr(t, k) is not None}
+            for k, sg in signs.items():
+                if sg is not None and sg < 0:
+                    add("E014", f"tolerance.{k}: {shown(getattr(t, k))} is negative: no answer "
+                        "would be within it, not even the exact one (a tolerance is ≥ 0)",
+                        ("tolerance", k))
+            if all(sg == 0 for sg in signs.values()):
+                what = ("abs and rel are both 0" if len(signs) == 2 else
+                        f"{next(iter(signs))} is 0 and {'rel' if 'abs' in signs else 'abs'} "
+                        "is not given" if signs else "it gives no decimals, sig, abs or rel")
+                add("E015", f"tolerance: {what}, so only the exact value is accepted: a decimal "
+                    "answer of σ, exp or log (every irrational value) is graded wrong. Give "
+                    "decimals: 4, sig: 3, or a positive abs or rel", ("tolerance",))
+    if spec.learning_rate is not None:
+        sg = _sign(spec.learning_rate)
+        if sg is not None and sg < 0:
+            add("E017", f"learning_rate: {shown(spec.learning_rate)} is negative: the update "
+                "θ − η·∂L/∂θ would climb the loss (the learning rate is > 0)",
+                ("learning_rate",))
+        elif sg == 0:
+            add("W307", "learning_rate: 0 makes every update θ − 0·∂L/∂θ = θ: the new "
+                "parameters equal the old (a learning rate is > 0)", ("learning_rate",))
+    if not spec.ask:
+        add("E018", "ask: [] asks nothing: list at least one of forward, backward, inputs, "
+            "update (or leave ask out: backward)", ("ask",))
+    data = doc.data if isinstance(doc.data, dict) else {}
+    conventions = data.get("conventions")
+    stated = isinstance(conventions, dict) and "relu_prime_at_zero" in conventions
+    if spec.kind == "network":
+        for i, layer in enumerate(spec.layers):
+            if layer.slope is not None and layer.activation != "leaky_relu":
+                add("E019", f"layer {i + 1}: slope applies to activation leaky_relu only, and "
+                    f"this layer's activation is {layer.activation}: remove slope or write "
+                    "activation: leaky_relu", ("layers", i, "slope"), key=True)
+        has_relu = any(layer.activation == "relu" for layer in spec.layers)
+        out += _size_errors(spec, doc, file)
+    else:
+        has_relu = any(re.search(r"(?<![A-Za-z0-9_])relu\s*\(", str(e))
+                       for e in spec.nodes.values())
+    if stated and not has_relu:
+        where = "layer" if spec.kind == "network" else "node"
+        add("W308", f"conventions.relu_prime_at_zero does not apply: no {where} uses relu "
+            "(ReLU′(0) is never needed; leaky_relu′(0) is its slope)",
+            ("conventions", "relu_prime_at_zero"), key=True)
+    return sorted(out, key=lambda e: (e.line or 0, e.col or 0))
+
+
+def _sign(value: Any) -> Optional[int]:
+    """-1, 0 or 1 for a file number; None when it is not a number (reported elsewhere)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, Decimal)):
+        return (value > 0) - (value < 0)
+    try:
+        from tutor.functions import sign
+
+        return sign(number(value))
+    except Exception:  # an expression that does not parse or is no real number: E231/E240
+        return None
+
+
+def _size_errors(spec, doc, file: str) -> list[InputError]:
+    """E211: a network larger than anything computed by hand. First a side longer than
+    MAX_SIDE (the first one in the file), else parameters × examples × iterations over
+    MAX_NETWORK. Shapes that do not chain are the compiler's (E205/E206)."""
+
+    def located(msg, path, key=False):
+        m = (doc.key_marks.get(path) if key else None) or doc.mark(path)
+        return [ExerciseError(msg, file, m.line if m else 1, m.col if m else 1, code="E211")]
+
+    def rows(v):
+        return v if isinstance(v, list) and v and all(isinstance(r, list) for r in v) else None
+
+    sides = [(("input",), spec.input), (("target",), spec.target)]
+    for i, layer in enumerate(spec.layers):
+        sides += [(("layers", i, "W"), layer.W), (("layers", i, "b"), layer.b)]
+    for k, it in enumerate(spec.iterations or []):
+        sides += [(("iterations", k, "input"), it.input), (("iterations", k, "target"), it.target)]
+    for path, v in sides:
+        if not isinstance(v, list):
+            continue
+        long = [len(v)] + [len(r) for r in v if isinstance(r, list)]
+        if max(long) > MAX_SIDE:
+            return located(f"{'.'.join(map(str, path))}: {max(long)} entries along one side; a "
+                           f"network's vectors and matrices have at most {MAX_SIDE} (this is "
+                           "far beyond a hand computation)", path)
+    params = sum(len(layer.W) * max((len(r) for r in layer.W), default=0) +
+                 (len(layer.b) if isinstance(layer.b, list) else 1) for layer in spec.layers)
+
+    def examples(x):
+        m = rows(x)
+        if m is None:
+            return 1
+        return len(m) if spec.layout == "row" else max(len(r) for r in m)
+
+    batch = max([examples(spec.input)] + [examples(it.input) for it in spec.iterations or []
+                                          if it.input is not None])
+    steps = max(1, len(spec.iterations or []))
+    size = params * batch * steps
+    if size > MAX_NETWORK:
+        parts = [f"{params:,} parameters"] + ([f"{batch} examples"] if batch > 1 else []) + \
+            ([f"{steps} iterations"] if steps > 1 else [])
+        total = f" = {size:,}" if len(parts) > 1 else ""
+        return located(f"the network is too large to work by hand: {' × '.join(parts)}{total}; "
+                       f"at most {MAX_NETWORK:,} (parameters × examples × iterations) are "
+                       "allowed", ("layers",), key=True)
+    return []
 
 
 def _huge_numbers(v: Any, path: tuple):

@@ -23,6 +23,14 @@ many nodes, long literals, powers whose exponent or result would be huge, big nu
 roots and logarithms (SymPy factors them), and deeply nested irrational arithmetic such as
 σ(σ(σ(…))) (SymPy's evaluation of it is exponential in the nesting). See the MAX_* limits.
 
+Roots of high degree — ``0.092^0.1234567`` is (23/250)^(1234567/10000000), a 10,000,000th
+root, and products or powers of roots whose degrees multiply — are not computed exactly
+(SymPy takes integer q-th roots: minutes). In an answer, which only needs a value to
+compare at a tolerance, such a power or product is evaluated numerically to ``DIGITS``
+significant digits (an ``sp.Float``); in an exercise's expression it is refused at the
+operator. Whatever slips past the limits still meets a wall-clock budget (``MAX_SECONDS``)
+checked at every node of the tree.
+
 Every failure is a :class:`tutor.errors.ExprError` with a message for the user and, when
 known, the 0-based character ``offset`` of the problem.
 """
@@ -32,6 +40,7 @@ import ast
 import difflib
 import keyword
 import re
+import time
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
@@ -62,6 +71,11 @@ MAX_EXP_ARGUMENT = 10_000  # |z| in exp(z) / sigmoid(z) when z is a number
 MAX_LEVELS = 5  # nesting of functions/powers of irrational numbers (see _Builder._account)
 MAX_WORK = 16_384  # their estimated cost: sum of subtree size * 4**level
 MAX_ENTRIES = 1_000  # numbers in one answer
+MAX_ROOT_DEGREE = 1_000  # q in a**(p/q) computed exactly (SymPy takes q-th roots: seconds
+#                          for q = 10**6); beyond it an answer's power is evaluated to
+#                          DIGITS digits, an exercise's is refused
+DIGITS = 50  # significant digits of an answer's value evaluated numerically
+MAX_SECONDS = 1.0  # wall-clock budget of one expression's construction (a last resort)
 
 # In answers only (an exercise file may name a node ``e``; an answer has no names): the
 # notation the tutor itself writes — ``ln`` in BCE's formula, ``e`` in σ(z) = 1/(1 + e^(−z)).
@@ -439,6 +453,7 @@ class _Builder:
         self.sizes: dict[ast.AST, int] = {}  # nodes in each subtree
         self.work = 0  # the cost estimate of those operations (see _account)
         self.irrational: set[ast.AST] = set()  # nodes whose value is an irrational number
+        self.deadline = time.monotonic() + MAX_SECONDS
 
     def fail(self, message: str, node_or_offset) -> ExprError:
         off = node_or_offset if isinstance(node_or_offset, int) else self.src.at(node_or_offset)
@@ -449,6 +464,9 @@ class _Builder:
         if method is None:
             return self._other(node)
         value = method(node)
+        if time.monotonic() > self.deadline:
+            raise self.fail("too much to compute in this expression: simplify it or give "
+                            "its value", node)
         self._account(node, value)
         return value
 
@@ -534,11 +552,13 @@ class _Builder:
         elif op is ast.Sub:
             value = left - right
         elif op is ast.Mult:
+            left, right = self._merging_degrees(left, right, node, "*")
             self._merging_roots(left, right, node, "*")
             value = left * right
         elif op is ast.Div:
             if right.is_number and right.is_zero:
                 raise self.fail("division by zero", self._operator_offset(node, "/"))
+            left, right = self._merging_degrees(left, right, node, "/")
             self._merging_roots(left, right, node, "/")
             value = left / right
         else:
@@ -556,8 +576,65 @@ class _Builder:
                                 f"{MAX_ROOT_BITS} bits under one root)", where)
             self._factoring(a + b, "a root of", where)
 
+    def _merging_degrees(self, left: sp.Expr, right: sp.Expr, node: ast.BinOp, sym: str):
+        """A product or quotient of roots of one number merges them, its degree the product
+        of theirs at worst (2^(1/999)·2^(1/998) = 2^(1997/997002)): beyond MAX_ROOT_DEGREE an
+        answer's operands are evaluated numerically, an exercise's refused."""
+        a, b = _root_degree(left), _root_degree(right)
+        if a == 1 or b == 1 or a * b <= MAX_ROOT_DEGREE:
+            return left, right
+        where = self._operator_offset(node, sym)
+        if not self.answer:
+            raise self.fail(f"roots of too high a degree multiplied together (degree "
+                            f"{a}·{b}, at most {MAX_ROOT_DEGREE:,} exactly): round a number",
+                            where)
+        return self._numeric(left, where), self._numeric(right, where)
+
+    def _numeric(self, x: sp.Expr, where: int) -> sp.Expr:
+        """``x`` (a number) as an sp.Float of DIGITS significant digits."""
+        if x.is_Float or x.is_Rational:
+            return x
+        v = x.evalf(DIGITS + 10)
+        if not v.is_Float:
+            if v.is_number and v.is_extended_real is False:
+                raise self.fail("the value is not a real number", where)
+            raise self.fail("cannot evaluate this number", where)
+        return sp.Float(v, DIGITS)
+
+    def _numeric_power(self, base: sp.Expr, exp: sp.Expr, where: int) -> sp.Expr:
+        """base**exp for numbers, evaluated to DIGITS significant digits (a high-degree root:
+        an answer needs its value, not its exact form)."""
+        b, e = self._numeric(base, where), self._numeric(exp, where)
+        if b.is_negative:
+            raise self.fail("a negative number to a fractional power is not a real number",
+                            where)
+        if b.is_zero:
+            if e.is_negative:
+                raise self.fail("division by zero (0 to a negative power)", where)
+            return sp.Integer(0)
+        v = sp.Float(b, DIGITS + 10) ** sp.Float(e, DIGITS + 10)
+        if not v.is_Float:
+            raise self.fail("cannot evaluate this power", where)
+        return sp.Float(v, DIGITS)
+
     def _power(self, base: sp.Expr, exp: sp.Expr, node: ast.BinOp) -> sp.Expr:
         where = self._operator_offset(node, "**")
+        if exp.is_Rational and not exp.is_Integer:
+            degree = int(exp.q) * _root_degree(base)
+            if degree > MAX_ROOT_DEGREE:
+                if not self.answer:
+                    raise self.fail(f"a root of too high a degree: {_short(str(degree), 20)} "
+                                    f"(at most {MAX_ROOT_DEGREE:,} exactly): round the "
+                                    f"exponent, or write fewer digits", where)
+                if base.is_number:
+                    size = _magnitude(exp)
+                    if size > MAX_POWER_EXPONENT:
+                        raise self.fail(f"exponent too large (at most {MAX_POWER_EXPONENT} "
+                                        f"in size)", where)
+                    if _bits(base) * size > MAX_POWER_BITS:
+                        raise self.fail(f"power too large: the result would have more than "
+                                        f"{MAX_POWER_BITS:,} bits", where)
+                    return self._numeric_power(base, exp, where)
         if exp.is_number:
             size = _magnitude(exp)
             if size > MAX_POWER_EXPONENT:
@@ -651,6 +728,13 @@ class _Builder:
                             f"in size)", node.args[0])
         if name in ("relu", "leaky_relu"):
             self._check_sign(name, args[0], node.args[0])
+        if name == "sqrt" and 2 * _root_degree(args[0]) > MAX_ROOT_DEGREE:
+            where = self.src.at(node.args[0])
+            if not self.answer:
+                raise self.fail(f"the square root of a root of too high a degree (at most "
+                                f"{MAX_ROOT_DEGREE:,} exactly): round a number", where)
+            if args[0].is_number:
+                return self._numeric_power(args[0], sp.Rational(1, 2), where)
         if name in ("sqrt", "log"):
             self._factoring(_max_bits(args[0]), "the square root of" if name == "sqrt" else
                             "the logarithm of", self.src.at(node.args[0]))
@@ -731,6 +815,17 @@ def _root_bits(x: sp.Basic) -> int:
     if x.is_Pow and x.base.is_Rational and x.exp.is_Rational and not x.exp.is_Integer:
         return _max_bits(x.base)
     return sum(_root_bits(a) for a in x.args)
+
+
+def _root_degree(x: sp.Expr) -> int:
+    """The highest degree of a root of a number that ``x`` (a power or a product) is made
+    of, as SymPy would merge it into another root or power: 2^(1/3)·5 → 3. 1 if none."""
+    factors = x.args if x.is_Mul else (x,)
+    degree = 1
+    for f in factors:
+        if f.is_Pow and f.exp.is_Rational and not f.exp.is_Integer:
+            degree = max(degree, int(f.exp.q) * _root_degree(f.base))
+    return degree
 
 
 def _coefficient_bits(x: sp.Expr) -> int:

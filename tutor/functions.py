@@ -14,20 +14,11 @@ LEAKY_DEFAULT_SLOPE = sp.Rational(1, 100)
 
 
 def sign(z) -> int:
-    """Exact sign of a real number given as a SymPy expression: -1, 0 or 1."""
-    z = sp.sympify(z, strict=True)
-    if z.is_Rational:
-        return int(z.p > 0) - int(z.p < 0)
-    if z.is_zero:
-        return 0
-    for digits in (60, 300):  # evalf is cheap and bounded; simplify can think for minutes
-        v = z.evalf(digits)
-        if v.is_Number and abs(v) > sp.Float(10) ** (15 - digits):
-            return 1 if v > 0 else -1
-    # Still 0 to 285 digits. Values here are built from a few bounded rationals with exp, log,
-    # sqrt and tanh, which cannot come that close to 0 without being 0 (the exercise's sizes
-    # and exponents are bounded by tutor.expr), so this is 0 — e.g. log(2) + log(3) - log(6).
-    return 0
+    """Exact sign of a real number given as a SymPy expression: -1, 0 or 1 (certified:
+    tutor.numeric)."""
+    from tutor.numeric import sign as certified
+
+    return certified(z)
 
 
 class relu_step(sp.Function):
@@ -92,6 +83,50 @@ class sigmoid(sp.Function):
     def fdiff(self, argindex=1):
         s = sigmoid(self.args[0])
         return s * (1 - s)
+
+
+class tie_share(sp.Function):
+    """∂max(a₁, …, a_k)/∂a_i at the current values: 1/m if a_i is one of the m arguments
+    that tie for the maximum (``top = 1``; the minimum for ``top = −1``), else 0 — so the
+    shares always sum to 1 (SymPy's Heaviside form gives ½ to each of three tied arguments)."""
+
+    @classmethod
+    def eval(cls, i, top, *args):
+        if all(a.is_number for a in args):
+            best = sp.Max(*args) if top > 0 else sp.Min(*args)
+            tied = [j for j, a in enumerate(args) if sign(a - best) == 0]
+            return sp.Rational(1, len(tied)) if int(i) in tied else sp.Integer(0)
+
+
+class tie_max(sp.Function):
+    """max, differentiated with ties split evenly (see ``tie_share``)."""
+
+    @classmethod
+    def eval(cls, *args):
+        if all(a.is_number for a in args):
+            return sp.Max(*args)
+
+    def fdiff(self, argindex=1):
+        return tie_share(sp.Integer(argindex - 1), sp.Integer(1), *self.args)
+
+
+class tie_min(sp.Function):
+    """min, differentiated with ties split evenly (see ``tie_share``)."""
+
+    @classmethod
+    def eval(cls, *args):
+        if all(a.is_number for a in args):
+            return sp.Min(*args)
+
+    def fdiff(self, argindex=1):
+        return tie_share(sp.Integer(argindex - 1), sp.Integer(-1), *self.args)
+
+
+def tie_split(expr):
+    """``expr`` with max/min differentiable the tutor's way: a k-way tie gives 1/k each."""
+    if not isinstance(expr, sp.Basic) or not expr.has(sp.Max, sp.Min):
+        return expr
+    return expr.replace(sp.Max, lambda *a: tie_max(*a)).replace(sp.Min, lambda *a: tie_min(*a))
 
 
 def resolve_steps(expr, relu_prime_at_zero=0):

@@ -19,13 +19,20 @@ the exact value forward.
 I/O: ``run()`` draws the exercise (tutor.draw), reads answers through an injected ``ask``
 function, prints with an injected rich Console, and records every finished step — and every
 wrong try and hint of the step under way — in the progress store (tutor.progress), one
-transaction each, so a session resumes exactly where it stopped.
+transaction each, so a session resumes exactly where it stopped. A verdict is printed only
+once it is saved (record, then print; Ctrl-C waits for the write), so what the student saw
+survives kill -9. A store fault (full disk, locked, read-only, damaged) is said once —
+"Progress can't be saved: …; this session goes on without saving." — and the session goes on
+against a copy of the store in memory (``_Saver``); it never ends the session.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -582,49 +589,151 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
     limit (the one it was begun with), else 3; a number is the new limit of the attempt."""
     from rich.console import Console
 
+    from rich.text import Text
+
     from tutor.core import work
-    from tutor.progress import Store
+    from tutor.progress import Store, StoreError
 
     if console is None:  # --plain: no escape sequence at all, not even bold
         console = Console(highlight=False, soft_wrap=False, no_color=plain or None,
                           **({"color_system": None} if plain else {}))
     ask = ask or default_ask(console)
-    store = store or Store()
-    if exercise is None:
-        picked = pick(store)
-        if picked is None:
-            console.print("Every bundled exercise is done. `tutor list` shows your scores; "
-                          "`tutor practice ID` works one again.")
-            return 0
-        exercise, seed, student = picked
-    kw = {k: v for k, v in (("seed", seed), ("student", student)) if v is not None}
-    worked = work(exercise, **kw)
-    variant = getattr(worked, "seed", None)
-    attempt = store.open_attempt(worked.id, worked.exercise.sha, variant, len(worked.steps),
-                                 restart=restart, ref=_ref(exercise),
-                                 student=student if variant is not None else None, tries=tries,
-                                 same=(worked.exercise.text_sha,) if worked.exercise.text_sha else ())
-    tries = attempt.tries or 3
-    session = Session(worked, tries, attempt.answers, attempt.pending)
-    cmd = resume_command(exercise, worked, seed, student, tries)
-    io = _IO(session, console, ask, redraw=console.is_terminal and not plain, cmd=cmd)
-    if attempt.last_done is not None and not attempt.started:
-        io.retry = attempt.last_done
-    if attempt.changed:
-        io.say("The exercise changed since your last session; starting again.", "bold yellow")
+    saver = _Saver(store, lambda text: console.print(Text(text, style="bold yellow")))
+    if store is None:
+        try:
+            saver.store = Store()
+        except StoreError as err:
+            saver.fail(err)
+    attempt = None
     try:
-        return io.loop(store, attempt.id)
-    except KeyboardInterrupt:
-        console.print()
-        if io.finished:  # at "Show the worked solution?": nothing is left to resume
-            io.say("Interrupted. This exercise is finished and saved. Its worked solution:")
-            io.command(f"tutor solve {_solve_ref(exercise, worked, seed, student)}")
-        elif io.dropped(store, attempt.id):
-            io.say(f"Interrupted. {io.not_kept()}")
-        else:
-            io.say("Interrupted. Your progress is saved. To go on where you stopped:")
-            io.command(io.cmd)
-        return 130
+        if exercise is None:
+            picked = saver.call("pick")
+            if picked is None:
+                console.print("Every bundled exercise is done. `tutor list` shows your "
+                              "scores; `tutor practice ID` works one again.")
+                return 0
+            exercise, seed, student = picked
+        kw = {k: v for k, v in (("seed", seed), ("student", student)) if v is not None}
+        worked = work(exercise, **kw)
+        variant = getattr(worked, "seed", None)
+        attempt = saver.call(
+            "open_attempt", worked.id, worked.exercise.sha, variant, len(worked.steps),
+            restart=restart, ref=_ref(exercise),
+            student=student if variant is not None else None, tries=tries,
+            same=(worked.exercise.text_sha,) if worked.exercise.text_sha else (), hold=True)
+        if attempt is None:  # not even a copy in memory takes it: an empty one does
+            saver.store = Store.memory()
+            attempt = saver.store.open_attempt(worked.id, worked.exercise.sha, variant,
+                                               len(worked.steps), tries=tries)
+        tries = attempt.tries or 3
+        session = Session(worked, tries, attempt.answers, attempt.pending)
+        cmd = resume_command(exercise, worked, seed, student, tries)
+        io = _IO(session, console, ask, redraw=console.is_terminal and not plain, cmd=cmd)
+        io.saver = saver
+        if attempt.last_done is not None and not attempt.started:
+            io.retry = attempt.last_done
+        if attempt.changed:
+            io.say("The exercise changed since your last session; starting again.",
+                   "bold yellow")
+        if attempt.shared:
+            io.say("This exercise is open in another session too (another terminal?): this "
+                   "session is an attempt of its own, and the other one's answers are not "
+                   "touched.", "bold yellow")
+        try:
+            return io.loop(saver, attempt.id)
+        except KeyboardInterrupt:
+            console.print()
+            if io.finished:  # at "Show the worked solution?": nothing is left to resume
+                io.say("Interrupted. This exercise is finished and saved. Its worked "
+                       "solution:" if saver.fault is None else
+                       "Interrupted. This exercise is finished (not saved). Its worked "
+                       "solution:")
+                io.command(f"tutor solve {_solve_ref(exercise, worked, seed, student)}")
+            elif saver.fault is not None:
+                io.say(f"Interrupted. This session was not saved ({saver.fault}).")
+            elif io.dropped(saver, attempt.id):
+                io.say(f"Interrupted. {io.not_kept()}")
+            else:
+                io.say("Interrupted. Your progress is saved. To go on where you stopped:")
+                io.command(io.cmd)
+            return 130
+    finally:
+        if attempt is not None and saver.store is not None:
+            with contextlib.suppress(Exception):
+                saver.store.release(attempt.id)
+        if store is None and saver.store is not None:
+            with contextlib.suppress(Exception):
+                saver.store.close()
+
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Ctrl-C during a write waits until the write is done (then interrupts as usual)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    try:
+        old = signal.signal(signal.SIGINT, lambda *_: got.append(True))
+    except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got and callable(old):
+            old(signal.SIGINT, None)
+        elif got and old == signal.SIG_DFL:  # pragma: no cover
+            raise KeyboardInterrupt
+
+
+class _Saver:
+    """The progress store of one session, which never ends the session: a store fault
+    (StoreError: full disk, locked, read-only, damaged) is said once, and from then on the
+    session works against a copy of the store in memory (Store.in_memory): nothing more is
+    written to disk. ``fault``: why, once it happened. ``saver.record(…)`` and the other
+    Store methods are called through ``call``; ``pick`` is tutor.practice.pick."""
+
+    def __init__(self, store, say: Callable[[str], None]):
+        self.store, self.say, self.fault = store, say, None
+
+    def fail(self, err: Exception) -> None:
+        from tutor.progress import Store
+
+        if self.fault is None:
+            self.fault = f"progress can't be saved: {err}"
+            self.say(f"Progress can't be saved: {err}; this session goes on without saving.")
+        old = self.store
+        if old is None:
+            self.store = Store.memory()
+            return
+        self.store = old.in_memory()
+        with contextlib.suppress(Exception):
+            old.release()
+
+    def call(self, name: str, *args, **kw):
+        from tutor.progress import StoreError
+
+        def do():
+            if name == "pick":
+                return pick(self.store)
+            return getattr(self.store, name)(*args, **kw)
+
+        with _deferred_interrupt():
+            try:
+                return do()
+            except StoreError as err:
+                self.fail(err)
+            try:
+                return do()
+            except StoreError:  # not even the copy in memory takes it: the session goes on
+                return None
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kw: self.call(name, *args, **kw)
 
 
 def _date(when: float) -> str:
@@ -646,6 +755,7 @@ class _IO:
         self.cmd = cmd or f"tutor practice {session.worked.id}"
         self.finished = False  # every step answered: the attempt is done
         self.retry = None  # an unstarted attempt at a finished exercise: the last Finished
+        self.saver = None  # the session's _Saver (its ``fault``: progress is not saved)
 
     def dropped(self, store, attempt: int) -> bool:
         """Quitting a new attempt at a finished exercise with nothing in it: delete it (the
@@ -690,6 +800,11 @@ class _IO:
             return None
 
     def saved(self, total: int, store=None, attempt: int | None = None) -> int:
+        fault = getattr(self.saver, "fault", None)
+        if fault is not None:
+            self.say(f"Not saved: {len(self.s.results)} of {total} steps done in this session "
+                     f"({fault}).")
+            return 0
         if store is not None and self.dropped(store, attempt):
             self.say(self.not_kept())
             return 0
@@ -763,8 +878,8 @@ class _IO:
                     continue
                 fb = (s.hint() if word in HINT_WORDS else s.skip() if word in SKIP_WORDS
                       else s.submit(text))
+                self.keep(store, attempt, fb)  # saved first: a verdict shown is kept
                 self.show(fb)
-                self.keep(store, attempt, fb)
         return self.end(store, attempt)
 
     def keep(self, store, attempt: int, fb: Feedback) -> None:
@@ -800,8 +915,8 @@ class _IO:
                     return "skip"
                 if word in HINT_WORDS:
                     fb = self.s.hint()
-                    self.show(fb)
                     self.keep(store, attempt, fb)
+                    self.show(fb)
                     continue
                 if word in SHOW_WORDS:
                     self.draw(step)

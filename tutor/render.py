@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 PLACES = 4
@@ -33,18 +34,31 @@ def scalar_text(x: Any, places: int = PLACES) -> str:
     x = sp.sympify(x, strict=True)
     if x.is_Integer:
         return str(x)
+    from tutor.numeric import approx, rounded
+
+    from tutor.numeric import log10_abs
+
     try:
-        f = float(sp.N(x, 30))
+        a = approx(x, 30)
+        if not a.is_Number:
+            return str(x)
+        if a == 0:
+            return "0"
+        mag = log10_abs(a)
     except TypeError:
         return str(x)
-    if f == 0:
-        return "0"
-    if abs(f) < 10 ** (-places) / 2 or abs(f) >= 1e12:
-        return f"{f:.{max(places - 2, 2)}e}".replace("e-0", "e-").replace("e+0", "e")
-    from decimal import ROUND_HALF_UP, Decimal
-
-    # rounded half-up from 30 exact digits, not from a float: 717/800 = 0.89625 → 0.8963
-    d = Decimal(str(sp.N(x, 30))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    if mag < -places - 0.30103 or mag >= 12:  # below half a unit of the last place, or huge
+        m = places - 2 if places > 4 else 2
+        if -300 < mag < 300:
+            f = float(a)
+            return f"{f:.{m}e}".replace("e-0", "e-").replace("e+0", "e")
+        e = math.floor(mag)  # beyond a double's range: the mantissa from the exact digits
+        mant = rounded(a / sp.Integer(10) ** e if e >= 0 else a * sp.Integer(10) ** -e, m)
+        if abs(mant) >= 10:
+            mant, e = mant / 10, e + 1
+        return f"{mant}e{e}".replace("e-0", "e-")
+    # rounded half-up once, from the exact value: 717/800 = 0.89625 → 0.8963
+    d = rounded(x, places)
     s = f"{d:f}".rstrip("0").rstrip(".") if "." in f"{d:f}" else f"{d:f}"
     return "0" if s in ("-0", "") else s
 
@@ -107,9 +121,9 @@ def to_json(v: Any) -> Any:
     """Decimal value(s) as JSON numbers: a float, a list, or a list of lists. Each is the
     double nearest the exact value (evaluated at 30 digits, then rounded once): -17/100 is
     -0.17, not the -0.16999999999999998 a 15-digit evaluation gives."""
-    import sympy as sp
+    from tutor.numeric import approx
 
-    return shaped(v, lambda x: float(sp.N(x, 30)))
+    return shaped(v, lambda x: float(approx(x, 30)))
 
 
 def shape_text(v: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import sympy as sp
 
-from tutor.functions import leaky_relu, relu, resolve_steps, sigmoid, sign
+from tutor.functions import leaky_relu, relu, resolve_steps, sigmoid, sign, tie_split
 from tutor.limits import Trouble, trouble
 from tutor.render import entry_name, fmt, sstr
 
@@ -609,8 +609,13 @@ def _with_numbers(e, names, values, note: str = "") -> Formula:
 def expr_partial(ctx: Ctx, p: str, sub: Mapping):
     """The local partial ∂n/∂p: symbolic, and its value at the current inputs (ReLU′(0) by
     the exercise's convention)."""
-    local_sym = sp.diff(ctx.node.attrs["expr"], sp.Symbol(p))
-    return local_sym, resolve_steps(local_sym.xreplace(sub), ctx.graph.relu_prime_at_zero)
+    e = ctx.node.attrs["expr"]
+    local_sym = sp.diff(e, sp.Symbol(p))
+    if e.has(sp.Max, sp.Min):  # the value with a k-way tie split 1/k each
+        local = sp.diff(tie_split(e), sp.Symbol(p)).xreplace(sub)
+    else:
+        local = local_sym.xreplace(sub)
+    return local_sym, resolve_steps(local, ctx.graph.relu_prime_at_zero)
 
 
 def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):

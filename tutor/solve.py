@@ -75,7 +75,12 @@ def _kept(v: Any, what: str, path: tuple) -> tuple[Any, bool]:
 
 
 def _tame(v: Any) -> tuple[Any, bool]:
-    """Keep exact forms a person can read; carry larger ones at 40 significant digits."""
+    """Keep exact forms a person can read; carry larger ones as certified decimals.
+
+    A carried value has ``DIGITS`` correct significant digits plus guard digits for what is
+    computed from it next: σ(90) = 1 − 8.2e−40 keeps 40 more, so that 1 − ŷ and ln(1 − ŷ)
+    still have 40. The flag is False for a carried value and for anything computed from one.
+    """
     if isinstance(v, sp.MatrixBase):
         flags = []
 
@@ -87,9 +92,26 @@ def _tame(v: Any) -> tuple[Any, bool]:
         out = v.applyfunc(one)
         return out, all(flags)
     v = sp.sympify(v, strict=True)
-    if v.is_Rational or v.is_Float or sp.count_ops(v) <= MAX_OPS:
-        return v, not v.is_Float
-    return sp.Float(sp.N(v, DIGITS), DIGITS), False
+    if v.is_Rational:
+        return v, True
+    if v.is_Float or sp.count_ops(v) <= MAX_OPS:
+        return v, not v.has(sp.Float)
+    return carried(v), False
+
+
+def carried(v: Any) -> sp.Float:
+    """v to DIGITS significant digits, with guard digits where it is close to ±1 (a
+    saturated σ, tanh or softmax), certified (tutor.numeric)."""
+    from tutor.numeric import approx, log10_abs
+
+    a = approx(v, DIGITS)
+    if a == 0:
+        return sp.Float(0, DIGITS)
+    guard = 0
+    near = log10_abs(abs(a) - 1) if abs(abs(a) - 1) < sp.Rational(1, 10) else 0
+    if near < -1:
+        guard = min(int(-near) + 2, 4000)
+    return sp.Float(approx(v, DIGITS + guard), DIGITS + guard)
 
 
 def _at(it: int) -> str:

@@ -6,6 +6,9 @@ cannot be solved):
 
     1  YAML and schema     E00x–E01x   unreadable/bad YAML, unknown keys (did-you-mean),
                                        missing keys, wrong types  — all of them
+                           E014–E019   values the types allow but no exercise means
+                           W307, W308  (tolerance, learning rate, ask, options that do not
+                                       apply); E211 a network too large (not compiled)
                            E04x        variants: draw paths, ranges, choices
     2  compile             E2xx        every independent problem of the compiler
                                        (tutor.graph.compile_errors): each bad expression,
@@ -39,6 +42,12 @@ CODES = {
     "E011": "missing required key",
     "E012": "a value of the wrong type or out of range",
     "E013": "a number out of range",
+    "E014": "a tolerance out of range: abs or rel negative, decimals or sig outside 0…30 / 1…30",
+    "E015": "a tolerance that accepts only the exact value (abs and rel both 0)",
+    "E016": "two kinds of tolerance (decimals with sig, abs or rel; sig with abs or rel)",
+    "E017": "a negative learning_rate",
+    "E018": "ask: [] asks nothing",
+    "E019": "an option that does not apply (slope without activation leaky_relu)",
     "E040": "variants: a draw path that names nothing in the file",
     "E041": "variants: two draws of the same value",
     "E042": "variants: an empty or malformed range",
@@ -55,6 +64,8 @@ CODES = {
     "E208": "loss ce without a softmax output",
     "E209": "an iteration's input changes shape",
     "E210": "updates asked without a learning_rate",
+    "E211": "a network too large to work by hand (a side over 64, or over 1,000 "
+            "parameters × examples × iterations)",
     "E220": "an invalid name",
     "E221": "a name defined twice",
     "E222": "a node that uses itself",
@@ -73,6 +84,8 @@ CODES = {
     "W304": "the base values do not meet the variants' conditions",
     "W305": "(--strict) a step whose answer a misconception reproduces",
     "W306": "max or min with tied arguments: the derivative there is a convention",
+    "W307": "learning_rate 0: the updates change nothing",
+    "W308": "conventions.relu_prime_at_zero where nothing uses relu",
     "E999": "internal error while validating (a bug in tutor)",
 }
 
@@ -153,7 +166,7 @@ def validate_text(text: str, file: str = "<string>", strict: bool = False) -> li
 
 
 def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
-    from tutor.exercise import Exercise, SPEC, content_hash, spec_errors
+    from tutor.exercise import Exercise, SPEC, author_errors, content_hash, spec_errors
     from tutor.yamlio import load_yaml
 
     import yaml
@@ -171,9 +184,14 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
         return [_from_error(e, file) for e in errs]
     spec = SPEC.validate_python(doc.data)
     ex = Exercise(spec=spec, file=file, doc=doc, sha=content_hash(doc.data))
+    # values the types allow but no exercise means (E014–E019, W307, W308): reported with
+    # the rest; a network too large (E211) is not compiled nor solved
+    author = [_from_error(e, file) for e in author_errors(spec, doc, file)]
+    if any(p.code == "E211" for p in author):
+        return _sorted(author)
     variant_problems = _variant_problems(ex)
     structure, compiled = _structure_problems(ex)
-    problems = variant_problems + structure
+    problems = author + variant_problems + structure
     if not compiled:
         return _sorted(problems)
     from tutor.core import work_exercise

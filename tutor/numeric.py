@@ -1,0 +1,137 @@
+"""Certified numerics: the decimal value, sign and size of an exact number, never a guess.
+
+SymPy's ``evalf`` raises its working precision until the result is accurate — but by default
+it gives up silently at 100 digits and returns whatever it has: ``N(1/(1 + e^(−800)) − 1)`` is
+``0.e-125`` (the true value is −3.67…e−348), and a 15-digit ``float`` of ``1 − σ(37)`` is 0.
+Here every evaluation is ``strict``: it either has the digits asked for or raises, and we
+retry with a larger budget, up to ``MAX_DIGITS`` — far below anything the grammar lets a value
+reach (|z| ≤ 10,000 in exp, so no non-zero value is closer to 0 than about 10^−4,400 …
+except by the cancellation of such terms, which ``MAX_DIGITS`` also covers).
+
+    approx(x, n)   x to n correct significant digits (an ``sp.Float``), or 0 if x is 0
+    sign(x)        −1, 0 or 1, exactly
+    log10_abs(x)   log₁₀|x| to a few digits (no overflow: 10^5000 is 5000.0)
+    rounded(x, k)  x rounded half-up to k decimals, once, from enough digits to be right
+"""
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+import sympy as sp
+from sympy.core.evalf import PrecisionExhausted
+
+MAX_DIGITS = 5_000  # the most digits any certified evaluation may use
+_TRIES = (100, 600, MAX_DIGITS)  # maxn budgets, cheapest first
+
+
+def _strict(x: sp.Expr, n: int) -> sp.Expr | None:
+    """``x.evalf(n)`` with every digit certified, or None when x could not be told from 0
+    within the largest budget (then x is 0: see the module docstring)."""
+    for maxn in _TRIES:
+        try:
+            return x.evalf(n, maxn=max(maxn, n + 20), strict=True)
+        except PrecisionExhausted:
+            continue
+        except (ValueError, TypeError, ZeroDivisionError):
+            return x.evalf(n)
+    return None
+
+
+def approx(x: Any, n: int = 30) -> sp.Expr:
+    """x with n correct significant digits: a Rational stays exact, an irrational becomes
+    an ``sp.Float`` of n digits, a true zero is ``Integer(0)``; a non-number is returned as
+    it is (``is_Float`` tells)."""
+    x = sp.sympify(x, strict=True)
+    if x.is_Rational or x.is_Float:
+        return x
+    v = _strict(x, n)
+    if v is None:
+        return sp.Integer(0)
+    return v
+
+
+def sign(x: Any) -> int:
+    """The exact sign of a real number: −1, 0 or 1."""
+    x = sp.sympify(x, strict=True)
+    if x.is_Rational:
+        return int(x.p > 0) - int(x.p < 0)
+    if x.is_Float:
+        return int(x > 0) - int(x < 0)
+    if x.is_zero:
+        return 0
+    v = _strict(x, 15)
+    if v is None or not v.is_Number or v == 0:
+        return 0
+    return 1 if v > 0 else -1
+
+
+def is_zero(x: Any) -> bool:
+    return sign(x) == 0
+
+
+def log10_abs(x: Any) -> float:
+    """log₁₀|x| (−inf for 0), without overflow or underflow."""
+    x = sp.sympify(x, strict=True)
+    if x.is_Rational:
+        if x.p == 0:
+            return -math.inf
+        return _log10_int(abs(int(x.p))) - _log10_int(int(x.q))
+    v = approx(x, 15)
+    if not v.is_Number or v == 0:
+        return -math.inf
+    m, e = sp.Float(abs(v), 15)._mpf_[1:3]  # |v| = m · 2^e
+    return _log10_int(int(m)) + e * math.log10(2)
+
+
+def _log10_int(k: int) -> float:
+    b = k.bit_length()
+    if b < 1000:
+        return math.log10(k)
+    shift = b - 60
+    return math.log10(k >> shift) + shift * math.log10(2)
+
+
+def as_fraction(x: Any, n: int = 40) -> Fraction | None:
+    """x as a Fraction: exact when rational, else from its n certified digits; None when x
+    is not a real number."""
+    try:
+        if isinstance(x, (int, Fraction)):
+            return Fraction(x)
+        x = sp.sympify(x, strict=True)
+        if x.is_Rational:
+            return Fraction(int(x.p), int(x.q))
+        v = approx(x, n)
+        if v.is_Rational:
+            return Fraction(int(v.p), int(v.q))
+        if not v.is_Float:
+            return None
+        return Fraction(*_mpf_ratio(v))
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError):
+        return None
+
+
+def _mpf_ratio(v: sp.Float) -> tuple[int, int]:
+    s, m, e, _ = v._mpf_
+    m = -int(m) if s else int(m)
+    return (m * 2**e, 1) if e >= 0 else (m, 2**-e)
+
+
+def rounded(x: Any, places: int) -> Decimal:
+    """x rounded half-up to ``places`` decimals, once: exactly for a rational (717/800 →
+    0.8963, 0.12344999…9 → 0.1234), from certified digits with guard digits otherwise."""
+    x = sp.sympify(x, strict=True)
+    q = Decimal(1).scaleb(-places)
+    if x.is_Rational:
+        f = Fraction(int(x.p), int(x.q))
+        scaled = f * 10**places
+        whole = abs(scaled.numerator) * 2 + abs(scaled.denominator)  # ⌊|s| + ½⌋ as 2|s|+1 …
+        r = whole // (2 * abs(scaled.denominator))
+        r = -r if f < 0 else r
+        return Decimal(r).scaleb(-places)
+    mag = log10_abs(x)
+    digits = max(int(mag) + places + 25, 25) if mag != -math.inf else 25
+    v = approx(x, digits)
+    return Decimal(str(v)).quantize(q, ROUND_HALF_UP)
