@@ -64,10 +64,16 @@ class Tolerance:
 
     def entry_ok(self, a: Any, v: Any) -> bool:
         """Exact for rational values; irrational ones are compared at 40 significant digits."""
-        fa, fv = _fraction(a), _fraction(v)
-        if fa is None or fv is None:
+        if _rational(a) and _rational(v):
+            fa, fv = Fraction(int(a.p), int(a.q)), Fraction(int(v.p), int(v.q))
+            return abs(fa - fv) <= _fraction(self.abs) + _fraction(self.rel) * abs(fv)
+        ma, mv = _mpf(a), _mpf(v)  # any magnitude (e^(−10¹⁰) from a follow-through)
+        if ma is None or mv is None:
             return False
-        return abs(fa - fv) <= _fraction(self.abs) + _fraction(self.rel) * abs(fv)
+        import mpmath
+
+        with mpmath.workdps(60):
+            return abs(ma - mv) <= _mpf(self.abs) + _mpf(self.rel) * abs(mv)
 
     def ok(self, answer: Any, exact: Any) -> bool:
         if isinstance(exact, sp.MatrixBase):
@@ -75,20 +81,24 @@ class Tolerance:
         return self.entry_ok(answer, exact)
 
 
+def _rational(x: Any) -> bool:
+    return getattr(x, "is_Rational", False) is True
+
+
+@lru_cache(maxsize=65536)
+def _mpf(x: Any):
+    """x as a 45-digit certified mpmath number (exact for a bounded rational)."""
+    from tutor.numeric import to_mpf
+
+    return to_mpf(x, 45)
+
+
 @lru_cache(maxsize=65536)
 def _fraction(x: Any) -> Fraction | None:
-    """x as a Fraction: exact when rational, else from its 40-digit decimal value."""
-    try:
-        if isinstance(x, (int, Fraction)):
-            return Fraction(x)
-        if getattr(x, "is_Rational", False):
-            return Fraction(int(x.p), int(x.q))
-        f = sp.N(x, 40)
-        if not f.is_Float:  # complex, infinite or symbolic: no number to compare
-            return None
-        return Fraction(str(f))
-    except (TypeError, ValueError, ZeroDivisionError, AttributeError):
-        return None
+    """x as a Fraction: exact when rational, else from 40 certified digits."""
+    from tutor.numeric import as_fraction
+
+    return as_fraction(x, 40)
 
 
 def coerce(parsed: Any, like: Any) -> tuple[Any, str]:

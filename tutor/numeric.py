@@ -16,7 +16,7 @@ except by the cancellation of such terms, which ``MAX_DIGITS`` also covers).
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -132,6 +132,27 @@ def rounded(x: Any, places: int) -> Decimal:
         r = -r if f < 0 else r
         return Decimal(r).scaleb(-places)
     mag = log10_abs(x)
+    if mag > 1000:  # no decimals to round: 30 significant digits
+        return Decimal(str(approx(x, 30)))
     digits = max(int(mag) + places + 25, 25) if mag != -math.inf else 25
     v = approx(x, digits)
-    return Decimal(str(v)).quantize(q, ROUND_HALF_UP)
+    with localcontext() as ctx:
+        ctx.prec = digits + places + 10
+        return Decimal(str(v)).quantize(q, ROUND_HALF_UP)
+
+
+def to_mpf(x: Any, n: int = 45):
+    """x as an ``mpmath.mpf`` with n certified digits (any magnitude: e^(−10¹⁰) is fine),
+    or None when x is not a real number."""
+    import mpmath
+
+    try:
+        x = sp.sympify(x, strict=True)
+        if x.is_Rational:
+            return mpmath.mpf(int(x.p)) / int(x.q)
+        v = approx(x, n)
+        if not (v.is_Float or v.is_Rational):
+            return None
+        return mpmath.mpf(v._mpf_) if v.is_Float else mpmath.mpf(int(v.p)) / int(v.q)
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError):
+        return None
