@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from tutor.errors import ExitCode, InputError, UsageError
+from tutor.budget import SHEET_SECONDS, over, within
 from tutor.grade import FT_CREDIT, Score, Verdict, Weights, grade, score
 from tutor.sheets import Sheet, read_sheet, unknown_ids, visible
 
@@ -439,7 +440,12 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
     except InputError as err:
         return SheetResult(str(f), error=err)
     answers = {k: v for k, v in sheet.answers.items() if k not in sheet.invalid}
-    verdicts = grade(worked, answers, memo=memos.setdefault(key, {}))
+    with within(SHEET_SECONDS) as budget:  # nothing a sheet holds can stall the class
+        verdicts = grade(worked, answers, memo=memos.setdefault(key, {}))
+    if budget.exceeded:  # every step invalid, with the reason: the teacher sees why
+        why = over(budget, "grading this sheet")
+        verdicts = [Verdict(s.id, "invalid", sheet.answers.get(s.id), expected=s.value,
+                            message=why) for s in worked.steps]
     if sheet.invalid:
         verdicts = [Verdict(v.step_id, "invalid", sheet.answers.get(v.step_id),
                             expected=v.expected, message=sheet.invalid[v.step_id])

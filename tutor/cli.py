@@ -17,7 +17,7 @@ from typing import List, Optional
 import typer
 
 from tutor import __version__
-from tutor.errors import TutorError
+from tutor.errors import ExitCode, TutorError
 
 app = typer.Typer(
     name="tutor",
@@ -80,16 +80,28 @@ def handled(fn):
             raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt:
             _console(stderr=True).print("\ninterrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:  # `tutor solve … | head`: the reader has gone; nothing to say
+            _quiet_pipe()
+            raise typer.Exit(int(ExitCode.OK)) from None
         except Exception as err:  # a bug: say so plainly, no traceback unless asked
             if _state["traceback"] or os.environ.get("TUTOR_TRACEBACK"):
                 raise
             _console(stderr=True).print(
                 f"[bold red]internal error:[/] {_escape(type(err).__name__)}: {_escape(str(err))}\n"
                 "This is a bug in tutor. Run again with --traceback and report it.")
-            raise typer.Exit(3) from None
+            raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
     return wrapper
+
+
+def _quiet_pipe() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test runner): nothing to quiet
+        pass
 
 
 def _escape(text: str) -> str:
@@ -535,7 +547,10 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:
+        _quiet_pipe()
+        sys.exit(int(ExitCode.OK))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # wrong answers, invalid exercises
     USAGE = 2  # bad command line, unreadable or malformed input
+    INTERNAL = 3  # a bug in tutor (said as one line; --traceback shows it)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it)
 
 
 class TutorError(Exception):

@@ -220,6 +220,7 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
     calls for the same ``worked`` (a class of sheets): each distinct (step, text) is parsed
     and compared once, each distinct set of answers solved once.
     """
+    from tutor.budget import ANSWER_SECONDS, FOLLOW_SECONDS, over, within
     from tutor.solve import solve
 
     steps, tol = worked.steps, worked.tolerance
@@ -231,7 +232,12 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
         mkey = (s.id, None if text is None else str(text))
         v = memo.get(mkey)
         if v is None:
-            v = memo[mkey] = _first_verdict(s, text, tol)
+            with within(ANSWER_SECONDS) as budget:
+                v = _first_verdict(s, text, tol)
+            if budget.exceeded:
+                v = Verdict(s.id, "invalid", str(text), expected=s.value,
+                            message=over(budget, "reading this answer"))
+            memo[mkey] = v
         first[s.id] = v
         if v.value is not None:
             parsed[s.id] = v.value
@@ -243,10 +249,12 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
         follow = memo[fkey]
     else:
         overrides = {s.key: parsed[s.id] for s in steps if s.id in parsed}
-        try:
-            follow = solve(worked.graph, overrides=overrides)
-        except Exception:  # the student's values break a rule (ŷ = 10 into BCE's ln(1 − ŷ),
-            follow = None  # a wrong shape): no follow-through values, the sheet is still graded
+        follow = None  # when the student's values break a rule (ŷ = 10 into BCE's ln(1 − ŷ),
+        with within(FOLLOW_SECONDS):  # a wrong shape) or take too long: no follow-through
+            try:                       # values, the sheet is still graded
+                follow = solve(worked.graph, overrides=overrides)
+            except Exception:
+                follow = None
         memo[fkey] = follow
     degenerate = _leaves_nothing_to_learn(worked, follow, tol)
     out, earlier_bad, zeroed = [], None, None

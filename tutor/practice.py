@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from tutor.errors import TutorError
+from tutor.budget import ANSWER_SECONDS, over, within
 from tutor.grade import is_trivial, parse_for
 from tutor.progress import Answer, Pending
 from tutor.render import entry_name, exact_text, fmt
@@ -143,9 +144,9 @@ class Session:
             from tutor.solve import solve
 
             steps = {s.id: s for s in self.worked.steps}
-            over = {steps[i].key: v for i, v in self.own.items()}
+            own = {steps[i].key: v for i, v in self.own.items()}
             try:
-                follow = solve(self.worked.graph, overrides=over)
+                follow = solve(self.worked.graph, overrides=own)
             except TutorError:  # the rounded answers leave the domain (ŷ = 1 in BCE): the truth
                 follow = self.worked.solution
             self._follow = (len(self.own), follow)
@@ -195,7 +196,18 @@ class Session:
     # ─── inputs ─────────────────────────────────────────────────────────────────────────
     def submit(self, text: str) -> Feedback:
         step = self.current
-        value, err = parse_for(step, text)
+        with within(ANSWER_SECONDS) as budget:  # judging untrusted text: bounded in time
+            value, err = parse_for(step, text)
+            right = value is not None and self.tol.ok(value, step.value)
+            fv = None
+            if value is not None and not right:
+                fv = self.follow().quantities.get(step.key)
+                fv = fv.value if fv is not None else None
+                consistent = fv is not None and self.tol.ok(value, fv) \
+                    and not is_trivial(fv, self.tol)
+        if budget.exceeded:
+            return Feedback("invalid", step.id, (
+                f"Not judged: {over(budget, 'checking this answer')}. No try used.",))
         comma = _decimal_comma(step, text)
         if value is None:
             msg = "type an answer (or ? for a hint)" if err == "missing" else err
@@ -208,11 +220,9 @@ class Session:
                 more, codes = self._shape_diagnosis(step, text)
                 lines += more
             return Feedback("invalid", step.id, tuple(lines), None, tuple(codes))
-        if self.tol.ok(value, step.value):
+        if right:
             return self._accept(step, value, text, "")
-        fv = self.follow().quantities.get(step.key)
-        fv = fv.value if fv is not None else None
-        if fv is not None and self.tol.ok(value, fv) and not is_trivial(fv, self.tol):
+        if consistent:
             return self._accept(step, value, text,
                                 f"accepted: consistent with your rounded earlier answers "
                                 f"(exact: {fmt(step.value, 6)})")
