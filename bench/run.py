@@ -368,6 +368,49 @@ def bench_diagnose() -> list[str]:
     return rows
 
 
+@section("fuzz")
+def bench_fuzz() -> list[str]:
+    """A random fuzz corpus larger than the suite's (tests/test_fuzz.py, its strategies):
+    the slowest input of each reader, in CPU and wall time, and the input itself."""
+    import warnings
+
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))
+    from hypothesis import HealthCheck, given, settings
+
+    import test_fuzz as fz
+    from tutor.grade import grade
+    from tutor.validate import validate_text
+
+    found: dict[str, list] = {"answers": [], "exercise": []}
+    loose = settings(max_examples=2000, deadline=None, database=None,
+                     suppress_health_check=list(HealthCheck))
+
+    def timed(kind, fn, arg):
+        t, c = time.perf_counter(), time.process_time()
+        fn(arg)
+        found[kind].append((time.perf_counter() - t, time.process_time() - c, arg))
+
+    w = fz.lab9()
+    answers_strategy = fz.st.dictionaries(fz.st.sampled_from(["z3", "yhat", "L", "delta3",
+                                                              "db3", "z1", "dW2"]),
+                                          fz.any_answer, min_size=1, max_size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        given(answers_strategy)(loose(lambda a: timed("answers", lambda x: grade(w, x), a)))()
+        given(fz.exercise())(settings(loose, max_examples=500)(
+            lambda t: timed("exercise", validate_text, t)))()
+    rows = []
+    for kind, runs in found.items():
+        wall, cpu, arg = max(runs, key=lambda r: r[0])
+        shown = repr(arg) if len(repr(arg)) < 90 else repr(arg)[:87] + "…"
+        med = statistics.median(r[0] for r in runs)
+        rows.append(row(f"fuzz, {kind}: {len(runs)} random inputs, median {med * 1000:.1f} ms;"
+                        f" the slowest ({cpu:.2f} s CPU): `{shown}`", f"{wall:.2f} s",
+                        "< 1 s each"))
+    return rows
+
+
 def main(argv: list[str]) -> None:
     unknown = [a for a in argv if a not in SECTIONS]
     if unknown:

@@ -203,3 +203,30 @@ def test_300_sheets_with_the_bombs_among_them_grade_in_the_usual_time(tmp_path):
     assert scores == [24] * 298
     assert took < 30, took  # about 3 s idle; generous for a loaded CI machine
     assert "Traceback" not in r.stderr
+
+
+def test_an_exercise_that_solves_too_long_is_one_located_problem(monkeypatch, tmp_path):
+    import tutor.core as core
+    from tutor.catalog import resolve
+
+    real = core.solve
+
+    def slow(graph, **kw):
+        time.sleep(60)
+        return real(graph, **kw)
+
+    monkeypatch.setattr(core, "solve", slow)
+    monkeypatch.setattr(budget, "EXERCISE_SECONDS", 0.3)
+    src = Path(resolve("merge-sum"))
+    mine = tmp_path / "mine.yaml"
+    shutil.copy(src, mine)
+    t = time.monotonic()
+    r = CliRunner().invoke(app, ["validate", str(mine)])
+    assert time.monotonic() - t < 5
+    assert r.exit_code == 1
+    line = r.stdout.strip().splitlines()[0]
+    assert line.startswith(f"{mine}:") and line.split(":", 3)[3] == (
+        " E241 solving this exercise took longer than 0.3 s (the limit for one "
+        "exercise) and was stopped: make it smaller or its numbers simpler")
+    r = CliRunner().invoke(app, ["solve", str(mine)])
+    assert r.exit_code == 2 and "E241" not in r.output and "took longer than 0.3 s" in r.output

@@ -33,6 +33,7 @@ from typing import Iterator
 SHEET_SECONDS = 3.0  # grading one answer sheet (usually a few milliseconds)
 ANSWER_SECONDS = 2.0  # judging one answer typed at the practice prompt
 FOLLOW_SECONDS = 1.0  # solving again from a student's own values (follow-through)
+EXERCISE_SECONDS = 20.0  # solving one exercise (bundled ones take 10–100 ms)
 
 
 class OverBudget(BaseException):

@@ -42,13 +42,19 @@ def work_exercise(ex: Exercise, step_ids: bool = True) -> Worked:
     """Compile, solve and list the steps of a loaded exercise (``step_ids=False``: do not
     refuse a name that collides with a step id, E230 — only ``tutor validate``, which
     reports it among every other problem)."""
+    from tutor.budget import EXERCISE_SECONDS, within
     from tutor.errors import SolveError
 
     graph = compile_exercise(ex, step_ids=step_ids)
-    try:
-        sol = solve(graph)
-    except SolveError as err:  # at the node's line and column in the file
-        raise ex.error(err.message, err.path, code=err.code) from None
+    with within(EXERCISE_SECONDS) as budget:  # the net under the engine's size limits
+        try:
+            sol = solve(graph)
+        except SolveError as err:  # at the node's line and column in the file
+            raise ex.error(err.message, err.path, code=err.code) from None
+    if budget.exceeded:
+        raise ex.error(f"solving this exercise took longer than {EXERCISE_SECONDS:g} s (the "
+                       f"limit for one exercise) and was stopped: make it smaller or its "
+                       f"numbers simpler", code="E241")
     steps = build_steps(sol, ex.spec.ask)
     return Worked(ex, graph, sol, steps, Tolerance.from_spec(ex.spec.tolerance),
                   build_steps(sol, ex.spec.ask, everything=True))

@@ -77,6 +77,7 @@ CODES = {
     "E232": "an undefined name in an expression",
     "E233": "an expression too large (an expression bomb)",
     "E240": "a value the engine refuses (the log of 0, outside BCE's domain, too large)",
+    "E241": "solving the exercise took longer than the limit (20 s)",
     "E299": "the exercise cannot be solved",
     "W301": "the loss does not depend on a parameter",
     "W302": "a ReLU input exactly 0: the ReLU′(0) convention decides the answer",
