@@ -7,57 +7,9 @@ recomputes what the engine already knows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from tutor.exercise import Exercise
-from tutor.grade import Tolerance
-from tutor.graph import Graph, compile_exercise
-from tutor.solve import Solution, solve
-from tutor.steps import Step, build_steps
-
-
-@dataclass(frozen=True)
-class Worked:
-    exercise: Exercise
-    graph: Graph
-    solution: Solution
-    steps: list[Step]
-    tolerance: Tolerance
-    all_steps: list[Step] = field(default_factory=list, repr=False)
-    seed: int | None = None  # the variant (None: no variants, or the author's base values)
-
-    @property
-    def id(self) -> str:
-        return self.exercise.id
-
-    def step(self, step_id: str) -> Step:
-        for s in self.all_steps or self.steps:
-            if s.id == step_id:
-                return s
-        raise KeyError(step_id)
-
-
-def work_exercise(ex: Exercise, step_ids: bool = True) -> Worked:
-    """Compile, solve and list the steps of a loaded exercise (``step_ids=False``: do not
-    refuse a name that collides with a step id, E230 — only ``tutor validate``, which
-    reports it among every other problem)."""
-    from tutor.budget import EXERCISE_SECONDS, within
-    from tutor.errors import SolveError
-
-    graph = compile_exercise(ex, step_ids=step_ids)
-    with within(EXERCISE_SECONDS) as budget:  # the net under the engine's size limits
-        try:
-            sol = solve(graph)
-        except SolveError as err:  # at the node's line and column in the file
-            raise ex.error(err.message, err.path, code=err.code) from None
-    if budget.exceeded:
-        raise ex.error(f"solving this exercise took longer than {EXERCISE_SECONDS:g} s (the "
-                       f"limit for one exercise) and was stopped: make it smaller or its "
-                       f"numbers simpler", code="E241")
-    steps = build_steps(sol, ex.spec.ask)
-    return Worked(ex, graph, sol, steps, Tolerance.from_spec(ex.spec.tolerance),
-                  build_steps(sol, ex.spec.ask, everything=True))
+from tutor.worked import Worked, work_exercise  # noqa: F401  (the front door's results)
 
 
 def work(ref: str | Path, seed: int | None = None, student: str | None = None,

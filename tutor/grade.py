@@ -26,194 +26,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any, Mapping
 
 import sympy as sp
 
-from tutor.expr import Parsed, try_parse_answer
+from tutor.compare import Tolerance, Verdict, is_trivial, parse_for, same_shape
 from tutor.render import fmt
-
-STATUSES = ("correct", "follow_through", "wrong", "missing", "invalid")
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Accept an entry a when |a − v| ≤ abs + rel·|v| (the abs part lets zero gradients pass)."""
-
-    abs: Any = sp.Rational(1, 10**4)
-    rel: Any = sp.Integer(0)
-    label: str = "4 decimals (|error| ≤ 0.0001)"
-
-    @classmethod
-    def from_spec(cls, spec) -> "Tolerance":
-        """decimals d: abs 10⁻ᵈ · sig n: rel 5·10⁻ⁿ · rel/abs as given · default: 4 decimals."""
-        from tutor.exercise import number
-
-        if spec is None:
-            return cls()
-        if spec.decimals is not None:
-            d = spec.decimals
-            return cls(sp.Rational(1, 10**d), sp.Integer(0), f"{d} decimals (|error| ≤ 1e-{d})")
-        if spec.sig is not None:
-            n = spec.sig
-            return cls(sp.Rational(1, 10**12), sp.Rational(5, 10**n), f"{n} significant digits")
-        a = number(spec.abs) if spec.abs is not None else sp.Integer(0)
-        r = number(spec.rel) if spec.rel is not None else sp.Integer(0)
-        return cls(a, r, f"abs {fmt(a, 8)}, rel {fmt(r, 8)}")
-
-    def entry_ok(self, a: Any, v: Any) -> bool:
-        """Exact for rational values; irrational ones are compared at 40 significant digits."""
-        if _rational(a) and _rational(v):
-            fa, fv = Fraction(int(a.p), int(a.q)), Fraction(int(v.p), int(v.q))
-            return abs(fa - fv) <= _fraction(self.abs) + _fraction(self.rel) * abs(fv)
-        ma, mv = _mpf(a), _mpf(v)  # any magnitude (e^(−10¹⁰) from a follow-through)
-        if ma is None or mv is None:
-            return False
-        import mpmath
-
-        with mpmath.workdps(60):
-            return abs(ma - mv) <= _mpf(self.abs) + _mpf(self.rel) * abs(mv)
-
-    def ok(self, answer: Any, exact: Any) -> bool:
-        if isinstance(exact, sp.MatrixBase):
-            return all(self.entry_ok(a, v) for a, v in zip(answer, exact))
-        return self.entry_ok(answer, exact)
-
-
-def _rational(x: Any) -> bool:
-    return getattr(x, "is_Rational", False) is True
-
-
-@lru_cache(maxsize=65536)
-def _mpf(x: Any):
-    """x as a 45-digit certified mpmath number (exact for a bounded rational)."""
-    from tutor.numeric import to_mpf
-
-    return to_mpf(x, 45)
-
-
-@lru_cache(maxsize=65536)
-def _fraction(x: Any) -> Fraction | None:
-    """x as a Fraction: exact when rational, else from 40 certified digits."""
-    from tutor.numeric import as_fraction
-
-    return as_fraction(x, 40)
-
-
-def coerce(parsed: Any, like: Any) -> tuple[Any, str]:
-    """A parsed answer in the shape of ``like`` (the exact value), or (None, what is wrong).
-
-    Vectors may be typed either way round; a 1×1 quantity may be typed as a plain number.
-    The message names both shapes: "expected a 3×2 matrix, got a vector of 2".
-    """
-    want = f"expected {_wanted(like)}, got {_describe(parsed)}"
-    if not isinstance(like, sp.MatrixBase):
-        if isinstance(parsed, tuple):
-            flat = _flat(parsed)
-            if len(flat) == 1:
-                return flat[0], ""
-            return None, want
-        return parsed, ""
-    r, c = like.shape
-    if r == c == 1:
-        flat = _flat(parsed) if isinstance(parsed, tuple) else [parsed]
-        if len(flat) == 1:
-            return sp.Matrix([[flat[0]]]), ""
-        return None, want
-    if not isinstance(parsed, tuple):
-        return None, want
-    if r == 1 or c == 1:
-        flat = _flat(parsed)
-        is_vec = not isinstance(parsed[0], tuple) or len(parsed) == 1 or all(
-            len(row) == 1 for row in parsed)
-        if is_vec and len(flat) == r * c:
-            return sp.Matrix(r, c, flat), ""
-        return None, want
-    if isinstance(parsed[0], tuple) and (len(parsed), len(parsed[0])) == (r, c):
-        return sp.Matrix([list(row) for row in parsed]), ""
-    return None, want
-
-
-def _flat(parsed) -> list:
-    out = []
-    for e in parsed:
-        out.extend(e if isinstance(e, tuple) else [e])
-    return out
-
-
-def _wanted(like) -> str:
-    """The shape of an exact value in words: a single number, a vector of 2, a 3×2 matrix."""
-    if not isinstance(like, sp.MatrixBase) or like.shape == (1, 1):
-        return "a single number"
-    r, c = like.shape
-    if r == 1 or c == 1:
-        return f"a vector of {r * c}"
-    return f"a {r}×{c} matrix"
-
-
-def _describe(parsed) -> str:
-    """The shape of what was typed, in the same words."""
-    if not isinstance(parsed, tuple):
-        return "a single number"
-    if isinstance(parsed[0], tuple):
-        if all(len(row) == 1 for row in parsed) and len(parsed) > 1:
-            return f"a vector of {len(parsed)}"
-        return f"a {len(parsed)}×{len(parsed[0])} matrix"
-    if len(parsed) == 1:
-        return "a single number in brackets"
-    return f"a vector of {len(parsed)}"
-
-
-def is_trivial(v: Any, tol: "Tolerance | None" = None) -> bool:
-    """All zeros (Numbas issue #368): every entry exactly 0 — or, given the exercise's
-    tolerance, every entry within it of 0 (an answer of 1e-9 everywhere is as trivial as
-    0 everywhere: it is accepted wherever 0 would be)."""
-    vals = list(v) if isinstance(v, sp.MatrixBase) else [v]
-    if tol is not None:
-        return all(tol.entry_ok(x, sp.Integer(0)) for x in vals)
-    return all(sp.sympify(x, strict=True) == 0 for x in vals)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    step_id: str
-    status: str  # one of STATUSES
-    answer: str | None = None  # what the student wrote
-    value: Any = None  # the answer, parsed and shaped
-    expected: Any = None  # the exact value
-    follow_value: Any = None  # the value given the student's own earlier answers
-    message: str = ""
-    first_wrong: str | None = None  # for follow_through: the first wrong step before it
-    misconceptions: tuple = field(default_factory=tuple)  # catalogue ids (tutor.misconceptions)
-    wrong_entries: tuple = ()  # for a wrong matrix/vector: the entries off ("dW2[2,1]", …)
-    zero_causes: tuple = ()  # "dW2[2,1], dW2[2,2] should be 0, not …: <why it is 0>"
-    # for a named misconception: the buggy rule beside the correct one, with the numbers
-    # (tutor.misconceptions.annotate / throughout: a grader's report, which reveals answers)
-    explanation: str = ""
-
-    @property
-    def code(self) -> str:
-        """A stable answer-note code a teacher can count: ``delta2.no-relu-mask``."""
-        if self.misconceptions:
-            return f"{self.step_id}.{self.misconceptions[0]}"
-        return f"{self.step_id}.{self.status.replace('_', '-')}"
-
-
-def parse_for(step, text: Any) -> tuple[Any, str]:
-    """(value shaped like the step's answer, "") or (None, message)."""
-    if text is None or (isinstance(text, str) and not text.strip()):
-        return None, "missing"
-    r = try_parse_answer(str(text))
-    if not isinstance(r, Parsed):
-        where = f" (at character {r.offset + 1})" if r.offset is not None else ""
-        return None, r.message + where
-    return coerce(r.value, step.value)
-
 
 def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
           memo: dict | None = None) -> list[Verdict]:
-    """Judge every step of ``worked`` (tutor.core.Worked) against a student's ``answers``.
+    """Judge every step of ``worked`` (tutor.worked.Worked) against a student's ``answers``.
 
     ``answers`` maps step id → the answer as text (a number may also be given as int,
     Decimal or Fraction; it is read through its text, exactly). ``memo``: a dict kept across
@@ -265,7 +87,7 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
                 fv = recomputed(follow, s.key)
             except Exception:  # the rule refuses the student's own values (ln of a negative)
                 fv = None
-            consistent = fv is not None and _same_shape(fv, s.value) and tol.ok(v.value, fv)
+            consistent = fv is not None and same_shape(fv, s.value) and tol.ok(v.value, fv)
             if consistent and is_trivial(fv, tol) and not is_trivial(s.value, tol) \
                     and degenerate is not None:
                 v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
@@ -346,7 +168,7 @@ def _leaves_nothing_to_learn(worked, follow, tol: Tolerance) -> str | None:
         fv = recomputed(follow, first_back.key)
     except Exception:
         return None
-    if fv is not None and _same_shape(fv, first_back.value) and is_trivial(fv, tol):
+    if fv is not None and same_shape(fv, first_back.value) and is_trivial(fv, tol):
         return first_back.id
     return None
 
@@ -361,12 +183,6 @@ def _first_verdict(s, text, tol) -> Verdict:
     ok = tol.ok(value, s.value)
     return Verdict(s.id, "correct" if ok else "wrong", str(text), value, s.value,
                    message="" if ok else "does not match")
-
-
-def _same_shape(a: Any, b: Any) -> bool:
-    sa = a.shape if isinstance(a, sp.MatrixBase) else None
-    sb = b.shape if isinstance(b, sp.MatrixBase) else None
-    return sa == sb
 
 
 def recomputed(follow, key) -> Any:

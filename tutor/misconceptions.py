@@ -504,7 +504,7 @@ def _flat(v: Any) -> tuple[tuple | None, list]:
 def same(tol, a: Any, b: Any) -> bool:
     """a ≈ b within tolerance, as the grader compares (vectors either way round)."""
     if isinstance(a, tuple):  # an answer parsed but not yet shaped
-        from tutor.grade import coerce
+        from tutor.compare import coerce
 
         a, err = coerce(a, b)
         if a is None:
@@ -522,8 +522,8 @@ def same(tol, a: Any, b: Any) -> bool:
 
 
 def _trivial(tol, v: Any) -> bool:
-    """All entries zero within tolerance (tutor.grade.is_trivial: the Numbas #368 guard)."""
-    from tutor.grade import is_trivial
+    """All entries zero within tolerance (tutor.compare.is_trivial: the Numbas #368 guard)."""
+    from tutor.compare import is_trivial
 
     return is_trivial(v, tol)
 
@@ -749,7 +749,7 @@ def diagnose(worked, step_id: str, value, answers: Mapping[str, Any] | None = No
              ) -> list[Diagnosis]:
     """The catalogued bugs that reproduce ``value`` at ``step_id`` ([] when none does).
 
-    ``value``: the answer parsed and shaped (tutor.grade.parse_for) — or parsed only (a tuple),
+    ``value``: the answer parsed and shaped (tutor.compare.parse_for) — or parsed only (a tuple),
     for an answer of the wrong shape. ``answers``: the student's other answers, step id →
     shaped value, for the "from your own earlier answers" case.
     """
@@ -899,7 +899,7 @@ def throughout(worked, verdicts: list) -> list:
             if v.status == "wrong" and not v.misconceptions and v.value is not None]
     if not todo:
         return list(verdicts)
-    from tutor.grade import _same_shape
+    from tutor.compare import same_shape
 
     answers = {v.step_id: v.value for v in verdicts if v.value is not None}
     out, tol = list(verdicts), worked.tolerance
@@ -914,7 +914,7 @@ def throughout(worked, verdicts: list) -> list:
                     continue  # the plain bug throughout does not give it: nothing to check
                 q2 = _whole_from(worked, mid, k, q, _cleared(worked, q, answers))
                 b = None if q2 is None else q2.get(step.key)
-                if b is None or not _same_shape(b.value, step.value):
+                if b is None or not same_shape(b.value, step.value):
                     continue
                 b = b.value
                 if not same(tol, b, step.value) and not _trivial(tol, b) \

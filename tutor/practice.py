@@ -1,8 +1,8 @@
 """`tutor practice`: the step-by-step quiz. A core that returns data, and a thin I/O layer.
 
 Core (no I/O): ``Session(worked)`` asks ``worked.steps`` in order. An answer is parsed and
-shaped by tutor.grade.parse_for (bad syntax or shape: a message, no attempt used) and
-accepted when, entry by entry, |answer − v| ≤ abs + rel·|v| (tutor.grade.Tolerance) for
+shaped by tutor.compare.parse_for (bad syntax or shape: a message, no attempt used) and
+accepted when, entry by entry, |answer − v| ≤ abs + rel·|v| (tutor.compare.Tolerance) for
     v = the exact value, or
     v = the value recomputed from the student's own accepted answers so far
         (one solve with those answers as overrides: rounding carried forward).
@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping
 
 from tutor.errors import TutorError
 from tutor.budget import ANSWER_SECONDS, over, within
-from tutor.grade import is_trivial, parse_for
+from tutor.compare import is_trivial, parse_for
 from tutor.progress import Answer, Pending
 from tutor.render import entry_name, exact_text, fmt
 from tutor.rules import entries, is_zero
@@ -430,7 +430,7 @@ def _decimal_comma(step, text: str) -> str | None:
     without spaces ('[1,2]', '[[1,2],[3]]'), and only if the decimal reading has the step's
     shape."""
     from tutor.expr import Parsed, try_parse_answer
-    from tutor.grade import coerce
+    from tutor.compare import coerce
 
     m = re.search(r"(?<![\d.])\d+,\d+", text)
     if m is None:

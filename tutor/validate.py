@@ -195,7 +195,7 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
     problems = author + variant_problems + structure
     if not compiled:
         return _sorted(problems)
-    from tutor.core import work_exercise
+    from tutor.worked import work_exercise
     from tutor.errors import TutorError
 
     try:

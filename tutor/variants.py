@@ -500,7 +500,7 @@ def _space(found: list[Sampler]) -> int | None:
 def _realize(ex, seed: int):
     import time
 
-    from tutor.core import work_exercise
+    from tutor.worked import work_exercise
     from tutor.graph import compile_exercise
 
     v = ex.spec.variants

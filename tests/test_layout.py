@@ -1,0 +1,84 @@
+"""The package's layout (issue 11): no import cycle among tutor's modules, function-local
+imports counted — a cycle hidden behind an import inside a function is still a cycle."""
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "tutor"
+
+
+def imports() -> dict[str, set[str]]:
+    """module → the tutor modules it imports anywhere in its text (top level or inside a
+    function), as dotted names relative to the package ("grade", "words.zero")."""
+    mods = {".".join(p.relative_to(PKG).with_suffix("").parts): p for p in PKG.rglob("*.py")}
+    mods = {m.removesuffix(".__init__"): p for m, p in mods.items()}
+    out: dict[str, set[str]] = defaultdict(set)
+    for name, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module == "tutor":
+                    targets = [a.name for a in node.names]
+                elif node.module.startswith("tutor."):
+                    base = node.module[len("tutor."):]
+                    targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name[len("tutor."):] for a in node.names
+                           if a.name.startswith("tutor.")]
+            for t in targets:
+                if t in mods and t != name:
+                    out[name].add(t)
+        out.setdefault(name, set())
+    return dict(out)
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_checker_finds_a_cycle_hidden_in_a_function():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_import_graph_is_read_with_function_local_imports():
+    g = imports()
+    assert "misconceptions" in g["grade"]  # imported inside grade.grade()
+    assert "variants" in g["core"]  # imported inside core.work()
+
+
+def test_no_import_cycle_among_tutors_modules():
+    assert cycles(imports()) == []
