@@ -233,6 +233,9 @@ class Exercise:
     # the hash of the file's text, which sheets and saved attempts recorded before ``sha``
     # became a hash of the content: still this exercise (16 hex digits; "" when unknown)
     text_sha: str = ""
+    # the variants drawn from this exercise, by seed (tutor.variants.realize): each drawn,
+    # solved and checked once per loaded exercise
+    drawn: dict = field(default_factory=dict, repr=False, compare=False)
 
     def is_version(self, sha: str) -> bool:
         """Whether a recorded hash (a sheet's, a saved attempt's) names this exercise."""

@@ -24,8 +24,9 @@ Values of the buggy rules are cached per Worked exercise, lazily, one (variant, 
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 import re
-import weakref
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
@@ -115,11 +116,15 @@ class Diagnosis:
 
 
 # ─── the probe: which buggy rules were used, and for which parent ─────────────────────
-_HITS: list[str | None] = []
+_HITS: ContextVar[list | None] = ContextVar("buggy_rule_hits", default=None)
 
 
 def _hit(parent: str | None = None) -> None:
-    _HITS.append(parent)
+    """Called by a buggy rule when it runs (for ``parent``, or for every parent): the probe
+    of one ``local`` call, which tells whether the bug applies to the quantity asked."""
+    hits = _HITS.get()
+    if hits is not None:
+        hits.append(parent)
 
 
 def _col(ctx: Ctx) -> bool:
@@ -459,7 +464,8 @@ def local(graph, rules: Mapping[str, Any], key, q: Mapping) -> tuple[Any, bool]:
     def ctx(node, out=None):
         return Ctx(node, tuple(values[p] for p in node.parents), out, graph, rules, values, {})
 
-    _HITS.clear()
+    hits: list = []
+    token = _HITS.set(hits)
     try:
         if kind == "value":
             node = graph.nodes[name]
@@ -490,7 +496,9 @@ def local(graph, rules: Mapping[str, Any], key, q: Mapping) -> tuple[Any, bool]:
             out = rules["accumulate"](terms)
     except (sp.ShapeError, ValueError, TypeError, IndexError, ZeroDivisionError, Trouble):
         return None, False  # the student's values leave the rule's domain (ŷ = 0 in BCE)
-    applies = any(h is None or h == name for h in _HITS)
+    finally:
+        _HITS.reset(token)
+    applies = any(h is None or h == name for h in hits)
     return out, applies
 
 
@@ -535,17 +543,8 @@ def _blurred(tol, v: Any) -> bool:
 
 
 # ─── the cache, per Worked ────────────────────────────────────────────────────────────
-_CACHE: dict[int, tuple[weakref.ref, dict]] = {}
-
-
 def _cache(worked) -> dict:
-    hit = _CACHE.get(id(worked))
-    if hit is not None and hit[0]() is worked:
-        return hit[1]
-    store: dict = {}
-    wid = id(worked)
-    _CACHE[wid] = (weakref.ref(worked, lambda _r: _CACHE.pop(wid, None)), store)
-    return store
+    return worked.cache.setdefault("misconceptions", {})
 
 
 def _from_correct(worked, mid: str, key) -> list[tuple[Any, bool]]:

@@ -449,8 +449,6 @@ def variant_exercise(ex, draws: dict[tuple, Any]):
                     text_sha=ex.text_sha)
 
 
-_CACHE: dict[tuple, Any] = {}  # (file, content hash, variants, seed) → Worked or VariantError
-CACHE_SIZE = 256
 TIME_BUDGET = 5.0  # seconds of wall clock the rejection sampling of one seed may take
 
 
@@ -458,21 +456,15 @@ def realize(ex, seed: int):
     """The variant of ``ex`` for ``seed``: draw, substitute, solve, check the conditions,
     and draw again until they hold — at most ``variants.tries`` times and at most
     ``TIME_BUDGET`` seconds (5 s), whichever comes first. Remembered, and so is a refusal,
-    per (file content hash, variants block, seed) for the life of the process."""
-    key = (ex.file, ex.sha, ex.spec.variants.model_dump_json(), seed) if ex.sha else None
-    if key is not None and key in _CACHE:
-        hit = _CACHE[key]
-        if isinstance(hit, VariantError):
-            raise hit.located()
-        return hit
-    try:
-        worked = _realize(ex, seed)
-    except VariantError as err:
-        worked = err
-    if key is not None:
-        if len(_CACHE) >= CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = worked
+    in the exercise (``Exercise.drawn``), by seed."""
+    hit = ex.drawn.get(seed)
+    if hit is None:
+        try:
+            hit = _realize(ex, seed)
+        except VariantError as err:
+            hit = err
+        ex.drawn[seed] = hit
+    worked = hit
     if isinstance(worked, VariantError):
         raise worked.located()
     return worked

@@ -25,6 +25,9 @@ class Worked:
     tolerance: Tolerance
     all_steps: list[Step] = field(default_factory=list, repr=False)
     seed: int | None = None  # the variant (None: no variants, or the author's base values)
+    # what judging computes once for this exercise and keeps (tutor.misconceptions: the
+    # buggy rules' values, step by step); it belongs to the worked exercise, not to a module
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def id(self) -> str:
