@@ -23,7 +23,7 @@ from tutor.misconceptions import (CATALOGUE, RULES, Diagnosis, annotate, buggy_r
                                   indistinguishable, local)
 from tutor.render import fmt
 from tutor.solve import solve
-from tutor.steps import SKILLS
+from tutor.words import SKILLS
 
 LAB9 = "lab9-relu-sigmoid-bce"
 # misconception → (exercise where it shows, step, variant, what the bug gives there)

@@ -231,7 +231,7 @@ def list_() -> None:
 def progress() -> None:
     """Your record per skill (δ, weight gradient, bias gradient, pass-back, …)."""
     from tutor.progress import Store
-    from tutor.steps import SKILLS
+    from tutor.words import SKILLS
     from rich.table import Table
 
     store = Store()

@@ -50,6 +50,7 @@ import sympy as sp
 
 from tutor.errors import ExprError
 from tutor.functions import FUNCTIONS
+from tutor.words import clip
 
 __all__ = ["Answer", "Parsed", "ParseFailure", "parse_expression", "parse_answer",
            "try_parse_answer", "format_offset_caret"]
@@ -522,7 +523,7 @@ class _Builder:
             if name in ANSWER_CONSTANTS:
                 return ANSWER_CONSTANTS[name]
             hint = {"pi": " (give its value)", "π": " (give its value)"}.get(name, "")
-            raise self.fail(f"answers are numbers: '{_short(name)}' is not a number{hint}", node)
+            raise self.fail(f"answers are numbers: '{clip(name, 30)}' is not a number{hint}", node)
         close = difflib.get_close_matches(name, [*self.names, *FUNCTIONS], n=1)
         if close:
             hint = f" (did you mean '{close[0]}'?)"
@@ -530,7 +531,7 @@ class _Builder:
             hint = f" (known names: {', '.join(sorted(self.names))})"
         else:
             hint = ""
-        raise self.fail(f"unknown name '{_short(name)}'{hint}", node)
+        raise self.fail(f"unknown name '{clip(name, 30)}'{hint}", node)
 
     # operators
     def _UnaryOp(self, node: ast.UnaryOp) -> sp.Expr:
@@ -623,7 +624,7 @@ class _Builder:
             degree = int(exp.q) * _root_degree(base)
             if degree > MAX_ROOT_DEGREE:
                 if not self.answer:
-                    raise self.fail(f"a root of too high a degree: {_short(str(degree), 20)} "
+                    raise self.fail(f"a root of too high a degree: {clip(str(degree), 20)} "
                                     f"(at most {MAX_ROOT_DEGREE:,} exactly): round the "
                                     f"exponent, or write fewer digits", where)
                 if base.is_number:
@@ -695,7 +696,7 @@ class _Builder:
     def _Call(self, node: ast.Call) -> sp.Expr:
         func = node.func
         if not isinstance(func, ast.Name):
-            before = _short(self.src.segment(func), 12) if isinstance(
+            before = clip(self.src.segment(func), 12) if isinstance(
                 func, (ast.Constant, ast.Name)) else "(...)"
             paren = self.src.code.find("(", self.src.char(func.end_col_offset))
             raise self.fail(f"missing '*' before '(' (write {before}*(...))",
@@ -708,7 +709,7 @@ class _Builder:
                 raise self.fail(f"'{name}' is not a function (for a product write "
                                 f"{name}*(...))", func)
             close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
-            name = _short(name)
+            name = clip(name, 30)
             hint = f"did you mean '{close[0]}'?" if close else \
                 f"allowed: {', '.join(sorted(FUNCTIONS))}"
             raise self.fail(f"unknown function '{name}' ({hint})", func)
@@ -773,10 +774,6 @@ def _as_sympy(value) -> sp.Expr:
     if isinstance(value, Fraction):
         return sp.Rational(value.numerator, value.denominator)
     raise TypeError(f"names must map to SymPy values, not {type(value).__name__}")
-
-
-def _short(name: str, width: int = 30) -> str:
-    return name if len(name) <= width else name[:width - 1] + "…"
 
 
 def _magnitude(x: sp.Expr) -> float:

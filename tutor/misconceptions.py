@@ -36,6 +36,7 @@ from tutor import rules as R
 from tutor.functions import leaky_step, relu_step, resolve_steps, sign
 from tutor.limits import Trouble
 from tutor.render import fmt
+from tutor.words import listing
 from tutor.rules import ACTIVATIONS, LOSSES, RULES, Ctx
 
 
@@ -49,7 +50,7 @@ class Misconception:
     description: str  # one line (a template too: "even where {z} ≤ 0")
     correct: str  # the correct rule
     buggy: str  # the buggy rule
-    skill: str  # a key of tutor.steps.SKILLS
+    skill: str  # a key of tutor.words.SKILLS
     hint: str = ""  # one line aimed at this bug: the first hint after it was diagnosed
     # more general misconceptions this one is a special case of: when both give the
     # student's number at a step, only this one is named (forgetting the penalty path *is*
@@ -562,12 +563,6 @@ def _from_correct(worked, mid: str, key) -> list[tuple[Any, bool]]:
 
 
 # ─── the step's names, for the templates ──────────────────────────────────────────────
-def _and(items: list[str]) -> str:
-    if len(items) == 2:
-        return f"both {items[0]} and {items[1]}"
-    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 2 else "".join(items)
-
-
 def _mask(worked, z: str, it: int, fn: str) -> str:
     """'z2 = [0.42, -0.17], so ReLU′(z2) = [1, 0]: ' (ReLU only: the mask is 0/1)."""
     q = worked.solution.quantities.get((it, "value", z))
@@ -638,7 +633,7 @@ def names(worked, step) -> dict[str, str]:
     qs = worked.solution.quantities
     cons = [c for c in g.consumers(v) if (it, "grad", c) in qs]
     if cons:
-        out["consumers"] = _and(cons)
+        out["consumers"] = listing(cons, both=True)
         out["terms"] = " + ".join(f"{gs(c)}·∂{c}/∂{v}" for c in cons)
     for c in cons:
         cn = g.nodes[c]

@@ -40,6 +40,7 @@ from typing import Any, Callable, Mapping
 from tutor.errors import TutorError
 from tutor.budget import ANSWER_SECONDS, over, within
 from tutor.compare import is_trivial, parse_for
+from tutor.words import capital, clip, listing, phase_title
 from tutor.progress import Answer, Pending
 from tutor.render import entry_name, exact_text, fmt
 from tutor.rules import entries, is_zero
@@ -165,7 +166,7 @@ class Session:
             head = step.meaning if same_text(sym, step.meaning) else f"{step.meaning} = {sym}"
             if same_text(num, fmt(q.value)) or same_text(num, fmt(step.value)):
                 names = [n for n, _ in f.operands]
-                return (f"With your numbers: {head}, with {_and(names)} as you found "
+                return (f"With your numbers: {head}, with {listing(names)} as you found "
                         f"{'it' if len(names) == 1 else 'them'}")
             return f"With your numbers: {head} = {num}"
         given = _inputs(sol, step)
@@ -297,7 +298,7 @@ class Session:
     def _wrong(self, step, value, fv) -> Feedback:
         self.wrong += 1
         last = self.wrong >= self.tries  # the answer is shown right after: nothing to hide
-        lines = [f"✗ {step.id} = {_short(fmt(value))} is not right"
+        lines = [f"✗ {step.id} = {clip(fmt(value))} is not right"
                  f" ({self.wrong} of {self.tries} tries)."]
         lines += self._entry_report(step, value, fv, last)
         ds = self._diagnose(step, value)
@@ -323,7 +324,7 @@ class Session:
 
         if not isinstance(step.value, sp.MatrixBase) or step.value.shape == (1, 1):
             if step.zeros and not self.tol.entry_ok(_scalar(value), 0) and not last:
-                return [_capital(pointer(why)) + "." for _, why in zero_lines(step)]
+                return [capital(pointer(why)) + "." for _, why in zero_lines(step)]
             return []  # on the last try the answer, explained, follows
         shape = step.value.shape
         all_zero = all(is_zero(v) for _, v in entries(step.value))
@@ -338,7 +339,7 @@ class Session:
                     if all_zero and not last:
                         pointed.setdefault(pointer(step.zeros[idx]), []).append(name)
                     else:
-                        zeros.append(f"{name} = 0, not {_short(fmt(a), 20)}: {step.zeros[idx]}")
+                        zeros.append(f"{name} = 0, not {clip(fmt(a), 20)}: {step.zeros[idx]}")
         n = step.value.rows * step.value.cols
         out = [f"{n - len(bad)} of {n} entries right; check {', '.join(bad)}."] if bad else []
         return out + zeros + [f"{', '.join(names)}: {p}." for p, names in pointed.items()]
@@ -480,18 +481,6 @@ def pointer(why: str) -> str:
         if m:
             return text.format(**m.groupdict())
     return "look at each factor of the formula"
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _scalar(v):
@@ -859,10 +848,8 @@ class _IO:
             if self.redraw or where != phase:
                 self.console.print()
                 if where != phase:
-                    title = {"forward": "Forward pass", "backward": "Backward pass",
-                             "inputs": "Gradients of the inputs", "update": "SGD update"}
-                    it = f" — iteration {step.iteration}" if w.solution.n_iterations > 1 else ""
-                    self.say(title[step.phase] + it, "bold cyan")
+                    self.say(phase_title(step.phase, step.iteration,
+                                         w.solution.n_iterations), "bold cyan")
                 self.draw(step)
                 phase = where
             n, total = s.position

@@ -17,24 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from tutor.exercise import PHASES as PHASE_ORDER  # forward, backward, inputs, update
 from tutor.render import shape_text
 from tutor.rules import Formula
 from tutor.solve import Key, Quantity, Solution
-
-PHASE_ORDER = ("forward", "backward", "inputs", "update")
-SKILLS = {
-    "forward": "forward pass",
-    "loss": "loss value",
-    "loss_gradient": "loss gradient",
-    "delta": "error signal δ",
-    "activation_derivative": "activation derivative",
-    "weight_grad": "weight gradient",
-    "bias_grad": "bias gradient",
-    "pass_back": "pass-back",
-    "chain_rule": "chain rule at a node",
-    "param_grad": "parameter gradient",
-    "update": "SGD update",
-}
 
 
 @dataclass(frozen=True)
@@ -42,7 +28,7 @@ class Step:
     id: str  # stable: "delta2", "it2.da"
     key: Key  # the Solution quantity it asks for
     phase: str  # forward | backward | inputs | update
-    skill: str  # a key of SKILLS
+    skill: str  # a key of tutor.words.SKILLS
     meaning: str  # "∂L/∂W2"
     quantity: Quantity = field(repr=False)
 

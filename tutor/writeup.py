@@ -12,9 +12,7 @@ from typing import Any
 from tutor.render import entry_name, exact_text, fmt, to_json
 from tutor.rules import GREEK
 from tutor.steps import Step
-
-PHASE_TITLES = {"forward": "Forward pass", "backward": "Backward pass",
-                "inputs": "Gradients of the inputs", "update": "SGD update"}
+from tutor.words import PHASE_TITLES, SKILLS, phase_title
 
 
 def zero_lines(step: Step) -> list[tuple[str, str]]:
@@ -88,7 +86,7 @@ def to_markdown(worked, steps: list[Step]) -> str:
         if s.phase != phase:
             phase = s.phase
             out += [f"### {PHASE_TITLES[phase]}", ""]
-        out += [f"**`{s.id}`** · {SKILL_WORDS.get(s.skill, s.skill)}", "",
+        out += [f"**`{s.id}`** · {SKILLS.get(s.skill, s.skill)}", "",
                 "$$" + step_tex(worked, s) + "$$", ""]
         notes = []
         exact = exact_text(s.value)
@@ -143,11 +141,6 @@ def given_markdown(worked) -> list[str]:
 
 
 # ─── TeX in the notation of the seeds (display only) ────────────────────────────────────
-SKILL_WORDS = {"forward": "forward pass", "loss": "loss", "loss_gradient": "loss gradient",
-               "delta": "error signal δ", "activation_derivative": "through the activation",
-               "weight_grad": "weight gradient", "bias_grad": "bias gradient",
-               "pass_back": "pass back", "chain_rule": "chain rule", "param_grad":
-               "parameter gradient", "update": "SGD update"}
 _LAYERED = re.compile(r"(δ|W|b|z|h)(\d+)")
 _DERIV = {"ReLU": (r"\mathbf{{1}}[{0} > 0]"), "σ": r"\sigma'({0})", "tanh": r"\tanh'({0})",
           "LeakyReLU": r"\mathrm{{LeakyReLU}}'({0})"}
@@ -299,8 +292,7 @@ def to_rich(worked, steps: list[Step], console) -> None:
         console.print(Text(spec.notes.strip(), style="italic"))
     groups: list[tuple[str, list[Step]]] = []
     for s in steps:
-        title = PHASE_TITLES[s.phase] + (f" — iteration {s.iteration}"
-                                         if worked.solution.n_iterations > 1 else "")
+        title = phase_title(s.phase, s.iteration, worked.solution.n_iterations)
         if not groups or groups[-1][0] != title:
             groups.append((title, []))
         groups[-1][1].append(s)
