@@ -413,7 +413,7 @@ def validate(
     if codes:
         for code, meaning in CODES.items():
             typer.echo(f"{code}  {meaning}")
-        raise typer.Exit(0)
+        raise typer.Exit(int(ExitCode.OK))
     if not files:
         raise UsageError("give one or more exercise files or folders (or --codes to list the "
                          "codes)")
@@ -443,7 +443,8 @@ def validate(
                    f"warning{'s' * (warnings != 1)} in {len(files)} file{'s' * (len(files) != 1)}."
                    if found else f"All clean: {len(files)} file{'s' * (len(files) != 1)}.")
         typer.echo(summary, err=True)
-    raise typer.Exit(2 if unreadable else 1 if found else 0)
+    code = ExitCode.USAGE if unreadable else ExitCode.FAILED if found else ExitCode.OK
+    raise typer.Exit(int(code))
 
 
 @app.command()
