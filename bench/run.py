@@ -368,6 +368,21 @@ def bench_diagnose() -> list[str]:
     return rows
 
 
+@section("deep")
+def bench_deep() -> list[str]:
+    """The deep chains and far logits of issue 10 (tests/exercises_slow): whole-process
+    `tutor validate` and `tutor solve`. Before the structural and interval zero tests
+    (tutor/interval.py) the 10-node sigmoid chain took 69 s, the tanh chain 30 s."""
+    rows = []
+    for f in sorted((ROOT / "tests" / "exercises_slow").glob("*.yaml")):
+        v = median_process(tutor_cmd() + ["validate", str(f)], runs=3)
+        s = median_process(tutor_cmd() + ["solve", str(f), "--format", "json"], runs=3)
+        target = "< 2 s"
+        rows.append(row(f"`{f.stem}`: validate / solve (whole process)",
+                        f"{v:.2f} s / {s:.2f} s", target))
+    return rows
+
+
 @section("fuzz")
 def bench_fuzz() -> list[str]:
     """A random fuzz corpus larger than the suite's (tests/test_fuzz.py, its strategies):

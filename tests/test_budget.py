@@ -206,7 +206,7 @@ def test_300_sheets_with_the_bombs_among_them_grade_in_the_usual_time(tmp_path):
 
 
 def test_an_exercise_that_solves_too_long_is_one_located_problem(monkeypatch, tmp_path):
-    import tutor.core as core
+    import tutor.worked as core
     from tutor.catalog import resolve
 
     real = core.solve

@@ -45,6 +45,7 @@ class OverBudget(BaseException):
 
 
 _deadlines: list[tuple[float, float, object]] = []  # (deadline, seconds, token), nesting order
+_fired: set[int] = set()  # ids of tokens whose OverBudget is on its way out: never re-armed
 
 
 def _usable() -> bool:
@@ -53,20 +54,23 @@ def _usable() -> bool:
 
 def _arm() -> None:
     """Set the alarm for the nearest deadline (or clear it when none is left)."""
-    if not _deadlines:
+    pending = [d for d, _, token in _deadlines if id(token) not in _fired]
+    if not pending:
         signal.setitimer(signal.ITIMER_REAL, 0)
         return
-    left = min(d for d, _, _ in _deadlines) - time.monotonic()
+    left = min(pending) - time.monotonic()
     signal.setitimer(signal.ITIMER_REAL, max(left, 1e-4))
 
 
 def _on_alarm(signum, frame) -> None:
     now = time.monotonic()
-    due = [entry for entry in _deadlines if entry[0] <= now + 1e-3]
+    due = [entry for entry in _deadlines
+           if entry[0] <= now + 1e-3 and id(entry[2]) not in _fired]
     if not due:  # woken early (a timer rounding): wait for the nearest deadline again
         _arm()
         return
     _, seconds, token = min(due, key=lambda e: e[0])
+    _fired.add(id(token))  # once: the unwinding through inner blocks must not re-raise it
     raise OverBudget(seconds, token)
 
 
@@ -101,6 +105,7 @@ def within(seconds: float) -> Iterator[Budget]:
         budget.exceeded = True
     finally:
         _deadlines[:] = [e for e in _deadlines if e[2] is not token]
+        _fired.discard(id(token))
         _arm()
         if outermost:
             signal.signal(signal.SIGALRM, previous)

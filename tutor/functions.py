@@ -78,7 +78,13 @@ class sigmoid(sp.Function):
     @classmethod
     def eval(cls, z):
         if z.is_number:
-            return 1 / (1 + sp.exp(-z))
+            base = 1 + sp.exp(-z)
+            if base.is_Number or base.has(sp.I, sp.oo, -sp.oo, sp.zoo, sp.nan):
+                return 1 / base
+            # the form 1/base would evaluate to, built without SymPy's assumption queries
+            # (Add._eval_power asks whether a term is infinite, which evaluates a nested
+            # σ(σ(…)) numerically at every level: 1.5 s at depth 12)
+            return sp.Pow(base, -1, evaluate=False)
 
     def fdiff(self, argindex=1):
         s = sigmoid(self.args[0])

@@ -42,25 +42,65 @@ class Trouble(Exception):
         self.path = path
 
 
-def trouble(e: Any, env: Mapping[Any, Any] | None = None) -> str | None:
-    """Why ``e`` (with its symbols bound by ``env``) must not be computed or kept, or None."""
+class TooLong(Trouble):
+    """An exact rational with too many digits to keep — not too large: the solver carries
+    such a value as a certified decimal instead (tutor.solve), an answer is refused."""
+
+
+def check(e: Any, env: Mapping[Any, Any] | None = None) -> Trouble | None:
+    """What is wrong with ``e`` (its symbols bound by ``env``), or None."""
     try:
         _Walk(env or {}).value(e, top=True)
     except Trouble as t:
-        return str(t)
+        return t
     return None
 
 
-def _digits_message(bits: int) -> str:
-    return (f"an exact number of about {int(bits * 0.30103):,} digits; "
-            f"at most about {int(MAX_BITS * 0.30103):,} are allowed")
+def trouble(e: Any, env: Mapping[Any, Any] | None = None) -> str | None:
+    """Why ``e`` (with its symbols bound by ``env``) must not be computed or kept, or None."""
+    t = check(e, env)
+    return None if t is None else str(t)
+
+
+def bit_size(r: Any) -> int:
+    """The bits of a rational's numerator and denominator together."""
+    return int(r.p).bit_length() + int(r.q).bit_length()
+
+
+def shortened(v: Any, bits: int = 0) -> Any:
+    """v with every rational entry of more than ``bits`` bits (default: tutor.limits'
+    MAX_BITS) carried as a certified decimal; the rest as it is."""
+    import sympy as sp
+
+    from tutor.numeric import carried
+
+    bits = bits or MAX_BITS
+    if isinstance(v, sp.MatrixBase):
+        return v.applyfunc(lambda e: shortened(e, bits))
+    v = sp.sympify(v, strict=True)
+    if v.is_Rational and bit_size(v) > bits:
+        return carried(v)
+    return v
+
+
+def _too_long(bits: int) -> TooLong:
+    return TooLong(f"an exact number of about {int(bits * 0.30103):,} digits; "
+                   f"at most about {int(MAX_BITS * 0.30103):,} are allowed")
+
+
+_WALKED: dict = {}  # subexpression (no free symbols bound) → (Rational or None, estimate)
 
 
 class _Walk:
-    """One walk: (exact Rational or None, mpf estimate) for every subexpression."""
+    """One walk: (exact Rational or None, mpf estimate) for every subexpression, each
+    subexpression once (a nested form shares its parts: σ(σ(x)) walked as a tree would be
+    walked again at every level). Walks without bound symbols share one memo."""
 
     def __init__(self, env: Mapping[Any, Any]):
         self.env = env
+        if not env and len(_WALKED) > 100_000:
+            _WALKED.clear()
+        self.memo = _WALKED if not env else {}
 
     def value(self, e: Any, top: bool = False):
         import sympy as sp
@@ -86,7 +126,7 @@ class _Walk:
         if r is not None:
             bits = int(r.p).bit_length() + int(r.q).bit_length()
             if bits > MAX_BITS:
-                raise Trouble(_digits_message(bits))
+                raise _too_long(bits)
             if r != 0 and _log10(v) > MAX_LOG10:
                 raise Trouble(f"larger than {MAX_MAGNITUDE:.0e} in size")
             return
@@ -115,6 +155,12 @@ class _Walk:
         return self._exact_sign(e)
 
     def _walk(self, e):
+        got = self.memo.get(e)
+        if got is None:
+            got = self.memo[e] = self._walk_new(e)
+        return got
+
+    def _walk_new(self, e):
         import sympy as sp
 
         if e.is_Symbol and e in self.env:
@@ -125,7 +171,7 @@ class _Walk:
         if e.is_Rational:
             bits = int(e.p).bit_length() + int(e.q).bit_length()
             if bits > 4 * MAX_BITS:
-                raise Trouble(_digits_message(bits))
+                raise _too_long(bits)
             return e, _CTX.mpf(int(e.p)) / int(e.q)
         if e.is_Float:
             return None, _CTX.mpf(e._mpf_) if hasattr(e, "_mpf_") else _CTX.mpf(str(e))
@@ -177,12 +223,10 @@ class _Walk:
     def _rational(self, r):
         bits = int(r.p).bit_length() + int(r.q).bit_length()
         if bits > 4 * MAX_BITS:
-            raise Trouble(_digits_message(bits))
+            raise _too_long(bits)
         return r, _CTX.mpf(int(r.p)) / int(r.q)
 
     def _pow(self, e, kids):
-        import sympy as sp
-
         base, ex = e.args
         (rb, b), (rx, x) = kids
         sb = self._sign(base, rb, b, _scale(base, self))
@@ -195,7 +239,7 @@ class _Walk:
             if bits * abs(int(rx)) > 4 * MAX_BITS:
                 if _log10(b) * int(rx) > MAX_LOG10:  # a huge value, not only a long one
                     raise Trouble(f"larger than {MAX_MAGNITUDE:.0e} in size")
-                raise Trouble(_digits_message(bits * abs(int(rx))))
+                raise _too_long(bits * abs(int(rx)))
             return self._rational(rb ** rx)
         if b == 0:
             return None, _CTX.mpf(0)

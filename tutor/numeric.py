@@ -23,6 +23,8 @@ from typing import Any
 import sympy as sp
 from sympy.core.evalf import PrecisionExhausted
 
+from tutor.interval import approx as fast_approx, sign as fast_sign
+
 MAX_DIGITS = 5_000  # the most digits any certified evaluation may use
 _TRIES = (100, 600, MAX_DIGITS)  # maxn budgets, cheapest first
 
@@ -47,6 +49,9 @@ def approx(x: Any, n: int = 30) -> sp.Expr:
     x = sp.sympify(x, strict=True)
     if x.is_Rational or x.is_Float:
         return x
+    v = fast_approx(x, n)  # certified by interval arithmetic (tutor.interval), or None
+    if v is not None:
+        return v
     v = _strict(x, n)
     if v is None:
         return sp.Integer(0)
@@ -58,8 +63,11 @@ def sign(x: Any) -> int:
     x = sp.sympify(x, strict=True)
     if x.is_Rational:
         return int(x.p > 0) - int(x.p < 0)
-    if x.is_Float:
-        return int(x > 0) - int(x < 0)
+    if x.is_Float:  # (SymPy's comparisons give BooleanTrue, which int() refuses)
+        return int(bool(x > 0)) - int(bool(x < 0))
+    s = fast_sign(x)  # the structure, then intervals (tutor.interval); None: ask SymPy
+    if s is not None:
+        return s
     if x.is_zero:
         return 0
     v = _strict(x, 15)
@@ -156,3 +164,20 @@ def to_mpf(x: Any, n: int = 45):
         return mpmath.mpf(v._mpf_) if v.is_Float else mpmath.mpf(int(v.p)) / int(v.q)
     except (TypeError, ValueError, ZeroDivisionError, AttributeError):
         return None
+
+
+CARRIED_DIGITS = 40  # significant digits of a value carried as a decimal (tutor.solve)
+
+
+def carried(v: Any) -> sp.Float:
+    """v to CARRIED_DIGITS significant digits, with guard digits where it is close to ±1 (a
+    saturated σ, tanh or softmax: σ(90) = 1 − 8.2e−40 keeps 40 more, so that 1 − ŷ still
+    has 40), certified."""
+    a = approx(v, CARRIED_DIGITS)
+    if a == 0:
+        return sp.Float(0, CARRIED_DIGITS)
+    guard = 0
+    near = log10_abs(abs(a) - 1) if abs(abs(a) - 1) < sp.Rational(1, 10) else 0
+    if near < -1:
+        guard = min(int(-near) + 2, 4000)
+    return sp.Float(approx(v, CARRIED_DIGITS + guard), CARRIED_DIGITS + guard)

@@ -53,7 +53,13 @@ def scalar_text(x: Any, places: int = PLACES) -> str:
             f = float(a)
             return f"{f:.{m}e}".replace("e-0", "e-").replace("e+0", "e")
         e = math.floor(mag)  # beyond a double's range: the mantissa from the exact digits
-        mant = rounded(a / sp.Integer(10) ** e if e >= 0 else a * sp.Integer(10) ** -e, m)
+        import mpmath
+
+        from tutor.numeric import to_mpf
+
+        with mpmath.workdps(m + 25):  # 10^e as a binary float: e may be −4.8e8 (3^(−10⁹))
+            mant = to_mpf(a, m + 25) / mpmath.mpf(10) ** e
+        mant = rounded(sp.Float(mant, m + 20), m)
         if abs(mant) >= 10:
             mant, e = mant / 10, e + 1
         return f"{mant}e{e}".replace("e-0", "e-")

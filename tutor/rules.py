@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from tutor.functions import leaky_relu, relu, resolve_steps, sigmoid, sign, tie_split
-from tutor.limits import Trouble, trouble
+from tutor.limits import TooLong, Trouble, check, shortened
 from tutor.render import entry_name, fmt, sstr
 
 
@@ -88,10 +88,16 @@ class Rule:
 
 # ─── small helpers ─────────────────────────────────────────────────────────────────────
 def is_zero(x: Any) -> bool:
+    """Exactly 0. A carried decimal is certified (tutor.numeric.carried: 0 only when the
+    value is 0), so a tiny one — 9.5e−290 — is not 0. A number's sign is certified
+    (tutor.numeric: its structure, then intervals), never SymPy's assumptions, which
+    evaluate a nested exact form again at every level."""
     x = sp.sympify(x, strict=True)
     if x.is_Float:
-        return abs(x) < sp.Float("1e-30")
-    return x.is_zero is True or (x.is_number and sign(x) == 0)
+        return x.is_zero is True
+    if x.is_number:
+        return sign(x) == 0
+    return x.is_zero is True
 
 
 def entries(m: Any):
@@ -515,9 +521,14 @@ def loss_backward(ctx: Ctx, g):
 def expr_forward(ctx: Ctx):
     e = ctx.node.attrs["expr"]
     sub = {sp.Symbol(p): v for p, v in zip(ctx.node.parents, ctx.args)}
-    why = trouble(e, sub)  # before SymPy builds it: u**1000 of a 1000-digit u, log(0)
+    why = check(e, sub)  # before SymPy builds it: u**1000 of a 1000-digit u, log(0)
+    for bits in (64, 1):  # an exact result too long to keep: from carried parents instead
+        if not isinstance(why, TooLong):
+            break
+        sub = {k: shortened(v, bits) for k, v in sub.items()}
+        why = check(e, sub)
     if why:
-        raise Trouble(why)
+        raise why
     return resolve_steps(e.xreplace(sub), ctx.graph.relu_prime_at_zero)
 
 

@@ -24,13 +24,15 @@ import sympy as sp
 
 from tutor.errors import SolveError
 from tutor.graph import Graph
-from tutor.limits import Trouble, trouble
+from tutor.limits import TooLong, Trouble, check, shortened
+from tutor.numeric import CARRIED_DIGITS, carried
 from tutor.render import fmt
 from tutor.rules import RULES, Ctx, Formula, Term, entries, is_zero
 
 Key = tuple[int, str, str]  # (iteration, "value" | "grad" | "new", node name)
 MAX_OPS = 60  # an exact entry with more operations than this is carried as a float
-DIGITS = 40
+MAX_NESTING = 3  # … or with functions nested deeper than this: exp(−1/(exp(−1/(e^(−x) + 1)) + 1))
+DIGITS = CARRIED_DIGITS  # a carried value's significant digits (tutor.numeric.carried)
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,13 @@ class Solution:
 
 
 def _kept(v: Any, what: str, path: tuple) -> tuple[Any, bool]:
-    """``_tame``d, after tutor.limits says the value is a finite real of a sane size."""
-    why = trouble(v)
+    """``_tame``d, after tutor.limits says the value is a finite real of a sane size. An
+    exact rational too long to keep (0.25 as a 2,000-bit fraction, after a few SGD steps) is
+    not refused: it is carried as a certified decimal, like any exact form too long to read."""
+    why = check(v)
+    if isinstance(why, TooLong):
+        v = shortened(v)
+        why = check(v)
     if why:
         raise SolveError(f"{what}: {why}", path)
     return _tame(v)
@@ -94,24 +101,31 @@ def _tame(v: Any) -> tuple[Any, bool]:
     v = sp.sympify(v, strict=True)
     if v.is_Rational:
         return v, True
-    if v.is_Float or sp.count_ops(v) <= MAX_OPS:
-        return v, not v.has(sp.Float)
+    if v.is_Float:
+        return v, False
+    if v.has(sp.Float):  # computed from a carried value: exact in form only, so carried too
+        return carried(v), False
+    if nesting(v) <= MAX_NESTING and sp.count_ops(v) <= MAX_OPS:
+        return v, True
     return carried(v), False
 
 
-def carried(v: Any) -> sp.Float:
-    """v to DIGITS significant digits, with guard digits where it is close to ±1 (a
-    saturated σ, tanh or softmax), certified (tutor.numeric)."""
-    from tutor.numeric import approx, log10_abs
+def nesting(e: Any) -> int:
+    """How deep functions (exp, log, tanh, roots) nest in ``e``: σ(σ(x)) written out,
+    ``1/(exp(-1/(exp(-x) + 1)) + 1)``, is 2. Each subexpression once (a DAG walk): SymPy's
+    own arithmetic evaluates a nested form again at every level of it, so a deep one is
+    slow to compute with long before it is long to read."""
+    memo: dict = {}
 
-    a = approx(v, DIGITS)
-    if a == 0:
-        return sp.Float(0, DIGITS)
-    guard = 0
-    near = log10_abs(abs(a) - 1) if abs(abs(a) - 1) < sp.Rational(1, 10) else 0
-    if near < -1:
-        guard = min(int(-near) + 2, 4000)
-    return sp.Float(approx(v, DIGITS + guard), DIGITS + guard)
+    def depth(x) -> int:
+        got = memo.get(x)
+        if got is None:
+            inner = max((depth(a) for a in x.args), default=0)
+            own = isinstance(x, sp.Function) or (x.is_Pow and not x.exp.is_Integer)
+            got = memo[x] = inner + own
+        return got
+
+    return depth(e)
 
 
 def _at(it: int) -> str:

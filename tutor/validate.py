@@ -304,20 +304,32 @@ def _unmentioned_params(ex) -> list[Problem]:
             for p in spec.params if p not in live]
 
 
-def _cancelled(g, live: set[str], limit: int = 2_000) -> list[str]:
+def _cancelled(g, live: set[str], limit: int = 2_000, nesting: int = 6) -> list[str]:
     """Parameters on a path to the loss whose paths cancel: a graph's loss written out in its
     leaves (u = a·x, v = a·x, L = u − v + b² is b²) has no such parameter in it. Only what
-    SymPy's automatic simplification sees; a written-out loss past ``limit`` operations
-    (deep graphs) is not attempted."""
+    SymPy's automatic simplification sees; a written-out loss past ``limit`` operations, or
+    with functions nested deeper than ``nesting`` (a chain of tanh nodes: SymPy's
+    simplification of tanh(tanh(…(x))) costs 4× per level, 30 s at ten), is not attempted."""
     import sympy as sp
 
     if g.kind != "graph":
         return []
     composed: dict[str, sp.Expr] = {}
+    depth: dict[str, int] = {}
+
+    def nest(e) -> int:  # how deep functions nest in e written out in the leaves
+        if e.is_Symbol:
+            return depth.get(e.name, 0)
+        inner = max((nest(a) for a in e.args), default=0)
+        return inner + (isinstance(e, sp.Function) or (e.is_Pow and not e.exp.is_Integer))
+
     for node in g.nodes.values():  # in topological order
         if node.op != "expr":
             composed[node.name] = sp.Symbol(node.name)
             continue
+        depth[node.name] = nest(node.attrs["expr"])
+        if depth[node.name] > nesting:
+            return []
         e = node.attrs["expr"].xreplace({sp.Symbol(p): composed[p] for p in node.parents})
         if sp.count_ops(e) > limit:
             return []

@@ -46,3 +46,142 @@ def capital(text: str) -> str:
 def phase_title(phase: str, iteration: int = 1, iterations: int = 1) -> str:
     """'Backward pass', or 'Backward pass — iteration 2' when there are several."""
     return PHASE_TITLES[phase] + (f" — iteration {iteration}" if iterations > 1 else "")
+
+
+# ─── why an entry is zero (tutor.cause) ───────────────────────────────────────────────
+def _entry(c) -> str:
+    from tutor.render import entry_name
+
+    return entry_name(c.subject, c.entry, c.shape)
+
+
+def _num(x) -> str:
+    from tutor.render import fmt
+
+    return fmt(x)
+
+
+def _with(text: str, c) -> str:
+    """'what (why)': a cause followed by the one it comes from, when there is one."""
+    why = say(c.because) if c.because is not None else ""
+    return f"{text} ({why})" if why else text
+
+
+def say(c) -> str:
+    """A zero's cause in words, with the causes it comes from in brackets."""
+    from tutor.cause import Kind, Over
+
+    k, e = c.kind, _entry(c)
+    if k is Kind.DEAD_RELU:
+        return f"dead ReLU: {e} = {_num(c.value)} < 0" + (
+            ", so ReLU′ = 0" if c.get("derivative") else "")
+    if k is Kind.RELU_BOUNDARY:
+        if c.get("derivative"):
+            return (f"{e} = 0 exactly: the boundary, where ReLU′(0) = {c.value} by this "
+                    f"exercise's convention")
+        return f"ReLU at the boundary: {e} = 0"
+    if k is Kind.ZERO_DERIVATIVE:
+        return f"{c.get('symbol')}({e}) = 0"
+    if k is Kind.ZERO_VALUE:
+        return _with(f"{e} = 0", c)
+    if k is Kind.ZERO_FACTOR:
+        return _with(f"the factor {e} = 0", c)
+    if k is Kind.ZERO_PRODUCTS:
+        return f"every product {c.get('weights')}·{c.get('inputs')} and the bias are 0"
+    if k is Kind.ZERO_INPUT:
+        return _with(f"zero {c.get('source')} feeds this weight: {e} = 0", c)
+    if k is Kind.NO_ERROR_SIGNAL:
+        return _with(f"no error signal reaches unit {c.get('unit')}: {e} = 0", c)
+    if k is Kind.ZERO_UPSTREAM:
+        reaches = c.get("reaches")
+        head = f"no gradient reaches {reaches}: {e} = 0" if reaches else f"{e} = 0"
+        return _with(head, c)
+    if k is Kind.ZERO_EVERYWHERE:
+        return f"{e} = 0 everywhere"
+    if k is Kind.ZERO_WEIGHTS:
+        return f"every weight out of it is 0 ({c.get('weights')})"
+    if k is Kind.SILENT_UNITS:
+        return _with(f"its weights lead only to units with zero error signal, e.g. {e} = 0", c)
+    if k is Kind.ZERO_PARTIAL:
+        partial, formula = c.get("partial"), c.get("formula")
+        if c.because is not None:  # ∂v/∂w = r = 0 (dead ReLU: …)
+            return _with(f"{partial} = {formula} = 0", c)
+        if c.parts:
+            return f"{partial} = {formula} = 0 here: " + "; ".join(say(p) for p in c.parts)
+        return f"{partial} = {formula} = 0 at these values"
+    if k is Kind.ZERO_TERMS:
+        if c.parts:
+            return "every term is 0: " + "; ".join(say(p) for p in c.parts)
+        return f"every term is 0: {c.get('formula')} = {c.get('numbers')}"
+    if k is Kind.ZERO_FORMULA:
+        return f"{c.get('formula')} = {c.get('numbers')} = 0"
+    if k is Kind.EXACT_PREDICTION:
+        return f"the prediction is exact: {e} = {c.get('target')}"
+    if k is Kind.CANCELLATION:
+        over = c.get("over")
+        if over is Over.PRODUCTS_AND_BIAS:
+            parts = " + ".join(_num(t) for t in c.get("terms")).replace("+ -", "− ")
+            return f"the products and the bias cancel: {parts} = 0"
+        if over is Over.BATCH:
+            return "the contributions over the batch cancel"
+        if over is Over.BATCH_SIGNALS:
+            return "the batch's error signals cancel"
+        if over is Over.PASS_BACK:
+            return f"the contributions {c.get('weights')}ᵀ·{c.subject} cancel"
+        if over is Over.SOFTMAX_JACOBIAN:
+            return "the softmax Jacobian cancels it"
+        if over is Over.TERMS:
+            return f"the terms cancel: {c.get('formula')} = {c.get('numbers')}"
+        parts = " + ".join(_num(t) for t in c.get("terms"))
+        return f"a true cancellation: the contributions {parts} sum to 0"
+    if k is Kind.SEVERAL:  # 'g1 = 0 and g2 = 0 (both: X)' when they share the reason X
+        heads = list(c.parts)
+        plain = all(p.kind in (Kind.ZERO_UPSTREAM, Kind.ZERO_VALUE) and not p.get("reaches")
+                    and p.because is not None and " " not in _entry(p) for p in heads)
+        if len(heads) > 1 and plain and len({say(p.because) for p in heads}) == 1:
+            word = "both" if len(heads) == 2 else "all"
+            return (" and ".join(f"{_entry(p)} = 0" for p in heads)
+                    + f" ({word}: {say(heads[0].because)})")
+        return "; ".join(say(p) for p in heads)
+    raise ValueError(f"no words for the cause {k}")  # a new kind needs its words here
+
+
+def point(c) -> str:
+    """The same cause as a hint that points at it without giving the value away: what a
+    wrong answer is told before the answer is shown. One rendering per kind."""
+    from tutor.cause import Kind
+
+    k, e = c.kind, _entry(c)
+    if k is Kind.DEAD_RELU:
+        return f"check whether this ReLU is active: {e} = {_num(c.value)}"
+    if k is Kind.RELU_BOUNDARY:
+        if c.get("derivative"):
+            return f"{e} = 0 exactly: check this exercise's ReLU′(0) convention"
+        return f"check the ReLU at its boundary: {e} = 0 exactly"
+    if k is Kind.ZERO_DERIVATIVE:
+        return f"look at the derivative {c.get('symbol')}′ at {e}"
+    if k is Kind.NO_ERROR_SIGNAL:
+        return f"look at the error signal {e} of unit {c.get('unit')}"
+    if k is Kind.ZERO_INPUT:
+        return f"look at the {c.get('source')} {e} this weight multiplies"
+    if k is Kind.ZERO_UPSTREAM and c.get("reaches"):
+        return f"look at the gradient {e} that reaches {c.get('reaches')}"
+    if k is Kind.ZERO_FACTOR:
+        return f"look at the factor {e}"
+    if k in (Kind.CANCELLATION, Kind.ZERO_TERMS):
+        return "work out every term exactly: they may cancel"
+    if k is Kind.ZERO_PARTIAL:
+        return f"look at the local derivative {c.get('partial')} = {c.get('formula')}"
+    if k is Kind.ZERO_PRODUCTS:
+        return f"look at the products {c.get('weights')}·{c.get('inputs')} and the bias"
+    if k is Kind.ZERO_WEIGHTS:
+        return f"look at the weights {c.get('weights')} out of it"
+    if k is Kind.SILENT_UNITS:
+        return f"look at the error signals of the units its weights lead to, e.g. {e}"
+    if k is Kind.EXACT_PREDICTION:
+        return f"compare the prediction {e} with the target"
+    if k is Kind.ZERO_FORMULA:
+        return f"work out {c.get('formula')} with these numbers"
+    if k is Kind.SEVERAL:
+        return point(c.parts[0])
+    return f"look at {e}"  # ZERO_VALUE, ZERO_UPSTREAM, ZERO_EVERYWHERE
