@@ -856,14 +856,23 @@ def test_a_number_times_a_vector_as_the_formula_writes_it():
 
 
 def test_every_zero_cause_of_the_bundled_exercises_has_its_own_pointer():
-    """practice's pointer() reads the engine's cause wording: a reworded cause must not fall
-    back, unnoticed, to the generic hint."""
-    from tutor.catalog import bundled
-    from tutor.core import work
-    from tutor.practice import pointer
+    """The hint that points at a zero's cause is made from the typed cause (tutor.words.point),
+    never read back out of its words: every cause of the bundled exercises has one that names
+    what to look at and does not give the conclusion ("… = 0") away."""
+    import sympy as sp
 
-    causes = {why for e in bundled() for s in work(e.id).all_steps for why in s.zeros.values()}
-    assert len(causes) > 20
-    assert [c for c in causes if pointer(c) == "look at each factor of the formula"] == []
-    assert pointer("dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0") == \
-        "check whether this ReLU is active: z2[2] = -0.17"
+    from tutor.catalog import bundled
+    from tutor.cause import Cause, Kind
+    from tutor.core import work
+    from tutor.words import point
+
+    causes = {c for e in bundled() for s in work(e.id).all_steps for c in s.causes.values()}
+    assert len(causes) > 20 and all(isinstance(c, Cause) for c in causes)
+    for c in causes:
+        hint = point(c)
+        assert hint.startswith(("look at", "check", "work out", "compare")) or \
+            c.kind is Kind.RELU_BOUNDARY, (c, hint)
+        assert " = 0" not in hint.replace(" = 0 exactly", ""), (c, hint)
+    dead = Cause.of(Kind.DEAD_RELU, "z2", (1, 0), (2, 1), value=sp.Rational(-17, 100),
+                    derivative=True)
+    assert point(dead) == "check whether this ReLU is active: z2[2] = -0.17"

@@ -10,11 +10,11 @@ A wrong answer gets, in turn: the rule (δ = ∂L/∂h ⊙ ReLU′(z)), the form
 student's own numbers, then — after ``tries`` wrong answers — the answer, explained. Every
 zero entry the student missed gets its cause in words (Step.zeros); where "this is 0" would
 be the whole answer (a single number, a vector 0 everywhere) the cause is pointed at without
-the value until the answer is shown (``pointer``). A wrong answer that a catalogued
-misconception reproduces — even one of the wrong shape, which costs no try — is named, with
-the buggy and the correct rule (not the correct value: that is the answer), and the next hint
-is the one aimed at that bug (tutor.misconceptions.hint). A revealed or skipped step carries
-the exact value forward.
+the value until the answer is shown (tutor.words.point, from the typed Cause). A wrong
+answer that a catalogued misconception reproduces — even one of the wrong shape, which costs
+no try — is named, with the buggy and the correct rule (not the correct value: that is the
+answer), and the next hint is the one aimed at that bug (tutor.misconceptions.hint). A
+revealed or skipped step carries the exact value forward.
 
 I/O: ``run()`` draws the exercise (tutor.draw), reads answers through an injected ``ask``
 function, prints with an injected rich Console, and records every finished step — and every
@@ -40,7 +40,7 @@ from typing import Any, Callable, Mapping
 from tutor.errors import TutorError
 from tutor.budget import ANSWER_SECONDS, over, within
 from tutor.compare import is_trivial, parse_for
-from tutor.words import capital, clip, listing, phase_title
+from tutor.words import capital, clip, listing, phase_title, point
 from tutor.progress import Answer, Pending
 from tutor.render import entry_name, exact_text, fmt
 from tutor.rules import entries, is_zero
@@ -324,7 +324,7 @@ class Session:
 
         if not isinstance(step.value, sp.MatrixBase) or step.value.shape == (1, 1):
             if step.zeros and not self.tol.entry_ok(_scalar(value), 0) and not last:
-                return [capital(pointer(why)) + "." for _, why in zero_lines(step)]
+                return [capital(point(c)) + "." for c in dict.fromkeys(step.causes.values())]
             return []  # on the last try the answer, explained, follows
         shape = step.value.shape
         all_zero = all(is_zero(v) for _, v in entries(step.value))
@@ -337,7 +337,7 @@ class Session:
                 bad.append(name)
                 if idx in step.zeros and is_zero(v):
                     if all_zero and not last:
-                        pointed.setdefault(pointer(step.zeros[idx]), []).append(name)
+                        pointed.setdefault(point(step.causes[idx]), []).append(name)
                     else:
                         zeros.append(f"{name} = 0, not {clip(fmt(a), 20)}: {step.zeros[idx]}")
         n = step.value.rows * step.value.cols
@@ -453,36 +453,6 @@ def _point(number: str) -> str:
 
 
 # why a value is 0 (the engine's words, tutor.rules) → where to look, without the value
-_POINTERS = [(re.compile(a), b) for a, b in (
-    (r"dead ReLU: (?P<z>.+?) = (?P<v>\S+) < 0(, so ReLU′ = 0)?",
-     "check whether this ReLU is active: {z} = {v}"),
-    (r"(?P<z>.+?) = 0 exactly: the boundary\b.*",
-     "{z} = 0 exactly: check this exercise's ReLU′(0) convention"),
-    (r"ReLU at the boundary: (?P<z>.+?) = 0", "check the ReLU at its boundary: {z} = 0 exactly"),
-    (r"no error signal reaches unit (?P<u>\d+): (?P<g>.+?) = 0",
-     "look at the error signal {g} of unit {u}"),
-    (r"zero (?P<k>input|activation) feeds this weight: (?P<x>.+?) = 0",
-     "look at the {k} {x} this weight multiplies"),
-    (r"no gradient reaches (?P<h>.+?): (?P<g>.+?) = 0", "look at the gradient {g} that reaches {h}"),
-    (r"the factor (?P<f>.+?) = 0", "look at the factor {f}"),
-    (r".*\bcancel.*", "work out every term exactly: they may cancel"),
-    (r"(?P<d>∂\S+) = (?P<e>.+?) = 0\b.*", "look at the local derivative {d} = {e}"),
-    (r"(?P<x>[^:=]+?) = 0( everywhere)?", "look at {x}"),
-)]
-
-
-def pointer(why: str) -> str:
-    """A zero's cause without its conclusion: "dead ReLU: w1·x = -2.05 < 0" → "check whether
-    this ReLU is active: w1·x = -2.05"; "the factor r = 0 (dead ReLU: …)" → "look at the
-    factor r". What a wrong answer is told before the answer is shown (the value is not)."""
-    head = why.split(" (", 1)[0].strip()
-    for pattern, text in _POINTERS:
-        m = pattern.fullmatch(head)
-        if m:
-            return text.format(**m.groupdict())
-    return "look at each factor of the formula"
-
-
 def _scalar(v):
     import sympy as sp
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 import sympy as sp
 
+from tutor.cause import Cause, Kind, Over
 from tutor.functions import leaky_relu, relu, resolve_steps, sigmoid, sign, tie_split
 from tutor.limits import TooLong, Trouble, check, shortened
 from tutor.render import entry_name, fmt, sstr
@@ -58,7 +59,7 @@ class Term:
 
     value: Any
     formula: Formula
-    zeros: Mapping[tuple, str] = field(default_factory=dict)  # entry → why it is 0
+    causes: Mapping[tuple, Cause] = field(default_factory=dict)  # entry → why it is 0
     source: str = ""  # the node whose backward rule produced it
 
 
@@ -72,17 +73,18 @@ class Ctx:
     graph: Any  # tutor.graph.Graph
     rules: Mapping[str, Any]
     values: Mapping[str, Any]  # every forward value of this iteration
-    causes: Mapping[tuple, Mapping[tuple, str]]  # ("value"|"grad", name) → entry → cause
+    causes: Mapping[tuple, Mapping[tuple, Cause]]  # ("value"|"grad", name) → entry → cause
 
-    def cause(self, kind: str, name: str, idx: tuple) -> str:
-        return self.causes.get((kind, name), {}).get(idx, "")
+    def cause(self, kind: str, name: str, idx: tuple) -> Cause | None:
+        """Why that entry is 0, as the rule that made it recorded (None: it is not 0)."""
+        return self.causes.get((kind, name), {}).get(idx)
 
 
 @dataclass(frozen=True)
 class Rule:
     forward: Callable[[Ctx], Any]
     backward: Callable[[Ctx, Any], tuple]  # one Term (or None) per parent
-    forward_zeros: Callable[[Ctx, Any], dict] = lambda ctx, out: {}  # entry → why it is 0
+    forward_zeros: Callable[[Ctx, Any], dict] = lambda ctx, out: {}  # entry → Cause of its 0
     forward_formula: Callable[[Ctx], Formula | None] = lambda ctx: None  # how it was computed
 
 
@@ -112,10 +114,6 @@ def entries(m: Any):
 
 def shape(m: Any):
     return m.shape if isinstance(m, sp.MatrixBase) else None
-
-
-def because(what: str, why: str) -> str:
-    return f"{what} ({why})" if why else what
 
 
 def _col(ctx: Ctx) -> bool:
@@ -149,10 +147,10 @@ def affine_forward_zeros(ctx: Ctx, out):
         wx = [W[i, j] * x[j, k] if _col(ctx) else x[k, j] * W[j, i] for j in range(n_in)]
         bias = b[i] if _col(ctx) else b[0, i] if b.rows == 1 else b[i]
         if all(is_zero(t) for t in wx) and is_zero(bias):
-            causes[idx] = f"every product {wn}·{xn} and the bias are 0"
+            causes[idx] = Cause.of(Kind.ZERO_PRODUCTS, weights=wn, inputs=xn)
         else:
-            parts = " + ".join(fmt(t) for t in [*wx, bias]).replace("+ -", "− ")
-            causes[idx] = f"the products and the bias cancel: {parts} = 0"
+            causes[idx] = Cause.of(Kind.CANCELLATION, over=Over.PRODUCTS_AND_BIAS,
+                                   terms=(*wx, bias))
     return causes
 
 
@@ -206,36 +204,36 @@ def affine_backward(ctx: Ctx, g):
         xz = [e for e in x_row(j) if is_zero(x[e])]
         if len(gz) == batch:
             e = gz[0]
-            return because(f"no error signal reaches unit {i + 1}: "
-                           f"{entry_name(d, e, g.shape)} = 0", ctx.cause("grad", zname, e))
+            return Cause.of(Kind.NO_ERROR_SIGNAL, d, e, g.shape,
+                            because=ctx.cause("grad", zname, e), unit=i + 1)
         if len(xz) == batch:
             e = xz[0]
             src = "input" if xn == "x" else "activation"
-            return because(f"zero {src} feeds this weight: {entry_name(xn, e, x.shape)} = 0",
-                           ctx.cause("value", xn, e))
-        return "the contributions over the batch cancel"
+            return Cause.of(Kind.ZERO_INPUT, xn, e, x.shape, because=ctx.cause("value", xn, e),
+                            source=src)
+        return Cause.of(Kind.CANCELLATION, over=Over.BATCH)
 
     def why_db(idx):
         i = idx[0] if _col(ctx) else idx[1]
         gz = [e for e in g_row(i) if is_zero(g[e])]
         if len(gz) == batch:
-            return because(f"{entry_name(d, gz[0], g.shape)} = 0", ctx.cause("grad", zname, gz[0]))
-        return "the batch's error signals cancel"
+            return Cause.of(Kind.ZERO_UPSTREAM, d, gz[0], g.shape,
+                            because=ctx.cause("grad", zname, gz[0]))
+        return Cause.of(Kind.CANCELLATION, over=Over.BATCH_SIGNALS)
 
     def why_dx(idx):
         j = idx[0] if _col(ctx) else idx[1]
         units = W.rows if _col(ctx) else W.cols
         if all(is_zero(v) for _, v in entries(g)):
-            return because(f"{d} = 0 everywhere", "")
+            return Cause.of(Kind.ZERO_EVERYWHERE, d)
         live = [i for i in range(units) if not is_zero(W[i, j] if _col(ctx) else W[j, i])]
         if not live:
-            return f"every weight out of it is 0 ({wn})"
+            return Cause.of(Kind.ZERO_WEIGHTS, weights=wn)
         if all(all(is_zero(g[e]) for e in g_row(i)) for i in live):
             i = live[0]
             e = g_row(i)[0]
-            return because(f"its weights lead only to units with zero error signal, e.g. "
-                           f"{entry_name(d, e, g.shape)} = 0", ctx.cause("grad", zname, e))
-        return f"the contributions {wn}ᵀ·{d} cancel"
+            return Cause.of(Kind.SILENT_UNITS, d, e, g.shape, because=ctx.cause("grad", zname, e))
+        return Cause.of(Kind.CANCELLATION, d, over=Over.PASS_BACK, weights=wn)
 
     def zeros(m, like, why):
         if shape(m) != shape(like):  # a misconception's value of another shape: no causes
@@ -333,11 +331,11 @@ def act_forward_zeros(ctx: Ctx, out):
             continue
         zi = z[idx]
         if fn == "relu" and sign(zi) < 0:
-            causes[idx] = f"dead ReLU: {entry_name(zname, idx, z.shape)} = {fmt(zi)} < 0"
+            causes[idx] = Cause.of(Kind.DEAD_RELU, zname, idx, z.shape, value=zi)
         elif fn == "relu":
-            causes[idx] = f"ReLU at the boundary: {entry_name(zname, idx, z.shape)} = 0"
+            causes[idx] = Cause.of(Kind.RELU_BOUNDARY, zname, idx, z.shape)
         else:
-            causes[idx] = f"{entry_name(zname, idx, z.shape)} = 0"
+            causes[idx] = Cause.of(Kind.ZERO_VALUE, zname, idx, z.shape)
     return causes
 
 
@@ -358,8 +356,8 @@ def act_backward(ctx: Ctx, g):
                 dz[i, k] = p[i, k] * (gm[i, k] - dot)
         dz = dz if col else dz.T
         f = Formula("J_softmax({0})ᵀ · {1}", ((zname, z), (gsym, g)))
-        return (Term(dz, f, {i: "the softmax Jacobian cancels it" for i, v in entries(dz)
-                             if is_zero(v)}, hname),)
+        jac = Cause.of(Kind.CANCELLATION, over=Over.SOFTMAX_JACOBIAN)
+        return (Term(dz, f, {i: jac for i, v in entries(dz) if is_zero(v)}, hname),)
     act = ctx.rules[fn]
     dphi = sp.Matrix(z.rows, z.cols, lambda i, j: act.d(z[i, j], h[i, j], ctx))
     dz = g.multiply_elementwise(dphi)
@@ -373,15 +371,14 @@ def act_backward(ctx: Ctx, g):
     def why(idx):
         if is_zero(dphi[idx]):
             zi = z[idx]
-            e = entry_name(zname, idx, z.shape)
             if fn == "relu" and sign(zi) == 0:
-                return (f"{e} = 0 exactly: the boundary, where ReLU′(0) = "
-                        f"{ctx.graph.relu_prime_at_zero} by this exercise's convention")
+                return Cause.of(Kind.RELU_BOUNDARY, zname, idx, z.shape,
+                                value=ctx.graph.relu_prime_at_zero, derivative=True)
             if fn == "relu":
-                return f"dead ReLU: {e} = {fmt(zi)} < 0, so ReLU′ = 0"
-            return f"{act.symbol}({e}) = 0"
-        return because(f"no gradient reaches {entry_name(hname, idx, h.shape)}: "
-                       f"{entry_name(gsym, idx, g.shape)} = 0", ctx.cause("grad", hname, idx))
+                return Cause.of(Kind.DEAD_RELU, zname, idx, z.shape, value=zi, derivative=True)
+            return Cause.of(Kind.ZERO_DERIVATIVE, zname, idx, z.shape, symbol=act.symbol)
+        return Cause.of(Kind.ZERO_UPSTREAM, gsym, idx, g.shape, because=ctx.cause("grad", hname, idx),
+                        reaches=entry_name(hname, idx, h.shape))
 
     return (Term(dz, f, {i: why(i) for i, v in entries(dz) if is_zero(v)}, hname),)
 
@@ -512,8 +509,8 @@ def loss_backward(ctx: Ctx, g):
                 "bce": "−{1}/{0} + (1 − {1})/(1 − {0})" + (f", / {n}" if n != 1 else "")}
         f = Formula(tmpl[a["fn"]], (("ŷ", p), ("y", y)), loss.text)
     val = g * val
-    zeros = {i: f"the prediction is exact: {entry_name('ŷ', i, p.shape)} = "
-                f"{entry_name('y', i, y.shape)}" for i, v in entries(val) if is_zero(v)}
+    zeros = {i: Cause.of(Kind.EXACT_PREDICTION, "ŷ", i, p.shape, target=entry_name("y", i, y.shape))
+             for i, v in entries(val) if is_zero(v)}
     return (Term(val, f, zeros, ctx.node.name), None)
 
 
@@ -564,26 +561,29 @@ def expr_forward_zeros(ctx: Ctx, out):
         z = atom.args[0]
         zv = z.xreplace(sub)
         if sign(zv) < 0 and (e == atom or is_zero(e.xreplace({atom: 0}).xreplace(sub))):
-            return {(): f"dead ReLU: {pretty(z)} = {fmt(zv)} < 0"}
+            return {(): Cause.of(Kind.DEAD_RELU, pretty(z), value=zv)}
         if sign(zv) == 0 and e == atom:
-            return {(): f"ReLU at the boundary: {pretty(z)} = 0"}
+            return {(): Cause.of(Kind.RELU_BOUNDARY, pretty(z))}
     if isinstance(e, sp.Mul):
         zero = [str(f) for f in e.args if isinstance(f, sp.Symbol) and is_zero(sub.get(f, 1))]
         if zero:
             p = zero[0]
-            return {(): because(f"the factor {_display(p)} = 0", ctx.cause("value", p, ()))}
+            return {(): Cause.of(Kind.ZERO_FACTOR, _display(p), because=ctx.cause("value", p, ()))}
     if isinstance(e, sp.Pow) and isinstance(e.base, sp.Symbol) and e.exp.is_positive \
             and is_zero(sub.get(e.base, 1)):  # s² with s = 0
         p = str(e.base)
-        return {(): because(f"{_display(p)} = 0", ctx.cause("value", p, ()))}
+        return {(): Cause.of(Kind.ZERO_VALUE, _display(p), because=ctx.cause("value", p, ()))}
     f = expr_forward_formula(ctx)  # the author's expression with its numbers
     if isinstance(e, sp.Add) and all(is_zero(t.xreplace(sub)) for t in e.args):
         zs = sorted(str(n) for n in e.free_symbols if is_zero(sub.get(n, 1)))
-        why = "; ".join(because(f"{_display(n)} = 0", ctx.cause("value", n, ())) for n in zs)
-        return {(): f"every term is 0: {why or f.symbolic() + ' = ' + f.numeric()}"}
+        parts = tuple(Cause.of(Kind.ZERO_VALUE, _display(n), because=ctx.cause("value", n, ()))
+                      for n in zs)
+        return {(): Cause.of(Kind.ZERO_TERMS, parts=parts, formula=f.symbolic(),
+                             numbers=f.numeric())}
     if isinstance(e, sp.Add):  # u + w = 2 + (-2)
-        return {(): f"the terms cancel: {f.symbolic()} = {f.numeric()}"}
-    return {(): f"{f.symbolic()} = {f.numeric()} = 0"}
+        return {(): Cause.of(Kind.CANCELLATION, over=Over.TERMS, formula=f.symbolic(),
+                             numbers=f.numeric())}
+    return {(): Cause.of(Kind.ZERO_FORMULA, formula=f.symbolic(), numbers=f.numeric())}
 
 
 def expr_backward(ctx: Ctx, g):
@@ -632,9 +632,10 @@ def expr_partial(ctx: Ctx, p: str, sub: Mapping):
 def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
     if is_zero(g):
         why = ctx.cause("grad", ctx.node.name, ())
-        if why.startswith(f"{ctx.node.grad_symbol} ="):  # it already says ∂L/∂s = 2·s = 0 …
+        if why is not None and why.kind is Kind.ZERO_PARTIAL and \
+                why.get("partial") == ctx.node.grad_symbol:  # it already says ∂L/∂s = 2·s = 0 …
             return why
-        return because(f"{ctx.node.grad_symbol} = 0", why)
+        return Cause.of(Kind.ZERO_UPSTREAM, ctx.node.grad_symbol, because=why)
     from tutor.functions import relu_step
 
     for step in local_sym.atoms(relu_step):
@@ -643,17 +644,20 @@ def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
         s = sign(zv)
         zt = pretty(z)
         if s < 0:
-            return f"dead ReLU: {zt} = {fmt(zv)} < 0, so ReLU′ = 0"
+            return Cause.of(Kind.DEAD_RELU, zt, value=zv, derivative=True)
         if s == 0:
-            return (f"{zt} = 0 exactly: the boundary, where ReLU′(0) = "
-                    f"{ctx.graph.relu_prime_at_zero} by this exercise's convention")
+            return Cause.of(Kind.RELU_BOUNDARY, zt, value=ctx.graph.relu_prime_at_zero,
+                            derivative=True)
     zero_names = sorted(str(s) for s in local_sym.free_symbols if is_zero(sub.get(s, 1)))
     if isinstance(local_sym, sp.Symbol) and zero_names:  # ∂v/∂w = r = 0 (dead ReLU: …)
-        return because(f"{local_name} = {local_sym} = 0", ctx.cause("value", zero_names[0], ()))
+        return Cause.of(Kind.ZERO_PARTIAL, because=ctx.cause("value", zero_names[0], ()),
+                        partial=local_name, formula=str(local_sym))
     if zero_names:
-        causes = "; ".join(because(f"{n} = 0", ctx.cause("value", n, ())) for n in zero_names)
-        return f"{local_name} = {pretty(local_sym)} = 0 here: {causes}"
-    return f"{local_name} = {pretty(local_sym)} = 0 at these values"
+        parts = tuple(Cause.of(Kind.ZERO_VALUE, n, because=ctx.cause("value", n, ()))
+                      for n in zero_names)
+        return Cause.of(Kind.ZERO_PARTIAL, parts=parts, partial=local_name,
+                        formula=pretty(local_sym))
+    return Cause.of(Kind.ZERO_PARTIAL, partial=local_name, formula=pretty(local_sym))
 
 
 GREEK = {"lambda": "λ", "alpha": "α", "beta": "β", "gamma": "γ", "eta": "η", "mu": "μ",

@@ -22,11 +22,11 @@ from typing import Any, Mapping
 
 import sympy as sp
 
+from tutor.cause import Cause, Kind, Over
 from tutor.errors import SolveError
 from tutor.graph import Graph
 from tutor.limits import TooLong, Trouble, check, shortened
 from tutor.numeric import CARRIED_DIGITS, carried
-from tutor.render import fmt
 from tutor.rules import RULES, Ctx, Formula, Term, entries, is_zero
 
 Key = tuple[int, str, str]  # (iteration, "value" | "grad" | "new", node name)
@@ -41,12 +41,19 @@ class Quantity:
     value: Any
     formula: Formula | None = None
     terms: tuple[Term, ...] = ()  # for gradients: one per consumer
-    zeros: Mapping[tuple, str] = field(default_factory=dict)  # entry → why it is 0
+    causes: Mapping[tuple, Cause] = field(default_factory=dict)  # entry → why it is 0
     exact: bool = True
 
     @property
     def node(self) -> str:
         return self.key[2]
+
+    @property
+    def zeros(self) -> dict[tuple, str]:
+        """entry → why it is 0, in words (tutor.words.say of each cause)."""
+        from tutor.words import say
+
+        return {idx: say(c) for idx, c in self.causes.items()}
 
 
 @dataclass(frozen=True)
@@ -149,30 +156,18 @@ def combine(terms: list[Term]) -> Formula:
     return Formula(" + ".join(parts), tuple(operands), "; ".join(notes))
 
 
-def _joined(causes: list[str]) -> str:
-    """Several contributions' causes as one: 'g1 = 0 (X); g2 = 0 (X)' → 'g1 = 0 and g2 = 0
-    (both: X)' when they share the reason X, else joined with '; '."""
-    import re
-
-    parts = [re.fullmatch(r"(\S+ = 0) \((.*)\)", c) for c in causes]
-    if len(causes) > 1 and all(parts) and len({m[2] for m in parts}) == 1:
-        heads = [m[1] for m in parts]
-        return (" and ".join(heads) + f" ({'both' if len(heads) == 2 else 'all'}: "
-                f"{parts[0][2]})")
-    return "; ".join(causes)
-
-
 def _merge_zeros(terms: list[Term], total: Any) -> dict:
     out = {}
     for idx, v in entries(total):
         if not is_zero(v):
             continue
-        causes = [t.zeros.get(idx) for t in terms]
+        causes = [t.causes.get(idx) for t in terms]
         if all(causes):
-            out[idx] = _joined(list(dict.fromkeys(causes)))
+            causes = list(dict.fromkeys(causes))  # the same cause from two consumers: once
+            out[idx] = causes[0] if len(causes) == 1 else Cause.of(Kind.SEVERAL, parts=causes)
         else:
-            parts = " + ".join(fmt(t.value[idx] if idx else t.value) for t in terms)
-            out[idx] = f"a true cancellation: the contributions {parts} sum to 0"
+            out[idx] = Cause.of(Kind.CANCELLATION, over=Over.CONTRIBUTIONS,
+                                terms=tuple(t.value[idx] if idx else t.value for t in terms))
     return out
 
 
@@ -211,7 +206,7 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                 zeros, f = rule.forward_zeros(ctx(node), out), rule.forward_formula(ctx(node))
             values[node.name] = out
             causes[("value", node.name)] = zeros
-            q[key] = Quantity(key, out, f, zeros=zeros, exact=exact)
+            q[key] = Quantity(key, out, f, causes=zeros, exact=exact)
 
         # backward ─ reverse topological order, summing at merges
         inbox: dict[str, list[Term]] = defaultdict(list)

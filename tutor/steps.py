@@ -41,7 +41,13 @@ class Step:
         return self.quantity.formula
 
     @property
+    def causes(self) -> Mapping[tuple, Any]:
+        """entry → the Cause of its zero (tutor.cause), as the rule that made it recorded."""
+        return self.quantity.causes
+
+    @property
     def zeros(self) -> Mapping[tuple, str]:
+        """entry → why it is 0, in words."""
         return self.quantity.zeros
 
     @property

@@ -12,16 +12,21 @@ from typing import Any
 from tutor.render import entry_name, exact_text, fmt, to_json
 from tutor.rules import GREEK
 from tutor.steps import Step
-from tutor.words import PHASE_TITLES, SKILLS, phase_title
+from tutor.words import PHASE_TITLES, SKILLS, phase_title, say
+
+
+def zero_groups(step: Step) -> list[tuple[str, Any]]:
+    """(entries, Cause) with entries that share a cause grouped: ('dW2[2,1], dW2[2,2]', c)."""
+    groups: dict[str, tuple[Any, list[str]]] = {}  # by the words: two causes that read alike
+    shape = getattr(step.value, "shape", None)
+    for idx, c in step.causes.items():
+        groups.setdefault(say(c), (c, []))[1].append(entry_name(step.id, idx, shape))
+    return [(", ".join(names), c) for c, names in groups.values()]
 
 
 def zero_lines(step: Step) -> list[tuple[str, str]]:
     """(entries, why) with entries that share a cause grouped: ('dW2[2,1], dW2[2,2]', '…')."""
-    groups: dict[str, list[str]] = {}
-    shape = getattr(step.value, "shape", None)
-    for idx, why in step.zeros.items():
-        groups.setdefault(why, []).append(entry_name(step.id, idx, shape))
-    return [(", ".join(names), why) for why, names in groups.items()]
+    return [(names, say(c)) for names, c in zero_groups(step)]
 
 
 def same_text(sym: str, meaning: str) -> bool:
@@ -47,9 +52,9 @@ def step_record(step: Step) -> dict[str, Any]:
            "exact_form": step.quantity.exact}
     if step.formula is not None and step.formula.note:
         rec["rule"] = step.formula.note
-    zs = zero_lines(step)
-    if zs:
-        rec["zeros"] = [{"entries": e, "why": w} for e, w in zs]
+    zs = zero_groups(step)
+    if zs:  # the words, and the cause as data (tutor.cause.Cause.record)
+        rec["zeros"] = [{"entries": e, "why": say(c), "cause": c.record()} for e, c in zs]
     return rec
 
 
