@@ -3,8 +3,12 @@ with its numbers, the mask as its values, and a cause in words for every zero (s
 dead branch, seed 002's cancelling pre-activation, residual-block's dead second iteration)."""
 from __future__ import annotations
 
-import sympy as sp
+import json
 
+import sympy as sp
+from typer.testing import CliRunner
+
+from tutor.cli import app
 from tutor.core import work
 from tutor.render import exact_text
 from tutor.rules import pretty
@@ -126,3 +130,20 @@ def test_the_loss_partial_is_written_out_not_circular():
     assert (f.symbolic(), f.numeric()) == ("2·v", "2·8")
     f = q("dag-two-relu-gates", "grad", "yhat").formula
     assert (f.symbolic(), f.numeric()) == ("2·yhat - 2·target", "2·2 - 2·3")
+
+
+def test_the_non_fused_bce_formula_reads_as_math_in_every_rendering(tmp_path):
+    """Issue 11 item 6: the private marker ', / n' leaked into the non-fused BCE gradient's
+    formula (ŷ from an identity output, two outputs: the mean divides by 2)."""
+    f = tmp_path / "bce2.yaml"
+    f.write_text("id: b\nkind: network\ninput: [1]\ntarget: [1, 0]\nlayers:\n"
+                 "  - {W: [[0.3], [0.5]], b: [0, 0], activation: identity}\n"
+                 "loss: bce\nask: [forward, backward]\n")
+    r = CliRunner().invoke(app, ["solve", str(f), "--format", "json"])
+    step = {s["id"]: s for s in json.loads(r.stdout)["steps"]}["dyhat"]
+    assert step["formula"] == "(−y/ŷ + (1 − y)/(1 − ŷ)) / 2"
+    assert step["numbers"] == "(−[1, 0]/[0.3, 0.5] + (1 − [1, 0])/(1 − [0.3, 0.5])) / 2"
+    md = CliRunner().invoke(app, ["solve", str(f), "--format", "markdown"]).stdout
+    assert r"(-{y}/{\hat{y}} + (1 - {y})/(1 - {\hat{y}})) / 2" in md
+    for text in (r.stdout, md, CliRunner().invoke(app, ["solve", str(f)]).stdout):
+        assert ", / " not in text

@@ -506,7 +506,8 @@ def loss_backward(ctx: Ctx, g):
         val = loss.grad(p, y, n)
         tmpl = {"mse": "2({0} − {1})" + (f" / {n}" if n != 1 else ""),
                 "sse": "2({0} − {1})", "half_sse": "{0} − {1}",
-                "bce": "−{1}/{0} + (1 − {1})/(1 − {0})" + (f", / {n}" if n != 1 else "")}
+                "bce": "−{1}/{0} + (1 − {1})/(1 − {0})" if n == 1
+                else "(−{1}/{0} + (1 − {1})/(1 − {0})) / " + str(n)}
         f = Formula(tmpl[a["fn"]], (("ŷ", p), ("y", y)), loss.text)
     val = g * val
     zeros = {i: Cause.of(Kind.EXACT_PREDICTION, "ŷ", i, p.shape, target=entry_name("y", i, y.shape))

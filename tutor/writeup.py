@@ -207,8 +207,6 @@ def tex_value(v: Any) -> str:
 def tex_formula(f, network: bool, numbers: bool) -> str:
     """A rules.Formula in TeX: operand symbols (or their values) in the template's places."""
     t = f.template
-    if ", / " in t:
-        t = "(" + t.replace(", / ", ") / ")
     t = re.sub(r"(ReLU|σ|tanh|LeakyReLU)′\(\{(\d+)\}\)", r"{\2:\1}", t)
     out = []
     for k, part in enumerate(re.split(r"(\{\d+(?::\w+|:σ)?\})", t)):
