@@ -446,6 +446,10 @@ def test_a_wrong_dW2_names_its_wrong_entries_and_the_zero_causes(tmp_path):
     assert dw2["zero_causes"] == [
         "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
         "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)"]
+    assert dw2["zeros"] == [{"entries": ["dW2[2,1]", "dW2[2,2]"], "cause": {
+        "kind": "no_error_signal", "subject": "δ2", "entry": [2], "value": None, "unit": 2,
+        "because": {"kind": "dead_relu", "subject": "z2", "entry": [2], "value": "-17/100",
+                    "because": None, "derivative": True}}}]  # the same cause, as data
     assert "2 of 4 entries wrong: dW2[2,1], dW2[2,2]" in dw2["message"]
     assert "misconception" not in dw2["message"]
     assert steps["db2"]["zero_causes"] == [

@@ -383,7 +383,8 @@ def _pack(r: SheetResult, base_worked) -> tuple:
     base = r.sheet is not None and r.seed is None
     vs = tuple((v.step_id, v.status, v.answer, v.message, v.first_wrong, v.misconceptions,
                 None if v.status == "correct" else v.follow_value,
-                None if base else v.expected, v.wrong_entries, v.zero_causes, v.explanation)
+                None if base else v.expected, v.wrong_entries, v.zero_causes, v.zero_data,
+                v.explanation)
                for v in r.verdicts)
     return (r.file, r.sheet, vs, r.score, r.warnings, r.stale, err, r.seed, r.notes)
 
@@ -394,10 +395,11 @@ def _unpack(p: tuple, by_id: dict) -> SheetResult:
         return SheetResult(file, error=InputError(err[1], err[2], err[3], err[4], err[5]))
     verdicts = tuple(Verdict(sid, status, answer, None,
                              by_id.get(sid) if expected is None else expected, follow,
-                             message, first_wrong, tuple(mis), tuple(bad), tuple(zeros),
-                             explanation)
+                             message, first_wrong, tuple(mis), wrong_entries=tuple(bad),
+                             zero_causes=tuple(zeros), zero_data=tuple(data),
+                             explanation=explanation)
                      for sid, status, answer, message, first_wrong, mis, follow, expected,
-                     bad, zeros, explanation in vs)
+                     bad, zeros, data, explanation in vs)
     return SheetResult(file, sheet, verdicts, sc, warnings, stale, seed=seed, notes=notes)
 
 
@@ -621,6 +623,7 @@ def sheet_record(r: SheetResult, exercise: str) -> dict:
             "given_yours": _text(v.follow_value) if v.status == "follow_through" else None,
             "first_wrong": v.first_wrong, "message": reason(v) or None,
             "wrong_entries": list(v.wrong_entries), "zero_causes": list(v.zero_causes),
+            "zeros": [{"entries": list(e), "cause": c.record()} for e, c in v.zero_data],
             "explanation": v.explanation or None,
         })
     return {"exercise": exercise, "file": r.file, "student": r.student,

@@ -173,6 +173,7 @@ class Verdict:
     misconceptions: tuple = field(default_factory=tuple)  # catalogue ids (tutor.misconceptions)
     wrong_entries: tuple = ()  # for a wrong matrix/vector: the entries off ("dW2[2,1]", …)
     zero_causes: tuple = ()  # "dW2[2,1], dW2[2,2] should be 0, not …: <why it is 0>"
+    zero_data: tuple = ()  # the same as data: ((entries, tutor.cause.Cause), …)
     # for a named misconception: the buggy rule beside the correct one, with the numbers
     # (tutor.misconceptions.annotate / throughout: a grader's report, which reveals answers)
     explanation: str = ""

@@ -129,15 +129,17 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
 
     from tutor.render import entry_name
     from tutor.rules import entries, is_zero
+    from tutor.words import say
 
     value, exact, fv = v.value, step.value, v.follow_value
     if value is None:
         return v
     if not isinstance(exact, sp.MatrixBase) or exact.shape == (1, 1):
         a = value[0, 0] if isinstance(value, sp.MatrixBase) else value
-        if step.zeros and is_trivial(exact) and not tol.entry_ok(a, 0):
-            why = next(iter(step.zeros.values()))
-            return replace(v, zero_causes=(f"{step.id} should be 0, not {fmt(a)}: {why}",))
+        if step.causes and is_trivial(exact) and not tol.entry_ok(a, 0):
+            c = next(iter(step.causes.values()))
+            return replace(v, zero_causes=(f"{step.id} should be 0, not {fmt(a)}: {say(c)}",),
+                           zero_data=(((step.id,), c),))
         return v
     shape = exact.shape
     fv = fv if isinstance(fv, sp.MatrixBase) and fv.shape == shape else None
@@ -148,13 +150,15 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
             continue
         name = entry_name(step.id, idx, shape)
         bad.append(name)
-        if idx in step.zeros and is_zero(x):
-            zeros.setdefault(step.zeros[idx], []).append((name, fmt(a)))
-    notes = []
-    for why, group in zeros.items():
+        if idx in step.causes and is_zero(x):
+            c = step.causes[idx]
+            zeros.setdefault(say(c), (c, []))[1].append((name, fmt(a)))
+    notes, data = [], []
+    for why, (c, group) in zeros.items():
         names, vals = ", ".join(n for n, _ in group), ", ".join(a for _, a in group)
         notes.append(f"{names} should be 0, not {vals}: {why}")
-    return replace(v, wrong_entries=tuple(bad), zero_causes=tuple(notes))
+        data.append((tuple(n for n, _ in group), c))
+    return replace(v, wrong_entries=tuple(bad), zero_causes=tuple(notes), zero_data=tuple(data))
 
 
 def _leaves_nothing_to_learn(worked, follow, tol: Tolerance) -> str | None:
