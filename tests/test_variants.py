@@ -261,3 +261,16 @@ def test_solve_takes_seed_and_student():
     assert by_student.stdout == by_seed.stdout
     both = run("solve", "lab9-variants", "--seed", "1", "--student", "bob")
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_a_failed_condition_is_a_value_not_a_sentence_to_split():
+    """variants used to split its own failure sentences on ':' to count conditions."""
+    from tutor.core import work
+    from tutor.variants import Unmet, unmet
+
+    w = work("lab9-relu-sigmoid-bce")
+    req = type("Req", (), {"dead_relu": [1], "no_relu_at_zero": False, "max_decimals": None,
+                           "distinguishable": False})()
+    (fail,) = unmet(w, req)  # Lab 9's layer 1 has no dead ReLU (only z2[2] is)
+    assert fail == Unmet("dead_relu", "layer 1 has no dead ReLU")
+    assert str(fail) == "dead_relu: layer 1 has no dead ReLU"  # what validate's W304 says

@@ -355,16 +355,27 @@ def _relu_inputs(g, value, n_iterations: int) -> list[ReluInput]:
     return out
 
 
-def _relu_fails(inputs: list[ReluInput], require, kind: str) -> list[str]:
+@dataclass(frozen=True)
+class Unmet:
+    """A variant condition a draw fails: which one (a key of ``require``) and how."""
+
+    condition: str  # "dead_relu", "no_relu_at_zero", "max_decimals", "distinguishable"
+    detail: str  # "layer 2 has no dead ReLU"
+
+    def __str__(self) -> str:
+        return f"{self.condition}: {self.detail}"
+
+
+def _relu_fails(inputs: list[ReluInput], require, kind: str) -> list[Unmet]:
     for want in require.dead_relu:
         owner = str(want)
         if not any(r.owner == owner and r.iteration == 1 and _sign(r.value) < 0 for r in inputs):
             what = f"layer {owner}" if kind == "network" else f"node {owner}"
-            return [f"dead_relu: {what} has no dead ReLU"]
+            return [Unmet("dead_relu", f"{what} has no dead ReLU")]
     if require.no_relu_at_zero:
         at0 = [r for r in inputs if _sign(r.value) == 0]
         if at0:
-            return [f"no_relu_at_zero: {at0[0].label} = 0"]
+            return [Unmet("no_relu_at_zero", f"{at0[0].label} = 0")]
     return []
 
 
@@ -387,7 +398,7 @@ def decimals_needed(v) -> int | None:
     return max(twos, fives) if q == 1 else -1
 
 
-def unmet(worked, require, pairs: list | None = None) -> list[str]:
+def unmet(worked, require, pairs: list | None = None) -> list[Unmet]:
     """The conditions this worked exercise fails, in words ([] when it meets them all).
     ``pairs``: ``indistinguishable(worked)`` when the caller has it already."""
     from tutor.rules import entries
@@ -398,14 +409,14 @@ def unmet(worked, require, pairs: list | None = None) -> list[str]:
         fails = _relu_fails(relu_inputs(worked), require, worked.graph.kind)
         if fails:
             return fails
-    fails: list[str] = []
+    fails: list[Unmet] = []
     if require.max_decimals is not None:
         for s in worked.steps:
             for _, v in entries(s.value):
                 d = decimals_needed(v)
                 if d is not None and (d < 0 or d > require.max_decimals):
-                    fails.append(f"max_decimals: {s.id} needs "
-                                 + ("infinitely many" if d < 0 else str(d)) + " decimals")
+                    fails.append(Unmet("max_decimals", f"{s.id} needs "
+                                       + ("infinitely many" if d < 0 else str(d)) + " decimals"))
                     return fails
     if require.distinguishable:
         from tutor.misconceptions import indistinguishable
@@ -415,8 +426,8 @@ def unmet(worked, require, pairs: list | None = None) -> list[str]:
             pairs = indistinguishable(worked)
         pairs = [(s, m) for s, m in pairs if only is None or m in only]
         if pairs:
-            fails.append(f"distinguishable: at {pairs[0][0]} misconception {pairs[0][1]} gives "
-                         "the true answer")
+            fails.append(Unmet("distinguishable", f"at {pairs[0][0]} misconception "
+                               f"{pairs[0][1]} gives the true answer"))
     return fails
 
 
@@ -526,7 +537,7 @@ def _realize(ex, seed: int):
                 early = _relu_fails(_relu_inputs(graph, lambda n, it: values[n], 1),
                                     v.require, graph.kind)
                 if early:
-                    cond = early[0].split(":")[0]
+                    cond = early[0].condition
                     why[cond] += 1
                     if seen is not None:
                         rejected[seen] = cond
@@ -541,9 +552,9 @@ def _realize(ex, seed: int):
         fails = unmet(worked, v.require)
         if not fails:
             return replace(worked, seed=seed)
-        cond = fails[0].split(":")[0]
+        cond = fails[0].condition
         why[cond] += 1
-        last[cond] = fails[0].split(": ", 1)[-1]
+        last[cond] = fails[0].detail
         if seen is not None:
             rejected[seen] = cond
     top = ", ".join(f"{k} ({n}×)" for k, n in why.most_common(3))
