@@ -222,14 +222,12 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                 if not terms:
                     continue  # a target or constant: nothing to learn
                 f = combine(list(terms))
-                if key in overrides:
-                    g, zeros, exact = overrides[key], {}, True
-                else:
-                    g, exact = _kept(rules["accumulate"](list(terms)),
-                                     f"∂{graph.loss}/∂{node.name}{_at(it)}", node.path)
-                    zeros = _merge_zeros(list(terms), g)
-            if key in overrides:
-                g, zeros = overrides[key], {}
+            if key in overrides:  # the student's own value (follow-through), the loss's too
+                g, zeros, exact = overrides[key], {}, True
+            elif node.name != graph.loss:  # ∂L/∂n = Σ over n's consumers
+                g, exact = _kept(rules["accumulate"](list(terms)),
+                                 f"∂{graph.loss}/∂{node.name}{_at(it)}", node.path)
+                zeros = _merge_zeros(list(terms), g)
             grads[node.name] = g
             causes[("grad", node.name)] = zeros
             q[key] = Quantity(key, g, f, terms, zeros, exact)
