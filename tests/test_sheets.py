@@ -157,8 +157,10 @@ def test_unknown_step_ids_are_warnings_with_a_suggestion():
     s = parse_sheet("answers:\n  dW2: 1\n  dw2: 2\n  banana: 3\n", "s.yaml")
     w = work("lab9-relu-sigmoid-bce")
     warns = unknown_ids(s, [x.id for x in w.steps])
-    assert warns[0] == "s.yaml:3: unknown step id 'dw2' ignored (did you mean dW2?)"
-    assert warns[1].startswith("s.yaml:4: unknown step id 'banana' ignored")
+    assert str(warns[0]) == "s.yaml:3: unknown step id 'dw2' ignored (did you mean dW2?)"
+    assert (warns[0].line, warns[0].short()) == (
+        3, "line 3: unknown step id 'dw2' ignored (did you mean dW2?)")
+    assert str(warns[1]).startswith("s.yaml:4: unknown step id 'banana' ignored")
 
 
 def test_the_fixture_sheets_read_cleanly():
@@ -168,7 +170,7 @@ def test_the_fixture_sheets_read_cleanly():
 
 
 def test_visible_shows_control_characters_as_escapes_and_leaves_text_alone():
-    from tutor.sheets import visible
+    from tutor.errors import visible
 
     assert visible("\u001b]0;pwned\u0007\u001b[2J 0.3365") == "\\x1b]0;pwned\\x07\\x1b[2J 0.3365"
     assert visible("a\tb\rc\x9bd\u202ee") == "a\\x09b\\x0dc\\x9bd\\u202ee"

@@ -357,3 +357,18 @@ def test_every_code_is_documented_and_listed_by_codes():
     assert r.exit_code == 0
     assert [line.split()[0] for line in r.stdout.splitlines()] == list(CODES)
     assert run("validate").exit_code == 2
+
+
+@pytest.mark.parametrize("expr, code", [
+    ("a**100000", "E233"),          # exponent over the bound
+    ("exp(10**6)*a", "E233"),       # an argument of exp over the bound
+    ("(" * 300 + "a" + ")" * 300, "E233"),  # brackets nested too deeply
+    ("1" * 5000 + "*a", "E233"),    # a number too long
+    ("q*a", "E232"),                # an unknown name
+    ("a +* 2", "E231"),             # does not parse
+])
+def test_an_expression_problems_code_is_the_parsers_not_read_from_its_words(expr, code):
+    """The parser raises each ExprError with its code (tutor.expr.UNKNOWN_NAME, TOO_LARGE);
+    validate takes it from there, never from the message's wording."""
+    text = f"id: g\nkind: graph\nparams: {{a: 1}}\nnodes:\n  u: \"{expr}\"\n  L: u**2\nloss: L\n"
+    assert [p.code for p in validate_text(text, "g.yaml")][:1] == [code]

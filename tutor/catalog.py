@@ -61,8 +61,11 @@ def local(folder: Path | None = None) -> list[Entry]:
     folder = folder or Path.cwd()
     out = []
     for p in sorted(folder.glob("*.y*ml")):
+        if not p.is_file():  # a FIFO would block the listing, a device never end
+            continue
         try:
-            head = p.read_text(encoding="utf-8", errors="replace")[:4000]
+            with open(p, "rb") as f:
+                head = f.read(4000).decode("utf-8", errors="replace")
         except OSError:
             continue
         if "\nkind:" in "\n" + head and "\nanswers:" not in "\n" + head:

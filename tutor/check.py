@@ -21,10 +21,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from tutor.errors import ExitCode, InputError, UsageError
+from tutor.errors import ExitCode, InputError, UsageError, visible
 from tutor.budget import SHEET_SECONDS, over, within
 from tutor.grade import FT_CREDIT, Score, Verdict, Weights, grade, score
-from tutor.sheets import Sheet, read_sheet, unknown_ids, visible
+from tutor.sheets import Sheet, SheetWarning, read_sheet, unknown_ids
 
 SHEET_SUFFIXES = (".yaml", ".yml")
 
@@ -35,7 +35,7 @@ class SheetResult:
     sheet: Sheet | None = None
     verdicts: tuple[Verdict, ...] = ()
     score: Score | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[SheetWarning, ...] = ()
     stale: bool = False  # the sheet's sha is not the exercise's: made for another version
     error: InputError | None = None  # unreadable: not graded
     seed: int | None = None  # the variant graded against (None: the exercise's base values)
@@ -139,9 +139,11 @@ def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
     files, notes = [], []
     for p in map(Path, paths):
         if p.is_dir():
+            # not only regular files: a FIFO, a device or a dangling link named *.yaml is
+            # listed too, and reading it says what it is (one line; it never blocks)
             found = sorted(f for f in p.rglob("*") if f.suffix.lower() in SHEET_SUFFIXES
-                           and f.is_file() and not any(part.startswith(".")
-                                                       for part in f.relative_to(p).parts))
+                           and not f.is_dir() and not any(part.startswith(".")
+                                                          for part in f.relative_to(p).parts))
             if not found:
                 notes.append(f"{p}: no .yaml or .yml sheets in this folder")
             files.extend(found)
@@ -170,17 +172,13 @@ def load_weights(path: str | Path, known_ids: list[str]) -> Weights:
 
     from tutor.sheets import MAX_BYTES, precheck
     from tutor.steps import PHASE_ORDER
-    from tutor.yamlio import load_yaml
+    from tutor.yamlio import load_yaml, read_text
 
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_BYTES:
-            raise UsageError(f"{p}: too large for a weights file")
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read weights file {p}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{p}: not UTF-8 text") from None
+    try:  # a FIFO or device is refused, never waited on (read_text)
+        text = read_text(p, max_bytes=MAX_BYTES, kind="weights file")
+    except InputError as exc:
+        raise UsageError(f"weights file {exc}") from None
     precheck(text, str(p))
     doc = load_yaml(text, str(p))
     data = doc.data if doc.data is not None else {}
@@ -455,8 +453,10 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
     warnings = list(sheet.warnings) + unknown_ids(sheet, [s.id for s in worked.steps])
     stale = bool(sheet.sha) and not worked.exercise.is_version(sheet.sha)
     if stale:
-        warnings.append(f"{f}: made for another version of {base.id} (sha {sheet.sha}, the "
-                        f"exercise is now {worked.exercise.sha}): graded against the current one")
+        warnings.append(SheetWarning(str(f), None, f"made for another version of {base.id} "
+                                     f"(sha {sheet.sha}, the exercise is now "
+                                     f"{worked.exercise.sha}): graded against the current one",
+                                     stale=True))
     notes = (note,) if note else ()
     return SheetResult(str(f), sheet, tuple(verdicts),
                        score(worked, verdicts, weights, ft_credit), tuple(warnings), stale,
@@ -482,14 +482,8 @@ def sheet_notes(r: SheetResult) -> list[str]:
     (a seed that is not the student's), "stale" when it was made for another version of the
     exercise, and its warnings ("line 7: unknown step id 'dw2' ignored (did you mean
     dW2?)") without the file name the row already gives."""
-    out = list(r.notes)
-    for w in r.warnings:
-        if w.startswith(r.file + ":"):
-            rest = w[len(r.file) + 1:]
-            line, sep, msg = rest.partition(": ")
-            w = f"line {line}: {msg}" if sep and line.isdigit() else rest.lstrip()
-        out.append(w)
-    if r.stale and not any("another version" in w for w in r.warnings):
+    out = list(r.notes) + [w.short() for w in r.warnings]
+    if r.stale and not any(w.stale for w in r.warnings):
         out.append("stale: made for another version of the exercise")
     return out
 
@@ -610,7 +604,7 @@ def _pts(x: Fraction) -> str:
 
 def sheet_record(r: SheetResult, exercise: str) -> dict:
     if r.error is not None:
-        return {"exercise": exercise, "file": r.file, "error": str(r.error)}
+        return {"exercise": exercise, "file": visible(r.file), "error": str(r.error)}
     s = r.score
     steps = []
     for v in r.verdicts:
@@ -626,11 +620,13 @@ def sheet_record(r: SheetResult, exercise: str) -> dict:
             "zeros": [{"entries": list(e), "cause": c.record()} for e, c in v.zero_data],
             "explanation": v.explanation or None,
         })
-    return {"exercise": exercise, "file": r.file, "student": r.student,
+    # file and student as shown everywhere: a name's control characters and non-UTF-8 bytes
+    # escaped (``st\\xffu.yaml``), so the export is valid UTF-8 JSON
+    return {"exercise": exercise, "file": visible(r.file), "student": visible(r.student),
             "seed": r.seed, "sheet_seed": r.sheet.seed if r.sheet else None,
             "stale": r.stale, "score": num(s.total), "max": num(s.max),
             "first_wrong": r.first_wrong, "notes": list(r.notes),
-            "warnings": list(r.warnings), "steps": steps}
+            "warnings": [visible(w) for w in r.warnings], "steps": steps}
 
 
 def to_json(report: Report) -> str:
@@ -673,17 +669,18 @@ def to_csv(report: Report) -> str:
     return buf.getvalue()
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@")
 
 
 def cell(text: str) -> str:
-    """A CSV text cell a spreadsheet will not run: one that starts with = + - @, tab or CR
-    (``=HYPERLINK(…)`` as a student's name) gets a leading ' (OWASP's CSV-injection advice),
-    shown as the text itself. A CR inside is written as ``\\r`` (the csv module leaves it
-    unquoted, and a reader would end the row there). Only for text from sheets and files —
-    never a score or seed: those are written as numbers."""
-    out = "'" + text if text.startswith(_FORMULA_START) else text
-    return out.replace("\r", "\\r")
+    """A CSV text cell a spreadsheet will not run and a terminal will not obey: control
+    characters, bidirectional overrides and a file name's non-UTF-8 bytes made visible
+    escapes (:func:`visible`: a CR or tab becomes ``\\x0d``, ``\\x09``, so no reader ends
+    the row there), then a cell that starts with = + - @ (``=HYPERLINK(…)`` as a student's
+    name) gets a leading ' (OWASP's CSV-injection advice). Only for text from sheets and
+    files — never a score or seed: those are written as numbers."""
+    out = visible(text)
+    return "'" + out if out.startswith(_FORMULA_START) else out
 
 
 def summary_csv(report: Report) -> str:

@@ -317,7 +317,7 @@ def check(
 
     from tutor import check as checking
     from tutor.core import work
-    from tutor.sheets import visible
+    from tutor.errors import visible
 
     if summary and format is not CheckFormat.csv:
         typer.echo("note: --summary goes with --format csv (the class summary is already in "

@@ -5,7 +5,10 @@ The messages *are* the user interface: the CLI prints ``str(error)`` and exits w
 """
 from __future__ import annotations
 
+import os
+import re
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -34,7 +37,8 @@ class InputError(TutorError):
         super().__init__(self.where() + message)
 
     def where(self) -> str:
-        parts = [p for p in (self.file, self.line, self.col) if p is not None]
+        parts = [p for p in (path_text(self.file) if self.file is not None else None, self.line,
+                             self.col) if p is not None]
         return ":".join(str(p) for p in parts) + ": " if parts else ""
 
     def located(self, file: str | None = None, line: int | None = None,
@@ -78,3 +82,37 @@ class SolveError(ExerciseError):
 
 class UsageError(TutorError):
     """A bad command line: unknown exercise id, conflicting options."""
+
+
+# ─── text from outside, made safe to show ─────────────────────────────────────────────
+# C0/C1 controls, bidirectional marks and overrides, the line/paragraph separators a terminal
+# may break on, U+FFFE/U+FFFF (not characters: XML 1.0 refuses them), and lone surrogates
+# (a file name's undecodable bytes under surrogateescape: not UTF-8, so no JSON, CSV or XML)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                      "\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(m: re.Match) -> str:
+    c = ord(m.group())
+    if 0xDC80 <= c <= 0xDCFF:  # the byte os.fsdecode could not decode: shown as that byte
+        return f"\\x{c - 0xDC00:02x}"
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def visible(text: Any, lines: bool = False) -> str:
+    """Outside text made safe to show on a terminal, or to write as JSON, CSV or XML: every
+    control character — ESC, BEL, CR, C1 codes, the bidirectional overrides that reorder what
+    is seen — becomes a visible escape (``\\x1b``, ``\\u202e``), and a file name's bytes
+    that are not UTF-8 become ``\\xff``, so a student's answer, name or file name cannot
+    retitle the window, clear the screen, recolour the report or make an export invalid.
+    Everything that displays sheet text or a file name goes through this. ``lines`` keeps
+    newlines and tabs (an author's multi-line notes)."""
+    t = "" if text is None else str(text)
+    if lines:
+        return _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else _escape(m), t)
+    return _CONTROL.sub(_escape, t)
+
+
+def path_text(path: "str | os.PathLike") -> str:
+    """A file name as shown in a message or an export: :func:`visible` of its text."""
+    return visible(os.fspath(path) if not isinstance(path, str) else path)

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
-                      ValidationError, model_validator)
+                      ValidationError, field_validator, model_validator)
 
 from tutor import FORMAT_VERSION
-from tutor.errors import ExerciseError, InputError
+from tutor.errors import ExerciseError, InputError, visible
 
 # A number in a file: an integer, an exact decimal, or an expression in quotes ("1/3").
 Num = Union[int, Decimal, str]
@@ -195,6 +195,15 @@ class _Common(_Model):
     tolerance: Optional[ToleranceSpec] = None
     conventions: Conventions = Conventions()
     variants: Optional[Variants] = Field(None, description="randomized variants per student")
+
+    @field_validator("title", "source", "notes")
+    @classmethod
+    def _shown(cls, v: Optional[str], info) -> Optional[str]:
+        """An author's text is shown on terminals and written into sheets: its control and
+        bidirectional characters become visible escapes here, once (notes keep their lines)."""
+        if v is None:
+            return None
+        return visible(v, lines=True) if info.field_name == "notes" else visible(v.strip("\n"))
 
 
 class NetworkSpec(_Common):

@@ -57,6 +57,9 @@ __all__ = ["Answer", "Parsed", "ParseFailure", "parse_expression", "parse_answer
 
 Answer = Union[sp.Expr, tuple[sp.Expr, ...], tuple[tuple[sp.Expr, ...], ...]]
 
+# codes an expression error carries (tutor validate --codes): the rest are E231
+UNKNOWN_NAME = "E232"  # a name the exercise does not define
+TOO_LARGE = "E233"  # over a size bound: an expression bomb, refused before any work
 MAX_CHARS = 10_000  # text length, checked before anything else
 MAX_NESTING = 60  # brackets
 MAX_NODES = 2_000  # AST nodes
@@ -190,7 +193,7 @@ def _normalise(text: str) -> str:
     if not isinstance(text, str):
         raise ExprError(f"expected text, got {type(text).__name__}")
     if len(text) > MAX_CHARS:
-        raise ExprError(f"too long: {len(text)} characters (at most {MAX_CHARS:,})")
+        raise ExprError(f"too long: {len(text)} characters (at most {MAX_CHARS:,})", code=TOO_LARGE)
     text = text.translate(_TYPOGRAPHY)
     return text if text.isascii() and text.isprintable() else "".join(
         " " if c.isspace() else c for c in text)
@@ -250,7 +253,8 @@ def _check_brackets(s: str, a: int, b: int, opens: str, closes: str) -> dict[int
         if c in opens:
             stack.append(i)
             if len(stack) > MAX_NESTING:
-                raise _Syntax(f"brackets nested too deeply (more than {MAX_NESTING})", i)
+                raise _Syntax(f"brackets nested too deeply (more than {MAX_NESTING})", i,
+                              code=TOO_LARGE)
         elif c in closes:
             if not stack:
                 raise _Syntax(f"unmatched '{c}'", i)
@@ -281,12 +285,12 @@ def _check_numbers(s: str) -> None:
         digits = sum(ch.isdigit() for ch in mantissa)
         if digits > MAX_DIGITS:
             raise ExprError(f"number too long: {digits} digits (at most {MAX_DIGITS})",
-                            m.start())
+                            m.start(), code=TOO_LARGE)
         if exponent:
             e = exponent.replace("_", "").lstrip("+-").lstrip("0")
             if len(e) > 6 or int(e or 0) > MAX_LITERAL_EXPONENT:
                 raise ExprError(f"exponent too large in '{lit}' (at most e±"
-                                f"{MAX_LITERAL_EXPONENT})", m.start())
+                                f"{MAX_LITERAL_EXPONENT})", m.start(), code=TOO_LARGE)
 
 
 # ─── source with rewrites ─────────────────────────────────────────────────────────────
@@ -379,7 +383,7 @@ def _parse_span(s: str, a: int, b: int, names: dict, answer: bool) -> sp.Expr:
     try:
         _check_numbers(piece)
     except ExprError as err:
-        raise type(err)(err.message, err.offset + a) from None
+        raise type(err)(err.message, err.offset + a, code=err.code) from None
     src = _Source(piece, a)
     try:
         with warnings.catch_warnings():
@@ -388,7 +392,7 @@ def _parse_span(s: str, a: int, b: int, names: dict, answer: bool) -> sp.Expr:
     except SyntaxError as err:
         raise _syntax_error(err, src, piece) from None
     except (RecursionError, MemoryError):
-        raise ExprError("expression nested too deeply", a) from None
+        raise ExprError("expression nested too deeply", a, code=TOO_LARGE) from None
     except ValueError as err:  # e.g. an over-long integer literal
         raise ExprError(f"cannot read the expression: {err}", a) from None
     _check_size(tree, src)
@@ -401,7 +405,7 @@ def _parse_span(s: str, a: int, b: int, names: dict, answer: bool) -> sp.Expr:
         if value.is_number and value.is_extended_real is False:
             raise ExprError("the value is not a real number", a)
     except (RecursionError, MemoryError):
-        raise ExprError("expression too complicated", a) from None
+        raise ExprError("expression too complicated", a, code=TOO_LARGE) from None
     except (TypeError, ValueError, ArithmeticError, NotImplementedError) as exc:
         # SymPy refusing an odd combination: still a message, never a traceback
         raise ExprError(f"cannot compute this expression ({type(exc).__name__})", a) from None
@@ -431,10 +435,12 @@ def _check_size(tree: ast.AST, src: _Source) -> None:
         node, depth = stack.pop()
         count += 1
         if count > MAX_NODES:
-            raise ExprError(f"expression too long (more than {MAX_NODES:,} parts)", src.base)
+            raise ExprError(f"expression too long (more than {MAX_NODES:,} parts)", src.base,
+                            code=TOO_LARGE)
         if depth > MAX_TREE_DEPTH:
             raise ExprError(f"expression too deeply nested (more than {MAX_TREE_DEPTH} "
-                            f"levels)", src.at(node) if hasattr(node, "col_offset") else src.base)
+                            f"levels)", src.at(node) if hasattr(node, "col_offset") else src.base,
+                            code=TOO_LARGE)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
@@ -456,9 +462,9 @@ class _Builder:
         self.irrational: set[ast.AST] = set()  # nodes whose value is an irrational number
         self.deadline = time.monotonic() + MAX_SECONDS
 
-    def fail(self, message: str, node_or_offset) -> ExprError:
+    def fail(self, message: str, node_or_offset, code: str = "E000") -> ExprError:
         off = node_or_offset if isinstance(node_or_offset, int) else self.src.at(node_or_offset)
-        return ExprError(message, off)
+        return ExprError(message, off, code=code)
 
     def build(self, node: ast.AST) -> sp.Expr:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -467,7 +473,7 @@ class _Builder:
         value = method(node)
         if time.monotonic() > self.deadline:
             raise self.fail("too much to compute in this expression: simplify it or give "
-                            "its value", node)
+                            "its value", node, code=TOO_LARGE)
         self._account(node, value)
         return value
 
@@ -495,10 +501,11 @@ class _Builder:
         self.levels[node] = level
         if level > MAX_LEVELS:
             raise self.fail(f"too deeply nested for exact arithmetic: more than {MAX_LEVELS} "
-                            f"levels of functions or powers of irrational numbers", node)
+                            f"levels of functions or powers of irrational numbers", node,
+                            code=TOO_LARGE)
         if self.work > MAX_WORK:
             raise self.fail("too much exact arithmetic with irrational numbers: use fewer "
-                            "functions and powers, or give the value", node)
+                            "functions and powers, or give the value", node, code=TOO_LARGE)
 
     # leaves
     def _Constant(self, node: ast.Constant) -> sp.Expr:
@@ -531,7 +538,7 @@ class _Builder:
             hint = f" (known names: {', '.join(sorted(self.names))})"
         else:
             hint = ""
-        raise self.fail(f"unknown name '{clip(name, 30)}'{hint}", node)
+        raise self.fail(f"unknown name '{clip(name, 30)}'{hint}", node, code=UNKNOWN_NAME)
 
     # operators
     def _UnaryOp(self, node: ast.UnaryOp) -> sp.Expr:
@@ -565,7 +572,8 @@ class _Builder:
         else:
             value = self._power(left, right, node)
         if _coefficient_bits(value) > MAX_NUMBER_BITS:
-            raise self.fail(f"number too large: more than {MAX_NUMBER_BITS:,} bits", node)
+            raise self.fail(f"number too large: more than {MAX_NUMBER_BITS:,} bits", node,
+                            code=TOO_LARGE)
         return value
 
     def _merging_roots(self, left: sp.Expr, right: sp.Expr, node: ast.BinOp, sym: str):
@@ -588,7 +596,7 @@ class _Builder:
         if not self.answer:
             raise self.fail(f"roots of too high a degree multiplied together (degree "
                             f"{a}·{b}, at most {MAX_ROOT_DEGREE:,} exactly): round a number",
-                            where)
+                            where, code=TOO_LARGE)
         return self._numeric(left, where), self._numeric(right, where)
 
     def _numeric(self, x: sp.Expr, where: int) -> sp.Expr:
@@ -626,24 +634,24 @@ class _Builder:
                 if not self.answer:
                     raise self.fail(f"a root of too high a degree: {clip(str(degree), 20)} "
                                     f"(at most {MAX_ROOT_DEGREE:,} exactly): round the "
-                                    f"exponent, or write fewer digits", where)
+                                    f"exponent, or write fewer digits", where, code=TOO_LARGE)
                 if base.is_number:
                     size = _magnitude(exp)
                     if size > MAX_POWER_EXPONENT:
                         raise self.fail(f"exponent too large (at most {MAX_POWER_EXPONENT} "
-                                        f"in size)", where)
+                                        f"in size)", where, code=TOO_LARGE)
                     if _bits(base) * size > MAX_POWER_BITS:
                         raise self.fail(f"power too large: the result would have more than "
-                                        f"{MAX_POWER_BITS:,} bits", where)
+                                        f"{MAX_POWER_BITS:,} bits", where, code=TOO_LARGE)
                     return self._numeric_power(base, exp, where)
         if exp.is_number:
             size = _magnitude(exp)
             if size > MAX_POWER_EXPONENT:
                 raise self.fail(f"exponent too large (at most {MAX_POWER_EXPONENT} in size)",
-                                where)
+                                where, code=TOO_LARGE)
             if base.is_number and _bits(base) * size > MAX_POWER_BITS:
                 raise self.fail(f"power too large: the result would have more than "
-                                f"{MAX_POWER_BITS:,} bits", where)
+                                f"{MAX_POWER_BITS:,} bits", where, code=TOO_LARGE)
             self._check_root(base, exp, where)
         if base == 0 and exp.is_number and exp.is_negative:
             raise self.fail("division by zero (0 to a negative power)", where)
@@ -657,10 +665,10 @@ class _Builder:
         """SymPy factors the numbers under roots and logarithms: keep them few and small."""
         if bits > MAX_ROOT_BITS:
             raise self.fail(f"number too large to take {what} (more than {MAX_ROOT_BITS} "
-                            f"bits)", where)
+                            f"bits)", where, code=TOO_LARGE)
         self.factoring += bits
         if self.factoring > MAX_FACTORING_BITS:
-            raise self.fail("too many roots and logarithms of large numbers", where)
+            raise self.fail("too many roots and logarithms of large numbers", where, code=TOO_LARGE)
 
     def _check_sign(self, name: str, z: sp.Expr, node: ast.AST) -> None:
         """``relu`` needs the sign of a number: cheap unless |z| < 1e-45, where
@@ -726,14 +734,15 @@ class _Builder:
         if name in ("exp", "sigmoid") and args[0].is_number and \
                 _magnitude(args[0]) > MAX_EXP_ARGUMENT:
             raise self.fail(f"argument of '{name}' too large (at most {MAX_EXP_ARGUMENT:,} "
-                            f"in size)", node.args[0])
+                            f"in size)", node.args[0], code=TOO_LARGE)
         if name in ("relu", "leaky_relu"):
             self._check_sign(name, args[0], node.args[0])
         if name == "sqrt" and 2 * _root_degree(args[0]) > MAX_ROOT_DEGREE:
             where = self.src.at(node.args[0])
             if not self.answer:
                 raise self.fail(f"the square root of a root of too high a degree (at most "
-                                f"{MAX_ROOT_DEGREE:,} exactly): round a number", where)
+                                f"{MAX_ROOT_DEGREE:,} exactly): round a number", where,
+                                code=TOO_LARGE)
             if args[0].is_number:
                 return self._numeric_power(args[0], sp.Rational(1, 2), where)
         if name in ("sqrt", "log"):
@@ -931,13 +940,15 @@ class _Answer:
             if theirs:
                 if mine + theirs > MAX_ROOT_BITS:
                     raise ExprError(f"roots of large numbers multiplied together (more than "
-                                    f"{MAX_ROOT_BITS} bits under one root)", at)
+                                    f"{MAX_ROOT_BITS} bits under one root)", at, code=TOO_LARGE)
                 self.factoring += mine + theirs
                 if self.factoring > MAX_FACTORING_BITS:
-                    raise ExprError("too many roots and logarithms of large numbers", at)
+                    raise ExprError("too many roots and logarithms of large numbers", at,
+                                    code=TOO_LARGE)
             v = factor * x
             if _coefficient_bits(v) > MAX_NUMBER_BITS:
-                raise ExprError(f"number too large: more than {MAX_NUMBER_BITS:,} bits", at)
+                raise ExprError(f"number too large: more than {MAX_NUMBER_BITS:,} bits", at,
+                                code=TOO_LARGE)
             return v
 
         return tuple(tuple(one(x) for x in row) if isinstance(row, tuple) else one(row)
@@ -1012,7 +1023,8 @@ class _Answer:
     def _count(self, n: int, at: int) -> None:
         self.entries += n
         if self.entries > MAX_ENTRIES:
-            raise ExprError(f"too many numbers in one answer (more than {MAX_ENTRIES:,})", at)
+            raise ExprError(f"too many numbers in one answer (more than {MAX_ENTRIES:,})", at,
+                            code=TOO_LARGE)
 
     def _depth0(self, a: int, b: int):
         """Positions in [a, b) outside any bracket pair that starts inside [a, b)."""

@@ -245,8 +245,10 @@ def _network(ex: Exercise, spec: NetworkSpec, sink: _Sink) -> Graph | None:
         if layer.activation == "softmax" and out_ is not None and out_ < 2:
             sink.add(ex.error(f"layer {i}: softmax needs at least 2 units", path, code="E207"))
         h = "yhat" if i == n else f"h{i}"
-        nodes[f"W{i}"] = Node(f"W{i}", "param", attrs={"layer": i}, path=path + ("W",))
-        nodes[f"b{i}"] = Node(f"b{i}", "param", attrs={"layer": i}, path=path + ("b",))
+        nodes[f"W{i}"] = Node(f"W{i}", "param", attrs={"layer": i, "role": "weight"},
+                              path=path + ("W",))
+        nodes[f"b{i}"] = Node(f"b{i}", "param", attrs={"layer": i, "role": "bias"},
+                              path=path + ("b",))
         nodes[f"z{i}"] = Node(f"z{i}", "affine", (f"W{i}", prev, f"b{i}"),
                               {"layer": i, "grad_symbol": f"δ{i}"}, path)
         slope = (sink.attempt(_num, ex, layer.slope, path + ("slope",))
@@ -382,10 +384,10 @@ def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
 def _names_despite_unknown(src: str, symbols: dict, err: ExprError) -> set[str] | None:
     """The known names an expression uses when its only fault is an unknown name (parsed
     again with every identifier allowed); None when it does not parse at all."""
-    from tutor.expr import parse_expression
+    from tutor.expr import UNKNOWN_NAME, parse_expression
     from tutor.functions import FUNCTIONS
 
-    if not err.message.startswith("unknown name"):
+    if err.code != UNKNOWN_NAME:
         return None
     relaxed = {**{t: sp.Symbol(t) for t in _NAME.findall(src) if t not in FUNCTIONS},
                **symbols}

@@ -468,10 +468,13 @@ ECHO_MAX = 200  # a piped line longer than this is echoed as its start and its l
 
 
 def echo_text(line: str) -> str:
-    """What the pipe echo shows of a typed line: very long lines are cut."""
+    """What the pipe echo shows of a typed line: control and bidirectional characters as
+    visible escapes (an ESC piped in cannot clear the screen), very long lines cut."""
+    from tutor.errors import visible
+
     if len(line) <= ECHO_MAX:
-        return line
-    return f"{line[:40]}… ({len(line)} characters)"
+        return visible(line)
+    return f"{visible(line[:40])}… ({len(line)} characters)"
 
 
 def default_ask(console) -> Callable[[str], str]:

@@ -40,6 +40,24 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 
 
 @dataclass(frozen=True)
+class SheetWarning:
+    """Something flagged about a sheet that does not stop its grading: where, and what.
+    ``str()`` is ``file:line: message``; :meth:`short` drops the file a row already gives."""
+
+    file: str
+    line: int | None  # None: about the whole sheet
+    message: str
+    stale: bool = False  # made for another version of the exercise
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}" if self.line else \
+            f"{self.file}: {self.message}"
+
+    def short(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+@dataclass(frozen=True)
 class Sheet:
     """One student's sheet, read but not graded."""
 
@@ -51,7 +69,7 @@ class Sheet:
     answers: dict[str, str | None]  # step id → answer text (None: left blank)
     lines: dict[str, int] = field(default_factory=dict)  # step id → line of its answer
     invalid: dict[str, str] = field(default_factory=dict)  # step id → why it is not an answer
-    warnings: tuple[str, ...] = ()  # "file:line: message"
+    warnings: tuple["SheetWarning", ...] = ()
     header_lines: dict[str, int] = field(default_factory=dict)  # header key → its line
     named: bool = False  # the student's name is the header's, not the file name
 
@@ -249,8 +267,9 @@ def parse_sheet(text: str, file: str = "<sheet>") -> Sheet:
     warnings = []
     for k in data:
         if k not in HEADER_KEYS:
-            warnings.append(f"{file}:{line_of(k) or 1}: unknown header key {str(k)!r} ignored "
-                            f"(a sheet has {', '.join(HEADER_KEYS)})")
+            warnings.append(SheetWarning(file, line_of(k) or 1,
+                                         f"unknown header key {str(k)!r} ignored (a sheet "
+                                         f"has {', '.join(HEADER_KEYS)})"))
     if "answers" not in data:
         raise InputError("no 'answers:' section (run `tutor template EXERCISE` for a blank "
                          "sheet)", file, 1)
@@ -395,24 +414,7 @@ def _scalar_answer(text: str) -> str:
     return text
 
 
-# C0/C1 controls, bidirectional marks and overrides, the line/paragraph separators a terminal
-# may break on, and U+FFFE/U+FFFF (not characters: XML 1.0 refuses them)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
-                      "\u2066-\u2069\ufffe\uffff]")
-
-
-def visible(text: Any) -> str:
-    """Sheet-provided text made safe to show on a terminal (or in XML): every control
-    character — ESC, BEL, CR, C1 codes, and the bidirectional overrides that reorder what is
-    seen — becomes a visible escape (``\\x1b``, ``\\u202e``), so a student's answer or name
-    cannot retitle the window, clear the screen or recolour the report. Everything that
-    displays sheet text (answers, student, notes, warnings, errors) goes through this."""
-    t = "" if text is None else str(text)
-    return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                                   else f"\\u{ord(m.group()):04x}"), t)
-
-
-def unknown_ids(sheet: Sheet, known: list[str]) -> list[str]:
+def unknown_ids(sheet: Sheet, known: list[str]) -> list[SheetWarning]:
     """Warnings for step ids in the sheet that the exercise does not ask (with did-you-mean)."""
     import difflib
 
@@ -424,5 +426,6 @@ def unknown_ids(sheet: Sheet, known: list[str]) -> list[str]:
         near = [k for k in known if k.lower() == sid.lower()] or \
             difflib.get_close_matches(sid, known, n=1, cutoff=0.6)
         hint = f" (did you mean {near[0]}?)" if near else ""
-        out.append(f"{sheet.where(sid)}: unknown step id {sid!r} ignored{hint}")
+        out.append(SheetWarning(sheet.file, sheet.lines.get(sid),
+                                f"unknown step id {sid!r} ignored{hint}"))
     return out

@@ -67,9 +67,10 @@ def step_id(sol: Solution, key: Key) -> str:
     if kind == "new":
         return prefix + name + "_new"
     if sol.graph.kind == "network":
-        if name.startswith("z"):
-            return prefix + "delta" + name[1:]
-        if name == "x":
+        node = sol.graph.nodes[name]
+        if node.op == "affine":  # δl = ∂L/∂zl
+            return prefix + f"delta{node.attrs['layer']}"
+        if node.op == "input":
             return prefix + "dx"
     return prefix + "d" + name
 
@@ -97,8 +98,8 @@ def _meaning(sol: Solution, key: Key) -> str:
         return name
     if kind == "new":
         return f"{name} − η·∂{loss}/∂{name}"
-    if g.kind == "network" and name.startswith("z"):
-        return f"δ{name[1:]} = ∂L/∂{name}"
+    if g.kind == "network" and g.nodes[name].op == "affine":
+        return f"δ{g.nodes[name].attrs['layer']} = ∂L/∂{name}"
     return f"∂{loss}/∂{name}"
 
 
@@ -116,10 +117,9 @@ def _skill(sol: Solution, key: Key) -> str:
             return "loss_gradient" if node.attrs["layer"] == g.n_layers and fused else "delta"
         if name == "yhat":
             return "loss_gradient"
-        if name.startswith("W"):
-            return "weight_grad"
-        if name.startswith("b"):
-            return "bias_grad"
+        role = node.attrs.get("role")  # a layer's W or b
+        if role in ("weight", "bias"):
+            return f"{role}_grad"
         return "pass_back"
     if name in g.params or name in g.inputs:
         return "param_grad"

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.errors import ExprError, InputError
+from tutor.errors import ExprError, InputError, path_text
 
 CODES = {
     "E000": "the file cannot be read (missing, a folder, not UTF-8, too large): exit 2",
@@ -120,10 +120,10 @@ class Problem:
         return self.code.startswith("W")
 
     def text(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.code} {self.message}"
+        return f"{path_text(self.file)}:{self.line}:{self.col}: {self.code} {self.message}"
 
     def record(self) -> dict:
-        return {"file": self.file, "line": self.line, "col": self.col, "code": self.code,
+        return {"file": path_text(self.file), "line": self.line, "col": self.col, "code": self.code,
                 "severity": "warning" if self.is_warning else "error", "message": self.message}
 
 
@@ -277,11 +277,8 @@ def _structure_problems(ex) -> tuple[list[Problem], bool]:
 
 
 def _expr_problem(err: ExprError, file: str) -> Problem:
-    msg = err.message
-    code = ("E232" if msg.startswith("unknown name") else
-            "E233" if "too" in msg and ("large" in msg or "long" in msg or "deep" in msg)
-            else "E231")
-    return _from_error(err, file, code)
+    # the parser says which: an unknown name (E232), a size bound (E233); else E231
+    return _from_error(err, file, err.code if err.code in ("E232", "E233") else "E231")
 
 
 def _unmentioned_params(ex) -> list[Problem]:

@@ -22,8 +22,10 @@ problem found later (schema, names, cycles) can be reported at ``file:line:col``
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -34,7 +36,7 @@ from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarE
                          SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from tutor.errors import InputError
+from tutor.errors import InputError, visible
 
 __all__ = ["Mark", "Document", "Scalar", "load_yaml", "load_yaml_raw", "read_yaml"]
 
@@ -154,18 +156,62 @@ def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES,
     """A UTF-8 text file of at most ``max_bytes`` (never more is read); InputError (exit 2)
     for a missing, unreadable, oversized or non-UTF-8 file. Exercises and sheets alike."""
     name = os.fspath(path)
+    return _decode(read_bytes(name, max_bytes=max_bytes, kind=kind), name)
+
+
+# what a path can be instead of a file, as said in a message
+_NOT_FILE = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def read_bytes(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES,
+               kind: str = "YAML file") -> bytes:
+    """At most ``max_bytes`` + 1 bytes of a *regular* file, never blocking: the file is
+    opened non-blocking and checked with fstat before a byte is read, so a FIFO (which
+    would wait for a writer forever), a device (``/dev/zero`` never ends), a socket, a
+    dangling link or a link loop is one InputError (exit 2) that says which it is."""
+    name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
-            raw = f.read(max_bytes + 1)
+        fd = os.open(name, _OPEN_FLAGS)
     except FileNotFoundError:
+        if os.path.islink(name):
+            try:
+                target = os.readlink(name)
+            except OSError:
+                target = "?"
+            raise InputError(f"a symbolic link to '{visible(target)}', which does not exist",
+                             name) from None
         raise InputError("no such file", name) from None
     except IsADirectoryError:
         raise InputError(f"is a directory, not a {kind}", name) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError("a loop of symbolic links: it never reaches a file", name) from None
         raise InputError(f"cannot read the file: {exc.strerror or exc}", name) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"is a directory, not a {kind}", name)
+        if not stat.S_ISREG(mode):
+            what = next((w for test, w in _NOT_FILE if test(mode)), "not a regular file")
+            raise InputError(f"is {what}, not a {kind}: only regular files are read", name)
+        chunks, left = [], max_bytes + 1
+        while left > 0:  # a regular file never blocks; a short read means its end
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", name) from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
     if len(raw) > max_bytes:
         raise _too_large(max_bytes, name)
-    return _decode(raw, name)
+    return raw
 
 
 # ─── composing: events -> nodes ───────────────────────────────────────────────────────
