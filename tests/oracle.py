@@ -25,7 +25,16 @@ def _sigmoid(z):
     return 1 / (1 + sp.exp(-z))
 
 
+def _elu(z, a=1):  # its derivative at 0 is the left one, α: PyTorch's convention
+    return sp.Piecewise((z, z > 0), (a * (sp.exp(z) - 1), True))
+
+
+def _softplus(z):
+    return sp.log(1 + sp.exp(z))
+
+
 LOCALS = {"relu": _relu, "leaky_relu": _leaky, "sigmoid": _sigmoid, "tanh": sp.tanh,
+          "elu": _elu, "softplus": _softplus,
           "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "max": sp.Max, "min": sp.Min}
 
 
@@ -140,8 +149,10 @@ def network_oracle(spec: dict) -> dict:
             h = p if col else p.T
         else:
             slope = num(layer["slope"]) if layer.get("slope") is not None else sp.Rational(1, 100)
+            alpha = num(layer["alpha"]) if layer.get("alpha") is not None else 1
             f = {"identity": lambda e: e, "relu": _relu, "sigmoid": _sigmoid, "tanh": sp.tanh,
-                 "leaky_relu": lambda e: _leaky(e, slope)}[act]
+                 "leaky_relu": lambda e: _leaky(e, slope), "elu": lambda e: _elu(e, alpha),
+                 "softplus": _softplus}[act]
             h = z.applyfunc(f)
         zs.append(z)
         hs.append(h)

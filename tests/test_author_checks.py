@@ -86,3 +86,29 @@ def test_every_problem_in_one_file_at_once(tmp_path):
     r = run("validate", f)
     codes = [s.split()[1] for s in r.output.splitlines() if s.startswith(str(f))]
     assert codes == ["E019", "E018", "E017", "E014"] and r.exit_code == 1
+
+
+def test_alpha_applies_to_elu_only_and_the_schema_agrees(tmp_path):
+    import json as _json
+
+    import jsonschema
+
+    from tutor.scaffold import SCHEMA_FILE
+
+    f = tmp_path / "a.yaml"
+    f.write_text("id: a\nkind: network\ninput: [1]\ntarget: [1]\n"
+                 "layers:\n  - {W: [[1]], b: [0], activation: relu, alpha: 2}\n"
+                 "loss: half_sse\n")
+    r = run("validate", f)
+    assert r.exit_code == 1
+    assert f"{f}:6:42: E019 layer 1: alpha applies to activation elu only" in r.output
+    schema = _json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    layer = {"W": [[1]], "b": [0], "activation": "relu", "alpha": 2}
+    doc = {"id": "a", "kind": "network", "input": [1], "target": [1], "layers": [layer],
+           "loss": "half_sse"}
+    v = jsonschema.Draft202012Validator(schema)
+    assert list(v.iter_errors(doc))
+    layer["activation"] = "elu"
+    assert not list(v.iter_errors(doc))
+    f.write_text(f.read_text().replace("relu", "elu"))
+    assert run("validate", "--no-warnings", f).exit_code == 0

@@ -107,7 +107,7 @@ def test_typography_is_normalised():
 
 # ─── refusals: one clear message, and where ───────────────────────────────────────────
 
-ALLOWED = "exp, leaky_relu, log, max, min, relu, sigmoid, sqrt, tanh"
+ALLOWED = "elu, exp, leaky_relu, log, max, min, relu, sigmoid, softplus, sqrt, tanh"
 
 
 @pytest.mark.parametrize("text, message, offset", [

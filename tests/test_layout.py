@@ -82,3 +82,39 @@ def test_the_import_graph_is_read_with_function_local_imports():
 
 def test_no_import_cycle_among_tutors_modules():
     assert cycles(imports()) == []
+
+
+# ─── layers (docs/architecture.md): arrows point down the data flow ──────────────────────
+LAYERS = {
+    "input": ["errors", "yamlio", "expr", "exercise", "sheets", "catalog"],
+    "engine": ["functions", "numeric", "interval", "limits", "budget", "cause", "graph", "rules",
+               "solve", "steps", "core", "worked"],
+    "judging": ["compare", "grade", "misconceptions", "variants"],
+    "words": ["words", "render"],
+    "front": ["cli", "practice", "check", "show", "draw", "writeup", "scaffold", "progress",
+              "validate", "__main__", "schema", "__init__"],
+}
+
+# The imports that still go up a layer today (issue 11 is removing them). Most are
+# render.fmt inside the engine: formulas are still templates filled with numbers.
+UPWARD = {
+    ("cause", "render"), ("compare", "render"), ("core", "variants"), ("exercise", "functions"),
+    ("expr", "functions"), ("expr", "words"), ("grade", "render"), ("grade", "words"),
+    ("misconceptions", "render"), ("misconceptions", "words"), ("rules", "render"),
+    ("sheets", "render"), ("sheets", "rules"), ("sheets", "words"), ("solve", "words"),
+    ("steps", "render"), ("variants", "render"), ("worked", "compare"),
+}
+
+
+def test_every_module_has_a_layer():
+    placed = {m for ms in LAYERS.values() for m in ms}
+    assert set(imports()) | {m for ts in imports().values() for m in ts} <= placed
+
+
+def test_no_new_import_goes_up_a_layer_and_the_known_ones_only_shrink():
+    order = list(LAYERS)
+    layer = {m: order.index(k) for k, ms in LAYERS.items() for m in ms}
+    up = {(m, t) for m, ts in imports().items() for t in ts
+          if t in layer and m in layer and layer[t] > layer[m]}
+    assert up - UPWARD == set(), "a new import goes up a layer (docs/architecture.md)"
+    assert UPWARD - up == set(), "an upward import is gone: remove it from UPWARD"

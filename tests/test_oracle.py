@@ -62,9 +62,9 @@ def test_bundled_exercise_matches_oracle(entry):
 # ─── generated graphs ────────────────────────────────────────────────────────────────
 values = st.sampled_from(["1", "2", "-1", "0.5", "-0.25", "3", "1/3", "-2", "0.1"])
 UNARY = ["relu({})", "sigmoid({})", "tanh({})", "({})**2", "exp(sigmoid({}))",
-         "log(1 + ({})**2)", "-({})", "({})/2", "leaky_relu({})"]
+         "log(1 + ({})**2)", "-({})", "({})/2", "leaky_relu({})", "elu({})", "softplus({})"]
 BINARY = ["{} + {}", "{} * {}", "{} - {}", "max({}, {})", "{}*{} + {}",
-          "leaky_relu({}, {})"]  # a slope that is a name: its gradient too
+          "leaky_relu({}, {})", "elu({}, {})"]  # a slope or α that is a name: its gradient too
 
 
 @st.composite
@@ -131,8 +131,11 @@ def random_network(draw):
             W = [list(r) for r in zip(*W)]
         last = i == len(sizes) - 1
         act = {"ce": "softmax", "bce": "sigmoid"}.get(loss) if last else None
-        act = act or draw(st.sampled_from(["identity", "relu", "sigmoid", "tanh", "leaky_relu"]))
+        act = act or draw(st.sampled_from(["identity", "relu", "sigmoid", "tanh", "leaky_relu",
+                                           "elu", "softplus"]))
         layers.append({"W": W, "b": [draw(weights) for _ in range(out_)], "activation": act})
+        if act == "elu" and draw(st.booleans()):
+            layers[-1]["alpha"] = draw(st.sampled_from(["0.5", "2", "1/3"]))
     n_in, n_out = sizes[0], sizes[-1]
     xs = [[draw(weights) for _ in range(n_in)] for _ in range(batch)]
     if loss == "ce":
@@ -174,3 +177,71 @@ def test_leaky_relu_slope_that_is_a_parameter_gets_its_gradient():
     ds = w.step("ds")
     assert ds.value == sp.Rational(2, 5)
     assert ds.formula.numeric() == "(2·(-1) - 2·relu(-1))·leaky_relu(-1, 0.2)"
+
+
+# ─── softplus and ELU: one rules entry each, in networks and graphs ──────────────────
+def _net(acts, alpha=None, x=(1, -2), loss="half_sse", target=(1,)):
+    first = {"W": [[1, 2], [-1, "0.5"]], "b": ["0.5", -1], "activation": acts[0]}
+    if alpha is not None:
+        first["alpha"] = alpha
+    return {"id": "act", "kind": "network", "input": list(x), "target": list(target),
+            "layers": [first, {"W": [[1, -1]], "b": [0], "activation": acts[1]}],
+            "loss": loss, "ask": ["forward", "backward", "inputs", "update"],
+            "learning_rate": "0.1"}
+
+
+@pytest.mark.parametrize("acts, alpha", [(("elu", "softplus"), "0.5"), (("elu", "identity"), None),
+                                         (("softplus", "elu"), "2"), (("softplus", "sigmoid"), None)])
+def test_elu_and_softplus_networks_match_the_oracle(acts, alpha):
+    spec = _net(acts, alpha if acts[0] == "elu" else None)
+    if acts[1] == "elu" and alpha is not None:
+        spec["layers"][1]["alpha"] = alpha
+    if acts[1] == "sigmoid":
+        spec["loss"] = "bce"
+    w = work_exercise(load_text(_quote(spec), "act.yaml"))
+    check_network(w, spec)
+
+
+def test_elu_at_exactly_zero_takes_alpha_and_its_values_are_exact():
+    """z1 = [0, −3/2]: ELU′(0) = α = 1/2 (PyTorch's convention), h1 = [0, (e^(−3/2) − 1)/2]."""
+    spec = _net(("elu", "identity"), "0.5", x=(1, "-0.25"))
+    spec["layers"][0]["W"] = [[1, 2], [2, 0]]  # z1 = [1 − 1/2 − 1/2, 2 − 7/2]
+    spec["layers"][0]["b"] = ["-0.5", "-3.5"]
+    w = work_exercise(load_text(_quote(spec), "act.yaml"))
+    check_network(w, spec)
+    sol = w.solution
+    half = sp.Rational(1, 2)
+    assert sol.value("z1") == sp.Matrix([0, -sp.Rational(3, 2)])
+    assert sol.value("h1") == sp.Matrix([0, half * (sp.exp(-sp.Rational(3, 2)) - 1)])
+    dphi = w.step("delta1").formula.operands[1][1]
+    assert dphi == sp.Matrix([half, half * sp.exp(-sp.Rational(3, 2))])
+
+
+def test_softplus_derivative_is_sigmoid_and_never_zero():
+    spec = _net(("softplus", "identity"))
+    w = work_exercise(load_text(_quote(spec), "act.yaml"))
+    check_network(w, spec)
+    d = w.step("delta1")
+    assert "softplus′(z) = σ(z)" in d.formula.note
+    z1 = w.solution.value("z1")
+    assert d.formula.operands[1][1] == z1.applyfunc(lambda v: 1 / (1 + sp.exp(-v)))
+
+
+@pytest.mark.parametrize("node", ["elu(u)", "elu(u, s)", "softplus(u)", "elu(softplus(u) - 2, s)",
+                                  "softplus(elu(u))"])
+def test_elu_and_softplus_graph_nodes_match_the_oracle(node):
+    spec = {"id": "g", "kind": "graph", "inputs": {"x": 2}, "params": {"a": "0.5", "s": "0.5"},
+            "nodes": {"u": "a*x - 3", "h": node, "L": "(h - 1)**2 + s**2"}, "loss": "L",
+            "learning_rate": "0.1", "ask": ["forward", "backward", "update"]}
+    w = work_exercise(load_text(_quote(spec), "g.yaml"))
+    check_graph(w, spec)
+
+
+def test_an_elu_alpha_that_is_a_parameter_gets_its_gradient():
+    """∂/∂α elu(u, α) = e^u − 1 for u ≤ 0: L = elu(u, s)², u = −1, s = 1/2 →
+    ∂L/∂s = 2·elu·(e^(−1) − 1) = (e^(−1) − 1)²."""
+    spec = {"id": "g", "kind": "graph", "inputs": {"x": 2}, "params": {"a": 1, "s": "0.5"},
+            "nodes": {"u": "a*x - 3", "L": "elu(u, s)**2"}, "loss": "L"}
+    w = work_exercise(load_text(_quote(spec), "g.yaml"))
+    check_graph(w, spec)
+    assert sp.simplify(w.step("ds").value - (sp.exp(-1) - 1) ** 2) == 0

@@ -115,10 +115,11 @@ def _network(view: _View) -> RenderableType:
     for l in range(1, n + 1):
         out = "yhat" if l == n else f"h{l}"
         fn = g.nodes[out].attrs["fn"]
-        if fn == "leaky_relu":
-            from tutor.rules import slope_of
+        from tutor.rules import act_param
 
-            fn = f"leaky_relu, α = {fmt(slope_of(g.nodes[out]))}"
+        a = act_param(g.nodes[out])  # a leaky ReLU's slope, ELU's α
+        if a is not None:
+            fn = f"{fn}, α = {fmt(a)}"
         title = f"layer {l} · {fn}" if l < n else f"output · {fn}"
         table.add_column(title, no_wrap=True)
         cols.append(_units(view, f"z{l}", out,

@@ -41,7 +41,8 @@ _SIDE = {"maxItems": MAX_SIDE}
 NVector = Annotated[list[Num], Field(json_schema_extra=_SIDE)]
 NMatrix = Annotated[list[NVector], Field(json_schema_extra=_SIDE)]
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "elu", "softplus", "sigmoid", "tanh",
+               "softmax")  # tutor.rules.ACTIVATIONS has each one's φ and φ′ (and softmax)
 LOSSES = ("mse", "sse", "half_sse", "bce", "ce")
 PHASES = ("forward", "backward", "inputs", "update")
 MAX_EXPONENT = 100  # a file number such as 1e999999999 is refused, not expanded
@@ -112,15 +113,20 @@ class Conventions(_Model):
 
 
 class Layer(_Model):
-    # E019: a slope only with activation leaky_relu (the default activation is identity)
-    model_config = ConfigDict(json_schema_extra={
-        "if": {"properties": {"activation": {"not": {"const": "leaky_relu"}}}},
-        "then": {"properties": {"slope": {"type": "null"}}}})
+    # E019: a slope only with activation leaky_relu, alpha only with elu (the default
+    # activation is identity)
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"activation": {"not": {"const": "leaky_relu"}}}},
+         "then": {"properties": {"slope": {"type": "null"}}}},
+        {"if": {"properties": {"activation": {"not": {"const": "elu"}}}},
+         "then": {"properties": {"alpha": {"type": "null"}}}}]})
 
     W: NMatrix = Field(description="column layout: (out, in); row layout: (in, out)")
     b: Union[NVector, Num] = Field(description="one bias per output unit")
-    activation: Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"] = "identity"
+    activation: Literal[ACTIVATIONS] = "identity"
     slope: Optional[Num] = Field(None, description="leaky_relu slope α (default 0.01)")
+    alpha: Optional[Num] = Field(None, description="elu's α: ELU(z) = α (e^z − 1) for z ≤ 0 "
+                                 "(default 1)")
 
 
 class NetworkIteration(_Model):
@@ -594,10 +600,11 @@ def author_errors(spec, doc, file: str) -> list[InputError]:
     stated = isinstance(conventions, dict) and "relu_prime_at_zero" in conventions
     if spec.kind == "network":
         for i, layer in enumerate(spec.layers):
-            if layer.slope is not None and layer.activation != "leaky_relu":
-                add("E019", f"layer {i + 1}: slope applies to activation leaky_relu only, and "
-                    f"this layer's activation is {layer.activation}: remove slope or write "
-                    "activation: leaky_relu", ("layers", i, "slope"), key=True)
+            for option, fn in (("slope", "leaky_relu"), ("alpha", "elu")):
+                if getattr(layer, option) is not None and layer.activation != fn:
+                    add("E019", f"layer {i + 1}: {option} applies to activation {fn} only, and "
+                        f"this layer's activation is {layer.activation}: remove {option} or "
+                        f"write activation: {fn}", ("layers", i, option), key=True)
         has_relu = any(layer.activation == "relu" for layer in spec.layers)
         out += _size_errors(spec, doc, file)
     else:

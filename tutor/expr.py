@@ -731,11 +731,11 @@ class _Builder:
         if not lo <= n <= hi:
             raise self.fail(f"'{name}' takes {_arity(lo, hi)}, got {n}", func)
         args = [self.build(arg) for arg in node.args]
-        if name in ("exp", "sigmoid") and args[0].is_number and \
+        if name in ("exp", "sigmoid", "softplus", "elu") and args[0].is_number and \
                 _magnitude(args[0]) > MAX_EXP_ARGUMENT:
             raise self.fail(f"argument of '{name}' too large (at most {MAX_EXP_ARGUMENT:,} "
                             f"in size)", node.args[0], code=TOO_LARGE)
-        if name in ("relu", "leaky_relu"):
+        if name in ("relu", "leaky_relu", "elu"):
             self._check_sign(name, args[0], node.args[0])
         if name == "sqrt" and 2 * _root_degree(args[0]) > MAX_ROOT_DEGREE:
             where = self.src.at(node.args[0])

@@ -1,6 +1,6 @@
 """The named functions of the expression grammar, as SymPy functions.
 
-``relu``, ``leaky_relu`` and ``sigmoid`` are our own SymPy ``Function`` classes so that
+``relu``, ``leaky_relu``, ``elu`` and ``sigmoid`` are our own SymPy ``Function`` classes so that
 (1) a value keeps its exact form (``sigmoid(69/125)`` evaluates to ``1/(1+exp(-69/125))``)
 and (2) their derivatives never pass through SymPy's ``Heaviside``, whose value at 0 is ½.
 The derivative of ``relu`` at exactly 0 is left as ``relu_step(0)``; the engine replaces it
@@ -70,6 +70,42 @@ class leaky_relu(sp.Function):
         if argindex == 2:  # ∂/∂α (α z if z ≤ 0) = z for z ≤ 0, 0 for z > 0: min(z, 0)
             return z - relu(z)
         return leaky_step(z, self.args[1])
+
+
+ELU_DEFAULT_ALPHA = sp.Integer(1)
+
+
+class elu_step(sp.Function):
+    """ELU′(z; α) = 1 if z > 0 else α e^z — so ELU′(0) = α (PyTorch's convention; for the
+    default α = 1 both sides agree and ELU is smooth there)."""
+
+    @classmethod
+    def eval(cls, z, alpha):
+        if z.is_number:
+            return sp.Integer(1) if sign(z) > 0 else alpha * sp.exp(z)
+
+
+class elu(sp.Function):
+    """ELU(z; α) = z if z > 0 else α (e^z − 1).  ``elu(z)`` uses α = 1."""
+
+    @classmethod
+    def eval(cls, z, alpha=None):
+        if alpha is None:
+            return elu(z, ELU_DEFAULT_ALPHA)
+        if z.is_number:
+            return z if sign(z) > 0 else alpha * (sp.exp(z) - 1)
+
+    def fdiff(self, argindex=1):
+        z, alpha = self.args
+        if argindex == 2:  # ∂/∂α = e^z − 1 for z ≤ 0, 0 for z > 0: min(e^z − 1, 0)
+            return sp.exp(z) - 1 - relu(sp.exp(z) - 1)
+        return elu_step(z, alpha)
+
+
+def softplus(z):
+    """softplus(z) = log(1 + e^z), written out: its value keeps that exact form, and its
+    derivative e^z / (1 + e^z) = σ(z) comes from the rules of exp and log."""
+    return sp.log(1 + sp.exp(z))
 
 
 class sigmoid(sp.Function):
@@ -150,6 +186,8 @@ FUNCTIONS = {
     "relu": (1, 1, relu),
     "leaky_relu": (1, 2, leaky_relu),
     "sigmoid": (1, 1, sigmoid),
+    "softplus": (1, 1, softplus),
+    "elu": (1, 2, elu),
     "tanh": (1, 1, sp.tanh),
     "exp": (1, 1, sp.exp),
     "log": (1, 1, sp.log),

@@ -251,10 +251,11 @@ def _network(ex: Exercise, spec: NetworkSpec, sink: _Sink) -> Graph | None:
                               path=path + ("b",))
         nodes[f"z{i}"] = Node(f"z{i}", "affine", (f"W{i}", prev, f"b{i}"),
                               {"layer": i, "grad_symbol": f"δ{i}"}, path)
-        slope = (sink.attempt(_num, ex, layer.slope, path + ("slope",))
-                 if layer.slope is not None else None)
+        slope, alpha = ((sink.attempt(_num, ex, v, path + (k,)) if v is not None else None)
+                        for k, v in (("slope", layer.slope), ("alpha", layer.alpha)))
         nodes[h] = Node(h, "act", (f"z{i}",),
-                        {"layer": i, "fn": layer.activation, "slope": slope}, path)
+                        {"layer": i, "fn": layer.activation, "slope": slope, "alpha": alpha},
+                        path)
         init[f"W{i}"], init[f"b{i}"] = W, b
         params += [f"W{i}", f"b{i}"]
         prev, width = h, out_  # the next layer is checked against this layer's own outputs

@@ -19,7 +19,8 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from tutor.cause import Cause, Kind, Over
-from tutor.functions import leaky_relu, relu, resolve_steps, sigmoid, sign, tie_split
+from tutor.functions import (ELU_DEFAULT_ALPHA, elu, leaky_relu, relu, resolve_steps, sigmoid,
+                             sign, softplus, tie_split)
 from tutor.limits import TooLong, Trouble, check, shortened
 from tutor.render import entry_name, fmt, sstr
 
@@ -248,15 +249,20 @@ def affine_backward(ctx: Ctx, g):
 # ─── elementwise activations: h = φ(z) ─────────────────────────────────────────────────
 @dataclass(frozen=True)
 class Activation:
-    f: Callable[[Any, Any], Any]  # (z, slope) → φ(z)
+    f: Callable[[Any, Any], Any]  # (z, α) → φ(z); α is the layer's ``param`` (None: default)
     d: Callable[[Any, Any, Any], Any]  # (z, h, ctx) → φ′(z), using h = φ(z) where that is simpler
     text: str  # the rule in words, for hints
     symbol: str  # how φ′ is written
+    param: str | None = None  # the layer option α comes from: "slope" (leaky_relu), "alpha" (elu)
 
 
 def _relu_d(z, h, ctx):
     s = sign(z)
     return sp.Integer(1 if s > 0 else 0) if s else sp.Integer(ctx.graph.relu_prime_at_zero)
+
+
+def _elu_d(z, h, ctx):  # ELU′(z) = 1 if z > 0 else α e^z (= h + α): ELU′(0) = α
+    return sp.Integer(1) if sign(z) > 0 else alpha_of(ctx.node) * sp.exp(z)
 
 
 def _leaky_d(z, h, ctx):
@@ -271,7 +277,11 @@ ACTIVATIONS: dict[str, Activation] = {
     "identity": Activation(lambda z, a: z, lambda z, h, c: sp.Integer(1), "φ′(z) = 1", "1"),
     "relu": Activation(lambda z, a: relu(z), _relu_d, "ReLU′(z) = 1[z > 0]", "ReLU′"),
     "leaky_relu": Activation(lambda z, a: leaky_relu(z, a or sp.Rational(1, 100)), _leaky_d,
-                             "LeakyReLU′(z) = 1 if z > 0 else α", "LeakyReLU′"),
+                             "LeakyReLU′(z) = 1 if z > 0 else α", "LeakyReLU′", "slope"),
+    "elu": Activation(lambda z, a: elu(z, a if a is not None else ELU_DEFAULT_ALPHA), _elu_d,
+                      "ELU′(z) = 1 if z > 0 else α·e^z", "ELU′", "alpha"),
+    "softplus": Activation(lambda z, a: softplus(z), lambda z, h, c: sigmoid(z),
+                           "softplus′(z) = σ(z) = 1 / (1 + e^(−z))", "softplus′"),
     "sigmoid": Activation(lambda z, a: sigmoid(z), lambda z, h, c: h * (1 - h),
                           "σ′(z) = σ(z)(1 − σ(z))", "σ′"),
     "tanh": Activation(lambda z, a: sp.tanh(z), lambda z, h, c: 1 - h**2,
@@ -297,8 +307,8 @@ def act_forward(ctx: Ctx):
     if fn == "softmax":
         return softmax(z, _col(ctx))
     act = ctx.rules[fn]
-    slope = ctx.node.attrs.get("slope")
-    return z.applyfunc(lambda v: act.f(v, slope))
+    a = ctx.node.attrs.get(act.param) if act.param else None  # a leaky slope, ELU's α
+    return z.applyfunc(lambda v: act.f(v, a))
 
 
 def act_forward_formula(ctx: Ctx) -> Formula:
@@ -307,6 +317,8 @@ def act_forward_formula(ctx: Ctx) -> Formula:
     note = FORWARD_TEXT.get(fn, "")
     if fn == "leaky_relu":
         note = f"LeakyReLU(z) = z if z > 0 else α·z, α = {fmt(slope_of(ctx.node))}"
+    elif fn == "elu":
+        note = f"ELU(z) = z if z > 0 else α·(e^z − 1), α = {fmt(alpha_of(ctx.node))}"
     return Formula("{0}" if fn == "identity" else fn + "({0})",
                    ((ctx.node.parents[0], ctx.args[0]),), note)
 
@@ -316,8 +328,26 @@ def slope_of(node):
     return node.attrs.get("slope") or sp.Rational(1, 100)
 
 
-FORWARD_TEXT = {"relu": "ReLU(z) = max(0, z)", "leaky_relu": "LeakyReLU(z) = z if z > 0 else α z",
-                "sigmoid": "σ(z) = 1 / (1 + e^(−z))", "tanh": "tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))",
+def act_param(node):
+    """The α of an activation node that has one — a leaky ReLU's slope, ELU's α — else None."""
+    act = ACTIVATIONS.get(node.attrs.get("fn"))
+    if node.op != "act" or act is None or act.param is None:
+        return None
+    return slope_of(node) if act.param == "slope" else alpha_of(node)
+
+
+def alpha_of(node):
+    """An ELU layer's α (default 1)."""
+    a = node.attrs.get("alpha")
+    return ELU_DEFAULT_ALPHA if a is None else a
+
+
+FORWARD_TEXT = {"relu": "ReLU(z) = max(0, z)",
+                "leaky_relu": "LeakyReLU(z) = z if z > 0 else α z",
+                "elu": "ELU(z) = z if z > 0 else α (e^z − 1)",
+                "softplus": "softplus(z) = log(1 + e^z)",
+                "sigmoid": "σ(z) = 1 / (1 + e^(−z))",
+                "tanh": "tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))",
                 "softmax": "softmax(z)_i = e^(z_i) / Σ_j e^(z_j)"}
 
 
@@ -364,8 +394,10 @@ def act_backward(ctx: Ctx, g):
     # the mask is shown as its values: δ = ∂L/∂h ⊙ ReLU′(z) = [-0.2192, 0.1462] ⊙ [1, 0]
     f = (Formula("{0}", ((gsym, g),)) if fn == "identity"
          else Formula("{0} ⊙ {1}", ((gsym, g), (f"{act.symbol}({zname})", dphi))))
-    text = act.text if fn != "leaky_relu" else \
-        f"LeakyReLU′(z) = 1 if z > 0 else α, α = {fmt(slope_of(ctx.node))}"
+    text = (f"LeakyReLU′(z) = 1 if z > 0 else α, α = {fmt(slope_of(ctx.node))}"
+            if fn == "leaky_relu" else
+            f"ELU′(z) = 1 if z > 0 else α·e^z, α = {fmt(alpha_of(ctx.node))}" if fn == "elu"
+            else act.text)
     f = Formula(f.template, f.operands, text if fn != "identity" else "")
 
     def why(idx):

@@ -33,8 +33,8 @@ kind: network
 layout: column            # column: z = W x + b, W is outputs × inputs; row: z = x W + b
 input: [1, 1]             # one example; a batch is a matrix, one example per column
 target: 1
-layers:                   # activation: identity, relu, leaky_relu (slope: 0.01), sigmoid,
-                          #             tanh, softmax
+layers:                   # activation: identity, relu, leaky_relu (slope: 0.01), elu
+                          #   (alpha: 1), softplus, sigmoid, tanh, softmax
   - {{W: [[0.5, -0.3], [0.2, 0.7]], b: [0.1, -1], activation: relu}}   # unit 2 is dead
   - {{W: [[0.6, -0.4]], b: [0.3], activation: sigmoid}}
 loss: bce                 # mse (mean), sse (sum), half_sse (½·sum), bce, ce (softmax + CE)
@@ -63,8 +63,8 @@ inputs: {{x: 2}}            # data: no gradient asked unless ask has inputs, nev
 params: {{w: 0.5, b: -1.5}} # trainable: gradients asked and updated
 constants: {{y: 1}}         # fixed numbers
 nodes:                    # name: expression over the names above, in any order (a DAG)
-  z: w*x + b              # + - * / ** ( ) and relu, leaky_relu, sigmoid, tanh, exp, log,
-  h: relu(z)              # sqrt, max, min   (here z < 0: a dead ReLU)
+  z: w*x + b              # + - * / ** ( ) and relu, leaky_relu, elu, softplus, sigmoid,
+  h: relu(z)              # tanh, exp, log, sqrt, max, min   (here z < 0: a dead ReLU)
   u: h + z                # z is used twice: its gradient sums both paths
   L: (u - y)**2
 loss: L

@@ -126,12 +126,14 @@ def given_lines(worked) -> list[str]:
         if not node.is_leaf or node.name not in first:
             continue
         rows.append((node.name, given_text(first[node.name]), _given_note(g, node)))
-    for node in g.nodes.values():  # a leaky ReLU's slope is given too: h depends on it
-        if node.op == "act" and node.attrs.get("fn") == "leaky_relu":
-            from tutor.rules import slope_of
+    from tutor.rules import act_param
+    from tutor.words import ACT_PARAM
 
-            rows.append((f"α{node.attrs.get('layer', '')}", given_text(slope_of(node)),
-                         f"leaky ReLU slope, layer {node.attrs.get('layer')}"))
+    for node in g.nodes.values():  # a leaky ReLU's slope, ELU's α: h depends on it
+        a = act_param(node)
+        if a is not None:
+            rows.append((f"α{node.attrs.get('layer', '')}", given_text(a),
+                         f"{ACT_PARAM[node.attrs['fn']]}, layer {node.attrs.get('layer')}"))
     if g.learning_rate is not None:
         rows.append(("η", given_text(g.learning_rate), "learning rate"))
     width = max((len(n) for n, _, _ in rows), default=0)

@@ -132,10 +132,10 @@ def _skill(sol: Solution, key: Key) -> str:
 def _is_activation(node) -> bool:
     import sympy as sp
 
-    from tutor.functions import leaky_relu, relu, sigmoid
+    from tutor.functions import elu, leaky_relu, relu, sigmoid
 
     e = node.attrs["expr"]
-    return isinstance(e, (relu, leaky_relu, sigmoid, sp.tanh)) and e.args[0].is_Symbol
+    return isinstance(e, (relu, leaky_relu, elu, sigmoid, sp.tanh)) and e.args[0].is_Symbol
 
 
 def _order(sol: Solution, it: int, phases: tuple[str, ...], everything: bool) -> Iterator[tuple[str, Key]]:

@@ -47,7 +47,7 @@ CODES = {
     "E016": "two kinds of tolerance (decimals with sig, abs or rel; sig with abs or rel)",
     "E017": "a negative learning_rate",
     "E018": "ask: [] asks nothing",
-    "E019": "an option that does not apply (slope without activation leaky_relu)",
+    "E019": "an option that does not apply (slope without leaky_relu, alpha without elu)",
     "E040": "variants: a draw path that names nothing in the file",
     "E041": "variants: two draws of the same value",
     "E042": "variants: an empty or malformed range",

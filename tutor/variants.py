@@ -544,7 +544,7 @@ def _realize(ex, seed: int):
                     continue
             worked = work_exercise(vex)
         except TutorError as err:
-            cond = getattr(err, "message", str(err)).split("\n")[0]
+            cond = getattr(err, "message", str(err))  # the engine's refusal, whole
             why[cond] += 1
             if seen is not None:
                 rejected[seen] = cond

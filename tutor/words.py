@@ -24,6 +24,12 @@ SKILLS = {  # a step's skill (tutor.steps.Step.skill) → its name
 }
 
 
+ACT_PARAM = {  # an activation's own number α (tutor.rules.Activation.param) → its name
+    "leaky_relu": "leaky ReLU slope",
+    "elu": "ELU α",
+}
+
+
 def listing(items: list[str], both: bool = False) -> str:
     """'a', 'a and b' ('both a and b' with ``both``), 'a, b and c'."""
     items = list(items)

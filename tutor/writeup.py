@@ -122,12 +122,14 @@ def given_markdown(worked) -> list[str]:
     for role in ("inputs", "constants", "parameters"):
         if role in groups:
             out.append(f"- {role}: " + ", ".join(f"${t}$" for t in groups[role]))
-    for node in g.nodes.values():
-        if node.op == "act" and node.attrs.get("fn") == "leaky_relu":
-            from tutor.rules import slope_of
+    from tutor.rules import act_param
+    from tutor.words import ACT_PARAM
 
-            out.append(f"- leaky ReLU slope, layer {node.attrs.get('layer')}: "
-                       f"$\\alpha = {tex_value(slope_of(node))}$")
+    for node in g.nodes.values():
+        a = act_param(node)
+        if a is not None:
+            out.append(f"- {ACT_PARAM[node.attrs['fn']].removesuffix(' α')}, layer "
+                       f"{node.attrs.get('layer')}: $\\alpha = {tex_value(a)}$")
     if g.learning_rate is not None:
         out.append(f"- learning rate: $\\eta = {tex_value(g.learning_rate)}$")
     if len(g.iterations) > 1:
@@ -148,12 +150,15 @@ def given_markdown(worked) -> list[str]:
 # ─── TeX in the notation of the seeds (display only) ────────────────────────────────────
 _LAYERED = re.compile(r"(δ|W|b|z|h)(\d+)")
 _DERIV = {"ReLU": (r"\mathbf{{1}}[{0} > 0]"), "σ": r"\sigma'({0})", "tanh": r"\tanh'({0})",
-          "LeakyReLU": r"\mathrm{{LeakyReLU}}'({0})"}
-_DERIV_NAME = re.compile(r"(ReLU|σ|tanh|LeakyReLU)′\((.+)\)")
+          "LeakyReLU": r"\mathrm{{LeakyReLU}}'({0})", "ELU": r"\mathrm{{ELU}}'({0})",
+          "softplus": r"\mathrm{{softplus}}'({0})"}  # φ′ by its symbol (rules.Activation)
+_DERIV_ALT = "|".join(sorted(map(re.escape, _DERIV), key=len, reverse=True))
+_DERIV_NAME = re.compile(rf"({_DERIV_ALT})′\((.+)\)")
 _LITERAL = (("Σ over the batch of ", r"\sum_{\text{batch}} "), ("J_softmax", r"J_{\text{softmax}}"),
             ("·", r"\cdot"), ("ᵀ", r"^\top"), ("⊙", r"\odot"), ("−", "-"), ("ŷ", r"\hat{y}"),
             ("Σ ", r"\sum "), ("½ ", r"\tfrac{1}{2} "), ("²", "^2"), (" ln ", r" \ln "), ("ln(", r"\ln("),
             ("[", r"\left["), ("]", r"\right]"), ("leaky_relu(", r"\mathrm{LeakyReLU}("),
+            ("elu(", r"\mathrm{ELU}("), ("softplus(", r"\mathrm{softplus}("),
             ("relu(", r"\mathrm{ReLU}("), ("sigmoid(", r"\sigma("), ("tanh(", r"\tanh("),
             ("exp(", r"\exp("), ("log(", r"\log("), ("sqrt(", r"\mathrm{sqrt}("),
             ("max(", r"\max("), ("min(", r"\min("))
@@ -162,6 +167,7 @@ _LOSS_TEX = {"mse": r"\frac{1}{n}\sum (\hat{y} - y)^2", "sse": r"\sum (\hat{y} -
              "bce": r"-\frac{1}{n}\sum \left[y \ln \hat{y} + (1 - y)\ln(1 - \hat{y})\right]",
              "ce": r"-\frac{1}{B}\sum y \ln \hat{y}"}
 _ACT_TEX = {"relu": r"\mathrm{ReLU}", "leaky_relu": r"\mathrm{LeakyReLU}", "sigmoid": r"\sigma",
+            "elu": r"\mathrm{ELU}", "softplus": r"\mathrm{softplus}",
             "tanh": r"\tanh", "softmax": r"\mathrm{softmax}", "identity": ""}
 
 
@@ -207,7 +213,7 @@ def tex_value(v: Any) -> str:
 def tex_formula(f, network: bool, numbers: bool) -> str:
     """A rules.Formula in TeX: operand symbols (or their values) in the template's places."""
     t = f.template
-    t = re.sub(r"(ReLU|σ|tanh|LeakyReLU)′\(\{(\d+)\}\)", r"{\2:\1}", t)
+    t = re.sub(rf"({_DERIV_ALT})′\(\{{(\d+)\}}\)", r"{\2:\1}", t)
     out = []
     for k, part in enumerate(re.split(r"(\{\d+(?::\w+|:σ)?\})", t)):
         if k % 2 == 0:
