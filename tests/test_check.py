@@ -401,7 +401,7 @@ def test_a_named_sheet_without_a_seed_and_a_named_file_get_the_students_variant(
 def test_the_template_of_a_variant_shows_the_students_own_given_numbers_not_answers():
     from tutor.core import work
     from tutor.render import fmt
-    from tutor.sheets import given_text
+    from tutor.template import given_text
 
     r = run("template", "lab9-variants", "--student", "alice")
     assert r.exit_code == 0

@@ -8,7 +8,8 @@ import pytest
 
 from tutor.core import work
 from tutor.errors import InputError
-from tutor.sheets import MAX_BYTES, parse_sheet, read_sheet, template, unknown_ids
+from tutor.sheets import MAX_BYTES, parse_sheet, read_sheet, unknown_ids
+from tutor.template import template
 
 SHEETS = Path(__file__).parent / "sheets"
 

@@ -267,7 +267,7 @@ def template(
     shape. Save it, fill it in, grade it with `tutor check EXERCISE SHEET`."""
     from tutor.core import work
     from tutor.errors import UsageError
-    from tutor.sheets import template as make
+    from tutor.template import template as make
 
     if seed is not None and student:
         raise UsageError("give --student or --seed, not both: a sheet that names a student "

@@ -1,4 +1,4 @@
-"""Answer sheets: the blank template a teacher hands out, and reading what comes back.
+"""Answer sheets: reading what comes back (the blank one is written by tutor.template).
 
 A sheet is YAML (DESIGN.md §4):
 
@@ -78,136 +78,10 @@ class Sheet:
         return f"{self.file}:{line}" if line else self.file
 
 
-# ─── writing: the blank template ──────────────────────────────────────────────────────
-def template(worked, student: str = "") -> str:
-    """A blank answer sheet for ``worked``: every step id in order, each with its meaning."""
-    ex = worked.exercise
-    seed = getattr(worked, "seed", None)
-    width = max((len(s.id) for s in worked.steps), default=0) + 2
-    out = [
-        f"# Answer sheet: {_one_line(ex.spec.title or ex.id)}",
-        "# Write each answer after its colon. Numbers: -0.3654  -73/200  1.2e-3  1/(1+exp(-0.552))",
-        "#   vectors: [-0.2192, 0]    matrices: [[-0.1315, -0.0219], [0, 0]]  or  -0.1315 -0.0219; 0 0",
-        f"#   tolerance: {worked.tolerance.label}. Leave a step blank to skip it.",
-        f"# Grade it: tutor check {ex.id} SHEET.yaml",
-        *given_lines(worked),
-        f"exercise: {ex.id}",
-        f"sha: \"{ex.sha}\"  # the exercise's content hash: leave it as it is",
-        f"student: {_yaml_str(student)}" + (
-            "  # picks your variant: a named sheet is graded against this student's own"
-            if seed is not None else ""),
-    ]
-    if seed is not None:
-        out.append(f"seed: {seed}  # your variant: leave it as it is")
-    out.append("answers:")
-    phase = None
-    for s in worked.steps:
-        if s.phase != phase:
-            phase = s.phase
-            out.append(f"  # ── {phase} ──")
-        label = f"{s.id}:".ljust(width)
-        out.append(f"  {label}  # {_one_line(s.meaning)}, {s.shape}")
-    return "\n".join(out) + "\n"
-
-
-GIVEN_WIDTH = 100  # a given matrix longer than this is written one row per line
-
-
-def given_lines(worked) -> list[str]:
-    """The exercise's given numbers as comment lines (never an answer): every input,
-    parameter, constant and target with its value at the start (the student's own variant's
-    for an exercise with variants), the learning rate, and what later iterations change."""
-    g = worked.graph
-    first = {**g.init, **(g.iterations[0] if g.iterations else {})}
-    seed = getattr(worked, "seed", None)
-    head = "# Given" + (f" (your variant, seed {seed})" if seed is not None else "") + ":"
-    rows: list[tuple[str, str, str]] = []  # (name, value text, note)
-    for node in g.nodes.values():
-        if not node.is_leaf or node.name not in first:
-            continue
-        rows.append((node.name, given_text(first[node.name]), _given_note(g, node)))
-    from tutor.rules import act_param
-    from tutor.words import ACT_PARAM
-
-    for node in g.nodes.values():  # a leaky ReLU's slope, ELU's α: h depends on it
-        a = act_param(node)
-        if a is not None:
-            rows.append((f"α{node.attrs.get('layer', '')}", given_text(a),
-                         f"{ACT_PARAM[node.attrs['fn']]}, layer {node.attrs.get('layer')}"))
-    if g.learning_rate is not None:
-        rows.append(("η", given_text(g.learning_rate), "learning rate"))
-    width = max((len(n) for n, _, _ in rows), default=0)
-    col = max((len(t) for _, t, _ in rows if len(t) + width < GIVEN_WIDTH - 30), default=0)
-    out = [head]
-    for name, text, note in rows:
-        lead = f"#   {name.ljust(width)} = "
-        gap = " " * max(col - len(text), 0) if len(text) <= col else ""
-        out += _wrapped(lead, text, f"{gap}  ({note})" if note else "")
-    for k, data in enumerate(g.iterations[1:], start=2):
-        if data:
-            out.append(f"#   iteration {k}: " + ", ".join(
-                f"{n} = {given_text(v)}" for n, v in data.items()))
-    return out
-
-
-def _given_note(g, node) -> str:
-    if g.kind == "network":
-        if node.op in ("input", "const"):
-            what = "input" if node.op == "input" else "target"
-            v = g.init.get(node.name)
-            if getattr(v, "rows", 1) > 1 and getattr(v, "cols", 1) > 1:
-                what += f", one example per {'column' if g.layout == 'column' else 'row'}"
-            return what
-        return f"layer {node.attrs.get('layer')}" if node.attrs.get("layer") else ""
-    return {"input": "input", "param": "parameter", "const": "constant"}.get(node.op, "")
-
-
-def _wrapped(lead: str, text: str, note: str) -> list[str]:
-    """``lead + text + note``, or a matrix one row per line when that is too long."""
-    if len(lead) + len(text) + len(note) <= GIVEN_WIDTH or not text.startswith("[["):
-        return [lead + text + note]
-    rows = text[1:-1].split("], [")
-    rows = [("[" if i else "[[") + r.strip("[]") + ("]]" if i == len(rows) - 1 else "],")
-            for i, r in enumerate(rows)]
-    pad = "#" + " " * (len(lead) - 1)
-    return [(lead if i == 0 else pad) + r + (note if i == len(rows) - 1 else "")
-            for i, r in enumerate(rows)]
-
-
-def given_text(v: Any) -> str:
-    """A given value exactly: a decimal when it terminates (0.1, -0.25), else p/q; vectors
-    as [a, b], matrices as [[a, b], [c, d]]."""
-    from tutor.render import bracketed
-
-    return bracketed(v, _exact)
-
-
-def _exact(x: Any) -> str:
-    """An exact number as short text: 3/5 → 0.6, 1/3 → 1/3, sqrt(2) as SymPy prints it."""
-    if getattr(x, "is_Rational", False) or isinstance(x, (int, Fraction)):
-        f = Fraction(int(x.p), int(x.q)) if hasattr(x, "p") else Fraction(x)
-        d = f.denominator
-        for p in (2, 5):
-            while d % p == 0:
-                d //= p
-        if d != 1:
-            return f"{f.numerator}/{f.denominator}"
-        text = format(Decimal(f.numerator) / Decimal(f.denominator), "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
-    from tutor.render import exact_text
-
-    return exact_text(x)
-
-
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _yaml_str(text: str) -> str:
-    return '""' if not text else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-# ─── reading ──────────────────────────────────────────────────────────────────────────
 def read_sheet(path: str | Path) -> Sheet:
     """Read one sheet file (never written to); InputError with ``file:line: message``."""
     from tutor.yamlio import read_text
