@@ -118,3 +118,15 @@ def test_no_new_import_goes_up_a_layer_and_the_known_ones_only_shrink():
           if t in layer and m in layer and layer[t] > layer[m]}
     assert up - UPWARD == set(), "a new import goes up a layer (docs/architecture.md)"
     assert UPWARD - up == set(), "an upward import is gone: remove it from UPWARD"
+
+
+def test_one_evaluator_every_forward_goes_through_rules_evaluate():
+    """Solving, grading from a student's numbers, diagnosis and variant drawing evaluate a
+    node by tutor.rules.evaluate only: no other module calls a rule's forward itself."""
+    import re
+
+    calls = {p.name for p in PKG.glob("*.py")
+             if re.search(r"\]\.forward\(|\brule\.forward\(", p.read_text(encoding="utf-8"))}
+    assert calls == {"rules.py"}
+    users = {p.name for p in PKG.glob("*.py") if "evaluate(" in p.read_text(encoding="utf-8")}
+    assert {"solve.py", "grade.py", "misconceptions.py", "variants.py"} <= users

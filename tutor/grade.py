@@ -194,11 +194,11 @@ def recomputed(follow, key) -> Any:
 
     ``follow`` is a Solution solved with the student's answers as overrides; an overridden
     quantity holds the student's value, so the rule is applied again here:
-      forward   rule.forward(parent values of that iteration)
+      forward   rules.evaluate(node, the parent values of that iteration)
       gradient  Σ of the terms the consumers sent (or 1 for the loss itself)
       update    θ − η·g from the formula's operands (the student's θ and g)
     """
-    from tutor.rules import RULES, Ctx
+    from tutor.rules import RULES, evaluate
 
     if follow is None:
         return None
@@ -213,8 +213,7 @@ def recomputed(follow, key) -> Any:
             return q.value
         values = {k[2]: v.value for k, v in follow.quantities.items()
                   if k[0] == it and k[1] == "value"}
-        ctx = Ctx(node, tuple(values[p] for p in node.parents), None, graph, RULES, values, {})
-        return RULES[node.op].forward(ctx)
+        return evaluate(node, values, graph)
     if kind == "grad":
         if name == graph.loss or not q.terms:
             return q.value

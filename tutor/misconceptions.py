@@ -472,7 +472,7 @@ def local(graph, rules: Mapping[str, Any], key, q: Mapping) -> tuple[Any, bool]:
             node = graph.nodes[name]
             if node.is_leaf:
                 return None, False
-            out = rules[node.op].forward(ctx(node))
+            out = R.evaluate(node, values, graph, rules)
         elif kind == "new":
             if (it, "grad", name) not in q or graph.learning_rate is None:
                 return None, False

@@ -742,3 +742,13 @@ RULES: dict[str, Any] = {
     "accumulate": accumulate,
     "sgd": sgd,
 }
+
+
+def evaluate(node, values: Mapping[str, Any], graph, rules: Mapping[str, Any] = RULES,
+             causes: Mapping | None = None):
+    """The value of one node under a rules table, from its parents' ``values``: the one
+    place a node is evaluated — the solver, grading from a student's own numbers, diagnosis
+    under a swapped rule and variant drawing all call it."""
+    ctx = Ctx(node, tuple(values[p] for p in node.parents), None, graph, rules, values,
+              causes if causes is not None else {})
+    return rules[node.op].forward(ctx)

@@ -1,7 +1,7 @@
 """The solver: backpropagation itself, written to be read.
 
     for each iteration:
-        forward   every node in topological order: value = rule.forward(parent values)
+        forward   every node in topological order: value = rules.evaluate(node, parent values)
         backward  ∂L/∂L = 1; every node in reverse topological order:
                       ∂L/∂node = Σ of the terms its consumers sent   (sum at merges)
                       send rule.backward(∂L/∂node) to each parent
@@ -27,7 +27,7 @@ from tutor.errors import SolveError
 from tutor.graph import Graph
 from tutor.limits import TooLong, Trouble, check, shortened
 from tutor.numeric import CARRIED_DIGITS, carried
-from tutor.rules import RULES, Ctx, Formula, Term, entries, is_zero
+from tutor.rules import RULES, Ctx, Formula, Term, entries, evaluate, is_zero
 
 Key = tuple[int, str, str]  # (iteration, "value" | "grad" | "new", node name)
 MAX_OPS = 60  # an exact entry with more operations than this is carried as a float
@@ -199,7 +199,7 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
             else:
                 rule = rules[node.op]
                 try:
-                    out = rule.forward(ctx(node))
+                    out = evaluate(node, values, graph, rules, causes)
                 except Trouble as t:  # refused before it was computed
                     raise SolveError(f"{node.name}{_at(it)}: {t}", t.path or node.path) from None
                 out, exact = _kept(out, f"the value of {node.name}{_at(it)}", node.path)

@@ -316,15 +316,13 @@ def relu_inputs(worked) -> list[ReluInput]:
 def forward_values(graph) -> dict[str, Any]:
     """Iteration 1's forward values by the rules table alone (no backward pass): enough to
     reject a draw with no dead ReLU or a ReLU input at 0 before solving it in full."""
-    from tutor.rules import RULES, Ctx
+    from tutor.rules import evaluate
 
     values = {**graph.init, **(graph.iterations[0] if graph.iterations else {})}
     for node in graph.nodes.values():
         if node.is_leaf or node.op == "loss":
             continue
-        args = tuple(values[p] for p in node.parents)
-        values[node.name] = RULES[node.op].forward(Ctx(node, args, None, graph, RULES,
-                                                       values, {}))
+        values[node.name] = evaluate(node, values, graph)
     return values
 
 
