@@ -130,3 +130,14 @@ def test_one_evaluator_every_forward_goes_through_rules_evaluate():
     assert calls == {"rules.py"}
     users = {p.name for p in PKG.glob("*.py") if "evaluate(" in p.read_text(encoding="utf-8")}
     assert {"solve.py", "grade.py", "misconceptions.py", "variants.py"} <= users
+
+
+def test_the_activation_names_agree_with_the_rules_table():
+    """exercise.ACTIVATIONS (what a layer may say) is the rules table's activations plus
+    softmax (a rule of its own), and each is a function of the graph grammar too."""
+    from tutor.exercise import ACTIVATIONS as NAMES
+    from tutor.functions import FUNCTIONS
+    from tutor.rules import ACTIVATIONS
+
+    assert set(NAMES) == set(ACTIVATIONS) | {"softmax"}
+    assert set(ACTIVATIONS) - {"identity"} <= set(FUNCTIONS)

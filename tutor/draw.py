@@ -112,11 +112,11 @@ def _network(view: _View) -> RenderableType:
     cols: list[list[Text]] = []
     table.add_column("input", no_wrap=True)
     cols.append(_units(view, "x", None, [("x", "value", "x"), ("∂x", "grad", "x")]))
+    from tutor.rules import act_param
+
     for l in range(1, n + 1):
         out = "yhat" if l == n else f"h{l}"
         fn = g.nodes[out].attrs["fn"]
-        from tutor.rules import act_param
-
         a = act_param(g.nodes[out])  # a leaky ReLU's slope, ELU's α
         if a is not None:
             fn = f"{fn}, α = {fmt(a)}"

@@ -314,11 +314,7 @@ def act_forward(ctx: Ctx):
 def act_forward_formula(ctx: Ctx) -> Formula:
     """h = φ(z), with z's numbers (and a leaky ReLU's own slope in its rule)."""
     fn = ctx.node.attrs["fn"]
-    note = FORWARD_TEXT.get(fn, "")
-    if fn == "leaky_relu":
-        note = f"LeakyReLU(z) = z if z > 0 else α·z, α = {fmt(slope_of(ctx.node))}"
-    elif fn == "elu":
-        note = f"ELU(z) = z if z > 0 else α·(e^z − 1), α = {fmt(alpha_of(ctx.node))}"
+    note = FORWARD_TEXT.get(fn, "") + _alpha_text(ctx.node)
     return Formula("{0}" if fn == "identity" else fn + "({0})",
                    ((ctx.node.parents[0], ctx.args[0]),), note)
 
@@ -336,6 +332,12 @@ def act_param(node):
     return slope_of(node) if act.param == "slope" else alpha_of(node)
 
 
+def _alpha_text(node) -> str:
+    """", α = 0.5" after the rule of an activation with its own α (leaky slope, ELU's α)."""
+    a = act_param(node)
+    return "" if a is None else f", α = {fmt(a)}"
+
+
 def alpha_of(node):
     """An ELU layer's α (default 1)."""
     a = node.attrs.get("alpha")
@@ -343,8 +345,8 @@ def alpha_of(node):
 
 
 FORWARD_TEXT = {"relu": "ReLU(z) = max(0, z)",
-                "leaky_relu": "LeakyReLU(z) = z if z > 0 else α z",
-                "elu": "ELU(z) = z if z > 0 else α (e^z − 1)",
+                "leaky_relu": "LeakyReLU(z) = z if z > 0 else α·z",
+                "elu": "ELU(z) = z if z > 0 else α·(e^z − 1)",
                 "softplus": "softplus(z) = log(1 + e^z)",
                 "sigmoid": "σ(z) = 1 / (1 + e^(−z))",
                 "tanh": "tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))",
@@ -394,10 +396,7 @@ def act_backward(ctx: Ctx, g):
     # the mask is shown as its values: δ = ∂L/∂h ⊙ ReLU′(z) = [-0.2192, 0.1462] ⊙ [1, 0]
     f = (Formula("{0}", ((gsym, g),)) if fn == "identity"
          else Formula("{0} ⊙ {1}", ((gsym, g), (f"{act.symbol}({zname})", dphi))))
-    text = (f"LeakyReLU′(z) = 1 if z > 0 else α, α = {fmt(slope_of(ctx.node))}"
-            if fn == "leaky_relu" else
-            f"ELU′(z) = 1 if z > 0 else α·e^z, α = {fmt(alpha_of(ctx.node))}" if fn == "elu"
-            else act.text)
+    text = act.text + _alpha_text(ctx.node)
     f = Formula(f.template, f.operands, text if fn != "identity" else "")
 
     def why(idx):
