@@ -13,7 +13,7 @@ from tutor.cause import Cause, Kind
 from tutor.cli import app
 from tutor.core import work
 from tutor.rules import entries, is_zero
-from tutor.words import point, say
+from tutor.words import point, record, say
 
 
 def test_lab9_dead_relu_is_a_chain_of_typed_causes():
@@ -49,7 +49,7 @@ def test_every_zero_of_every_bundled_exercise_has_a_typed_cause():
                 assert isinstance(c, Cause) and isinstance(c.kind, Kind)
                 for link in c.chain():
                     assert isinstance(link.kind, Kind)
-                rec = json.loads(json.dumps(c.record()))
+                rec = json.loads(json.dumps(record(c)))
                 assert rec["kind"] == c.kind.value and set(rec) >= {
                     "kind", "subject", "entry", "value", "because"}
                 assert s.zeros[idx] == say(c)  # the words are made from the value

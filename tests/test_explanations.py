@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from tutor.cli import app
 from tutor.core import work
 from tutor.render import exact_text
-from tutor.rules import pretty
+from tutor.words import notation
+from tutor.words.notation import pretty
 
 
 def q(ex, kind, name, it=1):
@@ -21,29 +22,29 @@ def q(ex, kind, name, it=1):
 # ─── forward steps carry their formula with the numbers ────────────────────────────────
 def test_lab9_forward_formulas_show_the_numbers():
     z1 = q("lab9-relu-sigmoid-bce", "value", "z1").formula
-    assert z1.symbolic() == "W1 x + b1"
-    assert z1.numeric() == "[[0.5, -0.3], [0.2, 0.7]] [1, 0] + [0.1, -0.1]"
+    assert notation.text(z1) == "W1 x + b1"
+    assert notation.text(z1, numbers=True) == "[[0.5, -0.3], [0.2, 0.7]] [1, 0] + [0.1, -0.1]"
     h2 = q("lab9-relu-sigmoid-bce", "value", "h2").formula
-    assert (h2.symbolic(), h2.numeric()) == ("relu(z2)", "relu([0.42, -0.17])")
+    assert (notation.text(h2), notation.text(h2, numbers=True)) == ("relu(z2)", "relu([0.42, -0.17])")
     # the loss written out, so −ln(0.6346) = 0.45476 is visible (the seed's slip: 0.4546)
     L = q("lab9-relu-sigmoid-bce", "value", "L").formula
-    assert L.symbolic() == "−[y ln ŷ + (1 − y) ln(1 − ŷ)]"
-    assert L.numeric() == "−[1 ln 0.6346 + (1 − 1) ln(1 − 0.6346)]"
+    assert notation.text(L) == "−[y ln ŷ + (1 − y) ln(1 − ŷ)]"
+    assert notation.text(L, numbers=True) == "−[1 ln 0.6346 + (1 − 1) ln(1 − 0.6346)]"
 
 
 def test_graph_forward_formulas_are_the_authors_expression_with_numbers():
     z2 = q("dag-two-relu-gates", "value", "z2").formula
-    assert (z2.symbolic(), z2.numeric()) == ("w21·x1 + w22·x2 + b2", "1·1 + (-1)·2 + 0")
+    assert (notation.text(z2), notation.text(z2, numbers=True)) == ("w21·x1 + w22·x2 + b2", "1·1 + (-1)·2 + 0")
     h2 = q("dag-two-relu-gates", "value", "h2").formula
-    assert h2.numeric() == "relu(-1)"  # no double brackets
+    assert notation.text(h2, numbers=True) == "relu(-1)"  # no double brackets
     R = q("branch-merge-l2", "value", "R").formula
-    assert (R.symbolic(), R.numeric()) == ("λ/2·(a^2 + c^2)", "0.1/2·(1^2 + 1^2)")
+    assert (notation.text(R), notation.text(R, numbers=True)) == ("λ/2·(a^2 + c^2)", "0.1/2·(1^2 + 1^2)")
 
 
 def test_the_mask_is_shown_as_its_values_not_as_relu_prime_of_the_mask():
     f = q("lab9-relu-sigmoid-bce", "grad", "z2").formula
-    assert f.symbolic() == "∂L/∂h2 ⊙ ReLU′(z2)"
-    assert f.numeric() == "[-0.2192, 0.1462] ⊙ [1, 0]"
+    assert notation.text(f) == "∂L/∂h2 ⊙ ReLU′(z2)"
+    assert notation.text(f, numbers=True) == "[-0.2192, 0.1462] ⊙ [1, 0]"
 
 
 # ─── every zero has a cause, and the cause is not circular ─────────────────────────────
@@ -127,9 +128,9 @@ def test_pretty_uses_the_grammars_and_the_seeds_spellings():
 def test_the_loss_partial_is_written_out_not_circular():
     # merge-sum: L = v², so ∂L/∂v = 2·v = 2·8, not "∂L/∂L · ∂L/∂v"
     f = q("merge-sum", "grad", "v").formula
-    assert (f.symbolic(), f.numeric()) == ("2·v", "2·8")
+    assert (notation.text(f), notation.text(f, numbers=True)) == ("2·v", "2·8")
     f = q("dag-two-relu-gates", "grad", "yhat").formula
-    assert (f.symbolic(), f.numeric()) == ("2·yhat - 2·target", "2·2 - 2·3")
+    assert (notation.text(f), notation.text(f, numbers=True)) == ("2·yhat - 2·target", "2·2 - 2·3")
 
 
 def test_the_non_fused_bce_formula_reads_as_math_in_every_rendering(tmp_path):

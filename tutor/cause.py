@@ -10,8 +10,8 @@ a zero weight gradient *because* δ is zero *because* the ReLU is dead:
 Words are made from it in one place (tutor.words.say: "no error signal reaches unit 2:
 δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)"; tutor.words.point: the same cause
 as a hint that does not give the value away), and JSON carries it as data
-(``record``: {"kind", "subject", "entry", "value", "because"}). Nothing reads a cause back
-out of its words.
+(tutor.words.record: {"kind", "subject", "entry", "value", "because"}). Nothing reads a
+cause back out of its words.
 """
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ class Over(str, Enum):
 @dataclass(frozen=True)
 class Cause:
     kind: Kind
-    subject: str = ""  # the quantity it is about, as written: "z2", "δ3", "w1·x", "x"
+    subject: Any = ""  # the quantity it is about: a name ("z2", "δ3", "x") or, inside a
+    # graph node, a SymPy expression (the w1*x of relu(w1*x))
     entry: tuple = ()  # 0-based (row, col) in the subject; () for a scalar
     shape: tuple | None = None  # the subject's shape, to name the entry (z2[2])
     value: Any = None  # the number that decides it: z2[2] = −0.17; ReLU′(0)'s convention
@@ -82,33 +83,3 @@ class Cause:
             out.append(c)
             c = c.because
         return out
-
-    def record(self) -> dict:
-        """As JSON data: {"kind", "subject", "entry", "value", "because"} (+ kind-specific
-        fields). ``entry`` is 1-based, as every message names entries; ``value`` a string
-        of the exact number (None when there is none)."""
-        from tutor.render import exact_text
-
-        rec: dict[str, Any] = {"kind": self.kind.value, "subject": self.subject,
-                               "entry": _one_based(self.entry, self.shape),
-                               "value": None if self.value is None else exact_text(self.value),
-                               "because": self.because.record() if self.because else None}
-        for k, v in self.detail:
-            rec[k] = v.value if isinstance(v, Enum) else v if isinstance(
-                v, (int, str, bool, type(None))) else [exact_text(x) for x in v] if isinstance(
-                v, tuple) else exact_text(v)
-        if self.parts:
-            rec["parts"] = [p.record() for p in self.parts]
-        return rec
-
-
-def _one_based(entry: tuple, shape: tuple | None) -> list[int] | None:
-    """[2] for z2[2], [1, 2] for W2[1,2], None for a scalar (as tutor.render.entry_name)."""
-    if not entry or shape is None or tuple(shape) == (1, 1):
-        return None
-    i, j = entry
-    if shape[1] == 1:
-        return [i + 1]
-    if shape[0] == 1:
-        return [j + 1]
-    return [i + 1, j + 1]

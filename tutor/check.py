@@ -25,6 +25,7 @@ from tutor.errors import ExitCode, InputError, UsageError, visible
 from tutor.budget import SHEET_SECONDS, over, within
 from tutor.grade import FT_CREDIT, Score, Verdict, Weights, grade, score
 from tutor.sheets import Sheet, SheetWarning, read_sheet, unknown_ids
+from tutor.words import record
 
 SHEET_SUFFIXES = (".yaml", ".yml")
 
@@ -617,7 +618,7 @@ def sheet_record(r: SheetResult, exercise: str) -> dict:
             "given_yours": _text(v.follow_value) if v.status == "follow_through" else None,
             "first_wrong": v.first_wrong, "message": reason(v) or None,
             "wrong_entries": list(v.wrong_entries), "zero_causes": list(v.zero_causes),
-            "zeros": [{"entries": list(e), "cause": c.record()} for e, c in v.zero_data],
+            "zeros": [{"entries": list(e), "cause": record(c)} for e, c in v.zero_data],
             "explanation": v.explanation or None,
         })
     # file and student as shown everywhere: a name's control characters and non-UTF-8 bytes

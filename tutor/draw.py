@@ -180,7 +180,7 @@ def _graph(view: _View) -> RenderableType:
     """One row per node: what it computes, the names it takes (← …) and the nodes it feeds
     (→ …), so every edge is written at both of its ends and a merge (a name feeding two
     nodes, a node taking two) is visible; then the leaves, each with the nodes it feeds."""
-    from tutor.rules import written
+    from tutor.words.notation import written
 
     g = view.g
     feeds = _feeds(g)

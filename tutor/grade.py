@@ -218,9 +218,9 @@ def recomputed(follow, key) -> Any:
         if name == graph.loss or not q.terms:
             return q.value
         return RULES["accumulate"](list(q.terms))
-    ops = q.formula.operands if q.formula is not None else ()
+    ops = q.formula.operands() if q.formula is not None else ()  # θ, η, ∂L/∂θ
     if len(ops) == 3:
-        return RULES["sgd"](ops[0][1], ops[2][1], ops[1][1])
+        return RULES["sgd"](ops[0].value, ops[2].value, ops[1].value)
     return q.value
 
 

@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from tutor import rules as R
+from tutor.formula import Formula
 from tutor.functions import leaky_step, relu_step, resolve_steps, sign
 from tutor.limits import Trouble
 from tutor.render import fmt
@@ -487,7 +488,7 @@ def local(graph, rules: Mapping[str, Any], key, q: Mapping) -> tuple[Any, bool]:
                 node, g = graph.nodes[c], q[(it, "grad", c)].value
                 if node.op == "affine":  # only the one output asked for, without zero causes
                     c_ctx = ctx(node, values[c])
-                    terms += [R.Term(rules[_AFFINE_PART[i]](c_ctx, g), R.Formula(""))
+                    terms += [R.Term(rules[_AFFINE_PART[i]](c_ctx, g), Formula())
                               for i, p in enumerate(node.parents) if p == name]
                     continue
                 sent = rules[node.op].backward(ctx(node, values[c]), g)
@@ -584,7 +585,7 @@ def _relu_inside(worked, e, v: str, c: str, it: int, gs) -> dict[str, str]:
     """The no-relu-mask names for a ReLU inside a graph node's expression: at ∂L/∂w1 with
     r = relu(w1·x), "∂L/∂w1 without the ReLU′(w1·x) factor" ({} when v is under no ReLU)."""
     from tutor.functions import leaky_relu, relu
-    from tutor.rules import pretty
+    from tutor.words.notation import pretty
 
     sv = sp.Symbol(v)
     atoms = sorted((a for a in e.atoms(relu, leaky_relu) if sv in a.args[0].free_symbols),

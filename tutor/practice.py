@@ -40,7 +40,8 @@ from typing import Any, Callable, Mapping
 from tutor.errors import TutorError
 from tutor.budget import ANSWER_SECONDS, over, within
 from tutor.compare import is_trivial, parse_for
-from tutor.words import capital, clip, listing, phase_title, point
+from tutor.words import capital, clip, listing, notation, phase_title, point
+from tutor.words.notation import note_text
 from tutor.progress import Answer, Pending
 from tutor.render import entry_name, exact_text, fmt
 from tutor.rules import entries, is_zero
@@ -85,8 +86,8 @@ class ParamRow:
 def _rule(step) -> str:
     sym, _ = formula_text(step)
     text = step.meaning if not sym or same_text(sym, step.meaning) else f"{step.meaning} = {sym}"
-    if step.formula is not None and step.formula.note:
-        text += f"   ({step.formula.note})"
+    if note_text(step.formula):
+        text += f"   ({note_text(step.formula)})"
     return text
 
 
@@ -161,11 +162,11 @@ class Session:
         sol = self.follow()
         q = sol.quantities.get(step.key)
         f = q.formula if q is not None else None
-        if f is not None and f.operands:
-            sym, num = f.symbolic(), f.numeric()
+        if f is not None and f.operands():
+            sym, num = notation.text(f), notation.text(f, numbers=True)
             head = step.meaning if same_text(sym, step.meaning) else f"{step.meaning} = {sym}"
             if same_text(num, fmt(q.value)) or same_text(num, fmt(step.value)):
-                names = [n for n, _ in f.operands]
+                names = notation.names(f)
                 return (f"With your numbers: {head}, with {listing(names)} as you found "
                         f"{'it' if len(names) == 1 else 'them'}")
             return f"With your numbers: {head} = {num}"
@@ -372,8 +373,8 @@ class Session:
         exact = exact_text(step.value)
         if show_value and exact != fmt(step.value) and step.quantity.exact:
             out.append(f"  exact: {exact}")
-        if step.formula is not None and step.formula.note:
-            out.append(f"  rule: {step.formula.note}")
+        if note_text(step.formula):
+            out.append(f"  rule: {note_text(step.formula)}")
         out += [f"  {e} = 0: {why}" for e, why in zero_lines(step)]
         return out
 

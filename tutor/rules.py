@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from tutor.cause import Cause, Kind, Over
+from tutor.formula import Const, Formula, Note, NoteKind, Operand, Sym, Written, op
 from tutor.functions import (ELU_DEFAULT_ALPHA, elu, leaky_relu, relu, resolve_steps, sigmoid,
                              sign, softplus, tie_split)
 from tutor.limits import TooLong, Trouble, check, shortened
@@ -26,34 +27,6 @@ from tutor.render import entry_name, fmt, sstr
 
 
 # ─── what a rule returns ───────────────────────────────────────────────────────────────
-@dataclass(frozen=True)
-class Formula:
-    """``template`` with ``{0}``, ``{1}`` … filled by operand symbols or their numbers."""
-
-    template: str
-    operands: tuple[tuple[str, Any], ...] = ()
-    note: str = ""  # e.g. the symbolic local partial "∂v/∂u = 2·c·u + 1"
-
-    def symbolic(self) -> str:
-        return self.template.format(*(s for s, _ in self.operands))
-
-    def numeric(self, show: Callable[[Any], str] = fmt) -> str:
-        """Numbers in place of symbols; a negative one after an operator gets brackets:
-        2 − 0.1 · (-0.5), but relu(-1) and = -1 + 2 stay as they are."""
-        texts = [show(v) for _, v in self.operands]
-
-        def shown(m):  # each occurrence on its own: 2·(-1) − relu(-1)
-            if m.group(1) is None:
-                return m.group()[0]  # {{ and }}, as str.format reads them
-            t = texts[int(m.group(1))]
-            before = self.template[:m.start()].rstrip()
-            return f"({t})" if t.startswith("-") and before[-1:] in OPERATORS else t
-        return re.sub(r"\{\{|\}\}|\{(\d+)\}", shown, self.template)
-
-
-OPERATORS = set("+-−·*/^⊙×")
-
-
 @dataclass(frozen=True)
 class Term:
     """One chain-rule contribution to a parent's gradient."""
@@ -132,8 +105,8 @@ def affine_forward(ctx: Ctx):
 def affine_forward_formula(ctx: Ctx) -> Formula:
     """z = W x + b   (row layout: z = x W + b), with the numbers."""
     (W, x, b), (wn, xn, bn) = ctx.args, ctx.node.parents
-    tmpl = "{0} {1} + {2}" if _col(ctx) else "{1} {0} + {2}"  # as the seeds write it: W x + b
-    return Formula(tmpl, ((wn, W), (xn, x), (bn, b)))
+    W, x, b = Operand(wn, W), Operand(xn, x), Operand(bn, b)
+    return Formula(op("add", op("juxt", W, x) if _col(ctx) else op("juxt", x, W), b))
 
 
 def affine_forward_zeros(ctx: Ctx, out):
@@ -184,13 +157,12 @@ def affine_backward(ctx: Ctx, g):
     batch = x.cols if _col(ctx) else x.rows
     dW, db, dx = (ctx.rules["affine:dW"](ctx, g), ctx.rules["affine:db"](ctx, g),
                   ctx.rules["affine:dx"](ctx, g))
-    if _col(ctx):
-        fW = Formula("{0} · {1}ᵀ", ((d, g), (xs, x)))
-        fx = Formula("{0}ᵀ · {1}", ((wn, W), (d, g)))
-    else:
-        fW = Formula("{0}ᵀ · {1}", ((xs, x), (d, g)))
-        fx = Formula("{0} · {1}ᵀ", ((d, g), (wn, W)))
-    fb = Formula("{0}" if batch == 1 else "Σ over the batch of {0}", ((d, g),))
+    og, ox, oW = Operand(d, g), Operand(xs, x), Operand(wn, W)
+    if _col(ctx):  # δ · xᵀ and Wᵀ · δ
+        fW, fx = Formula(op("dot", og, op("T", ox))), Formula(op("dot", op("T", oW), og))
+    else:  # xᵀ · δ and δ · Wᵀ
+        fW, fx = Formula(op("dot", op("T", ox), og)), Formula(op("dot", og, op("T", oW)))
+    fb = Formula(og if batch == 1 else op("batch_sum", og))
     zname = ctx.node.name
 
     def g_row(i):  # the upstream entries that feed output unit i (over the batch)
@@ -251,7 +223,6 @@ def affine_backward(ctx: Ctx, g):
 class Activation:
     f: Callable[[Any, Any], Any]  # (z, α) → φ(z); α is the layer's ``param`` (None: default)
     d: Callable[[Any, Any, Any], Any]  # (z, h, ctx) → φ′(z), using h = φ(z) where that is simpler
-    text: str  # the rule in words, for hints
     symbol: str  # how φ′ is written
     param: str | None = None  # the layer option α comes from: "slope" (leaky_relu), "alpha" (elu)
 
@@ -274,18 +245,14 @@ def _leaky_d(z, h, ctx):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "identity": Activation(lambda z, a: z, lambda z, h, c: sp.Integer(1), "φ′(z) = 1", "1"),
-    "relu": Activation(lambda z, a: relu(z), _relu_d, "ReLU′(z) = 1[z > 0]", "ReLU′"),
+    "identity": Activation(lambda z, a: z, lambda z, h, c: sp.Integer(1), "1"),
+    "relu": Activation(lambda z, a: relu(z), _relu_d, "ReLU′"),
     "leaky_relu": Activation(lambda z, a: leaky_relu(z, a or sp.Rational(1, 100)), _leaky_d,
-                             "LeakyReLU′(z) = 1 if z > 0 else α", "LeakyReLU′", "slope"),
-    "elu": Activation(lambda z, a: elu(z, a if a is not None else ELU_DEFAULT_ALPHA), _elu_d,
-                      "ELU′(z) = 1 if z > 0 else α·e^z", "ELU′", "alpha"),
-    "softplus": Activation(lambda z, a: softplus(z), lambda z, h, c: sigmoid(z),
-                           "softplus′(z) = σ(z) = 1 / (1 + e^(−z))", "softplus′"),
-    "sigmoid": Activation(lambda z, a: sigmoid(z), lambda z, h, c: h * (1 - h),
-                          "σ′(z) = σ(z)(1 − σ(z))", "σ′"),
-    "tanh": Activation(lambda z, a: sp.tanh(z), lambda z, h, c: 1 - h**2,
-                       "tanh′(z) = 1 − tanh²(z)", "tanh′"),
+                             "LeakyReLU′", "slope"),
+    "elu": Activation(lambda z, a: elu(z, a if a is not None else ELU_DEFAULT_ALPHA), _elu_d, "ELU′", "alpha"),
+    "softplus": Activation(lambda z, a: softplus(z), lambda z, h, c: sigmoid(z), "softplus′"),
+    "sigmoid": Activation(lambda z, a: sigmoid(z), lambda z, h, c: h * (1 - h), "σ′"),
+    "tanh": Activation(lambda z, a: sp.tanh(z), lambda z, h, c: 1 - h**2, "tanh′"),
 }
 
 
@@ -314,9 +281,11 @@ def act_forward(ctx: Ctx):
 def act_forward_formula(ctx: Ctx) -> Formula:
     """h = φ(z), with z's numbers (and a leaky ReLU's own slope in its rule)."""
     fn = ctx.node.attrs["fn"]
-    note = FORWARD_TEXT.get(fn, "") + _alpha_text(ctx.node)
-    return Formula("{0}" if fn == "identity" else fn + "({0})",
-                   ((ctx.node.parents[0], ctx.args[0]),), note)
+    z = Operand(ctx.node.parents[0], ctx.args[0])
+    if fn == "identity":
+        return Formula(z)
+    return Formula(op("call", z, fn=fn), (Note.of(NoteKind.FORWARD, fn=fn,
+                                                   alpha=act_param(ctx.node)),))
 
 
 def slope_of(node):
@@ -332,25 +301,10 @@ def act_param(node):
     return slope_of(node) if act.param == "slope" else alpha_of(node)
 
 
-def _alpha_text(node) -> str:
-    """", α = 0.5" after the rule of an activation with its own α (leaky slope, ELU's α)."""
-    a = act_param(node)
-    return "" if a is None else f", α = {fmt(a)}"
-
-
 def alpha_of(node):
     """An ELU layer's α (default 1)."""
     a = node.attrs.get("alpha")
     return ELU_DEFAULT_ALPHA if a is None else a
-
-
-FORWARD_TEXT = {"relu": "ReLU(z) = max(0, z)",
-                "leaky_relu": "LeakyReLU(z) = z if z > 0 else α·z",
-                "elu": "ELU(z) = z if z > 0 else α·(e^z − 1)",
-                "softplus": "softplus(z) = log(1 + e^z)",
-                "sigmoid": "σ(z) = 1 / (1 + e^(−z))",
-                "tanh": "tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))",
-                "softmax": "softmax(z)_i = e^(z_i) / Σ_j e^(z_j)"}
 
 
 def act_forward_zeros(ctx: Ctx, out):
@@ -387,17 +341,17 @@ def act_backward(ctx: Ctx, g):
             for i in range(p.rows):
                 dz[i, k] = p[i, k] * (gm[i, k] - dot)
         dz = dz if col else dz.T
-        f = Formula("J_softmax({0})ᵀ · {1}", ((zname, z), (gsym, g)))
+        f = Formula(op("dot", op("T", op("call", Operand(zname, z), fn="J_softmax")),
+                       Operand(gsym, g)))
         jac = Cause.of(Kind.CANCELLATION, over=Over.SOFTMAX_JACOBIAN)
         return (Term(dz, f, {i: jac for i, v in entries(dz) if is_zero(v)}, hname),)
     act = ctx.rules[fn]
     dphi = sp.Matrix(z.rows, z.cols, lambda i, j: act.d(z[i, j], h[i, j], ctx))
     dz = g.multiply_elementwise(dphi)
     # the mask is shown as its values: δ = ∂L/∂h ⊙ ReLU′(z) = [-0.2192, 0.1462] ⊙ [1, 0]
-    f = (Formula("{0}", ((gsym, g),)) if fn == "identity"
-         else Formula("{0} ⊙ {1}", ((gsym, g), (f"{act.symbol}({zname})", dphi))))
-    text = act.text + _alpha_text(ctx.node)
-    f = Formula(f.template, f.operands, text if fn != "identity" else "")
+    f = (Formula(Operand(gsym, g)) if fn == "identity"
+         else Formula(op("hadamard", Operand(gsym, g), Operand(zname, dphi, deriv=act.symbol)),
+                      (Note.of(NoteKind.ACTIVATION, fn=fn, alpha=act_param(ctx.node)),)))
 
     def why(idx):
         if is_zero(dphi[idx]):
@@ -422,7 +376,6 @@ class Loss:
 
     value: Callable
     grad: Callable | None
-    text: str
     n: Callable[[sp.Matrix, bool], int]  # the normaliser: entries, batch size, or 1
 
 
@@ -444,20 +397,20 @@ def _batch(p, col):
 
 LOSSES: dict[str, Loss] = {
     "mse": Loss(lambda p, y, n: _sum((p - y).applyfunc(lambda e: e**2)) / n,
-                lambda p, y, n: 2 * (p - y) / n, "∂L/∂ŷ = 2(ŷ − y)/n", _all),
+                lambda p, y, n: 2 * (p - y) / n, _all),
     "sse": Loss(lambda p, y, n: _sum((p - y).applyfunc(lambda e: e**2)),
-                lambda p, y, n: 2 * (p - y), "∂L/∂ŷ = 2(ŷ − y)", _one),
+                lambda p, y, n: 2 * (p - y), _one),
     "half_sse": Loss(lambda p, y, n: _sum((p - y).applyfunc(lambda e: e**2)) / 2,
-                     lambda p, y, n: p - y, "∂L/∂ŷ = ŷ − y", _one),
+                     lambda p, y, n: p - y, _one),
     "bce": Loss(lambda p, y, n: -_sum(y.multiply_elementwise(p.applyfunc(sp.log))
                                       + (_ones_like(y) - y).multiply_elementwise(
                                           p.applyfunc(lambda e: sp.log(1 - e)))) / n,
                 lambda p, y, n: (-y.multiply_elementwise(p.applyfunc(lambda e: 1 / e))
                                  + (_ones_like(y) - y).multiply_elementwise(
                                      p.applyfunc(lambda e: 1 / (1 - e)))) / n,
-                "∂L/∂ŷ = (−y/ŷ + (1 − y)/(1 − ŷ))/n", _all),
+                _all),
     "ce": Loss(lambda p, y, n: -_sum(y.multiply_elementwise(p.applyfunc(sp.log))) / n,
-               None, "∂L/∂z = (ŷ − y)/B", _batch),
+               None, _batch),
 }
 
 
@@ -478,25 +431,27 @@ def loss_forward_formula(ctx: Ctx) -> Formula:
     """L = ℓ(ŷ, y), written out: −[y ln ŷ + (1 − y) ln(1 − ŷ)] for BCE, with the numbers."""
     y = ctx.args[1]
     p = ctx.values["yhat"]
-    loss = ctx.rules["loss:" + ctx.node.attrs["fn"]]
-    n = loss.n(p, _col(ctx))
+    fn = ctx.node.attrs["fn"]
+    n = ctx.rules["loss:" + fn].n(p, _col(ctx))
     one = len(p) == 1
-    s = "" if one else "Σ "
-    body = {"mse": s + "({0} − {1})²", "sse": s + "({0} − {1})²", "half_sse": "½ " + s + "({0} − {1})²",
-            "bce": "−" + s + "[{1} ln {0} + (1 − {1}) ln(1 − {0})]",
-            "ce": "−" + s + "{1} ln {0}"}[ctx.node.attrs["fn"]]
-    if n != 1 and ctx.node.attrs["fn"] in ("mse", "bce", "ce"):
-        body = f"({body}) / {n}" if not one else f"{body} / {n}"
     if one:  # scalars: the numbers themselves, not 1×1 matrices
         p, y = p[0], y[0]
-    return Formula(body, (("ŷ", p), ("y", y)), loss_rule_text(ctx.node.attrs["fn"]))
+    P, Y = Operand("ŷ", p), Operand("y", y)
 
+    def total(t):  # Σ over the entries, unless there is one
+        return t if one else op("sum", t)
 
-def loss_rule_text(fn: str) -> str:
-    return {"mse": "MSE = mean of (ŷ − y)² over every entry", "sse": "SSE = Σ (ŷ − y)²",
-            "half_sse": "½ Σ (ŷ − y)²",
-            "bce": "BCE = −mean of [y ln ŷ + (1 − y) ln(1 − ŷ)]",
-            "ce": "cross-entropy = −mean over the batch of Σ y ln ŷ"}[fn]
+    sq = op("square", op("sub", P, Y))  # (ŷ − y)²
+    body = {"mse": lambda: total(sq), "sse": lambda: total(sq),
+            "half_sse": lambda: op("juxt", Const("½"), total(sq)),
+            # −[y ln ŷ + (1 − y) ln(1 − ŷ)]
+            "bce": lambda: op("neg", total(op("brackets", op(
+                "add", op("juxt", Y, op("ln", P)),
+                op("juxt", op("sub", Const(1), Y), op("ln", op("sub", Const(1), P))))))),
+            "ce": lambda: op("neg", total(op("juxt", Y, op("ln", P))))}[fn]()
+    if n != 1 and fn in ("mse", "bce", "ce"):
+        body = op("div", body, Const(n))
+    return Formula(body, (Note.of(NoteKind.LOSS, fn=fn),))
 
 
 def _loss_domain(fn: str, p, y, col: bool) -> None:
@@ -527,19 +482,23 @@ def loss_backward(ctx: Ctx, g):
     p = ctx.values["yhat"]
     loss = ctx.rules["loss:" + a["fn"]]
     n = loss.n(p, _col(ctx))
-    if a["fused"]:
+    P, Y = Operand("ŷ", p), Operand("y", y)
+    if a["fused"]:  # ∂L/∂z = (ŷ − y)/n
         val = ctx.rules["logit_grad:" + a["fn"]](p, y, n)
-        f = Formula("{0} − {1}" if n == 1 else "({0} − {1}) / " + str(n), (("ŷ", p), ("y", y)))
-        f = Formula(f.template, f.operands,
-                    "BCE + sigmoid: ∂L/∂z = ŷ − y" if a["fn"] == "bce"
-                    else "softmax + cross-entropy: ∂L/∂z = ŷ − y")
+        tree, note = op("sub", P, Y), Note.of(NoteKind.FUSED, fn=a["fn"])
     else:
         val = loss.grad(p, y, n)
-        tmpl = {"mse": "2({0} − {1})" + (f" / {n}" if n != 1 else ""),
-                "sse": "2({0} − {1})", "half_sse": "{0} − {1}",
-                "bce": "−{1}/{0} + (1 − {1})/(1 − {0})" if n == 1
-                else "(−{1}/{0} + (1 − {1})/(1 − {0})) / " + str(n)}
-        f = Formula(tmpl[a["fn"]], (("ŷ", p), ("y", y)), loss.text)
+        tree = {"mse": lambda: op("juxt", Const(2), op("sub", P, Y)),  # 2(ŷ − y)
+                "sse": lambda: op("juxt", Const(2), op("sub", P, Y)),
+                "half_sse": lambda: op("sub", P, Y),
+                # −y/ŷ + (1 − y)/(1 − ŷ)
+                "bce": lambda: op("add", op("neg", op("frac", Y, P)),
+                                  op("frac", op("sub", Const(1), Y), op("sub", Const(1), P)))
+                }[a["fn"]]()
+        note = Note.of(NoteKind.LOSS_GRADIENT, fn=a["fn"])
+    if n != 1 and (a["fused"] or a["fn"] in ("mse", "bce")):
+        tree = op("div", tree, Const(n))
+    f = Formula(tree, (note,))
     val = g * val
     zeros = {i: Cause.of(Kind.EXACT_PREDICTION, "ŷ", i, p.shape, target=entry_name("y", i, y.shape))
              for i, v in entries(val) if is_zero(v)}
@@ -564,23 +523,18 @@ def expr_forward(ctx: Ctx):
 def expr_forward_formula(ctx: Ctx) -> Formula:
     """n = its expression as the author wrote it, with the parents' numbers in their places."""
     node = ctx.node
-    slot = {p: i for i, p in enumerate(node.parents)}
-    raw = (node.attrs.get("text") or sstr(node.attrs["expr"])).replace("{", "{{").replace("}", "}}")
-    tmpl = _NAME.sub(lambda m: "{%d}" % slot[m.group()] if m.group() in slot else m.group(), raw)
-    return Formula(_display(tmpl), tuple((_display(p), v) for p, v in zip(node.parents, ctx.args)))
+    value = dict(zip(node.parents, ctx.args))
+    raw = node.attrs.get("text") or sstr(node.attrs["expr"])
+    parts, at = [], 0
+    for m in _NAME.finditer(raw):  # the author's characters, with the parents as operands
+        if m.group() in value:
+            parts += [raw[at:m.start()], Operand(m.group(), value[m.group()])]
+            at = m.end()
+    parts.append(raw[at:])
+    return Formula(Written(tuple(x for x in parts if not isinstance(x, str) or x)))
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?!\s*\()")  # a name, not a function's
-
-
-def written(node) -> str:
-    """A graph node's expression as its author wrote it, in display form (^, ·, λ)."""
-    return _display(node.attrs.get("text") or sstr(node.attrs["expr"]))
-
-
-def _display(text: str) -> str:
-    text = " ".join(text.split()).replace("**", "^").replace("*", "·")
-    return _GREEK.sub(lambda m: GREEK[m.group()], text)
 
 
 def expr_forward_zeros(ctx: Ctx, out):
@@ -593,29 +547,27 @@ def expr_forward_zeros(ctx: Ctx, out):
         z = atom.args[0]
         zv = z.xreplace(sub)
         if sign(zv) < 0 and (e == atom or is_zero(e.xreplace({atom: 0}).xreplace(sub))):
-            return {(): Cause.of(Kind.DEAD_RELU, pretty(z), value=zv)}
+            return {(): Cause.of(Kind.DEAD_RELU, z, value=zv)}
         if sign(zv) == 0 and e == atom:
-            return {(): Cause.of(Kind.RELU_BOUNDARY, pretty(z))}
+            return {(): Cause.of(Kind.RELU_BOUNDARY, z)}
     if isinstance(e, sp.Mul):
         zero = [str(f) for f in e.args if isinstance(f, sp.Symbol) and is_zero(sub.get(f, 1))]
         if zero:
             p = zero[0]
-            return {(): Cause.of(Kind.ZERO_FACTOR, _display(p), because=ctx.cause("value", p, ()))}
+            return {(): Cause.of(Kind.ZERO_FACTOR, p, because=ctx.cause("value", p, ()))}
     if isinstance(e, sp.Pow) and isinstance(e.base, sp.Symbol) and e.exp.is_positive \
             and is_zero(sub.get(e.base, 1)):  # s² with s = 0
         p = str(e.base)
-        return {(): Cause.of(Kind.ZERO_VALUE, _display(p), because=ctx.cause("value", p, ()))}
+        return {(): Cause.of(Kind.ZERO_VALUE, p, because=ctx.cause("value", p, ()))}
     f = expr_forward_formula(ctx)  # the author's expression with its numbers
     if isinstance(e, sp.Add) and all(is_zero(t.xreplace(sub)) for t in e.args):
         zs = sorted(str(n) for n in e.free_symbols if is_zero(sub.get(n, 1)))
-        parts = tuple(Cause.of(Kind.ZERO_VALUE, _display(n), because=ctx.cause("value", n, ()))
+        parts = tuple(Cause.of(Kind.ZERO_VALUE, n, because=ctx.cause("value", n, ()))
                       for n in zs)
-        return {(): Cause.of(Kind.ZERO_TERMS, parts=parts, formula=f.symbolic(),
-                             numbers=f.numeric())}
+        return {(): Cause.of(Kind.ZERO_TERMS, parts=parts, formula=f)}
     if isinstance(e, sp.Add):  # u + w = 2 + (-2)
-        return {(): Cause.of(Kind.CANCELLATION, over=Over.TERMS, formula=f.symbolic(),
-                             numbers=f.numeric())}
-    return {(): Cause.of(Kind.ZERO_FORMULA, formula=f.symbolic(), numbers=f.numeric())}
+        return {(): Cause.of(Kind.CANCELLATION, over=Over.TERMS, formula=f)}
+    return {(): Cause.of(Kind.ZERO_FORMULA, formula=f)}
 
 
 def expr_backward(ctx: Ctx, g):
@@ -629,11 +581,10 @@ def expr_backward(ctx: Ctx, g):
         if node.name == ctx.graph.loss and local_sym.free_symbols:
             # ∂L/∂p is the loss's own partial: written out with the numbers, not "∂L/∂L · ∂L/∂p"
             f = _with_numbers(local_sym, node.parents, ctx.args)
-        elif local_sym == 1:
-            f = Formula("{0}", ((node.grad_symbol, g),), f"{local_name} = 1")
-        else:
-            f = Formula("{0} · {1}", ((node.grad_symbol, g), (local_name, local)),
-                        f"{local_name} = {pretty(local_sym)}")
+        else:  # ∂L/∂n · ∂n/∂p, the local partial's rule in the note
+            up = Operand(node.grad_symbol, g)
+            f = Formula(up if local_sym == 1 else op("dot", up, Operand(local_name, local)),
+                        (Note.of(NoteKind.PARTIAL, partial=local_name, expr=local_sym),))
         value = g * local
         zeros = {}
         if is_zero(value):
@@ -642,11 +593,9 @@ def expr_backward(ctx: Ctx, g):
     return tuple(terms)
 
 
-def _with_numbers(e, names, values, note: str = "") -> Formula:
+def _with_numbers(e, names, values) -> Formula:
     """An expression as a Formula: its names are the operands (2·v − 2·t = 2·6 − 2·3)."""
-    holes = {sp.Symbol(n): sp.Symbol("{%d}" % i) for i, n in enumerate(names)}
-    return Formula(pretty(e.xreplace(holes)), tuple((_display(n), v) for n, v in zip(names, values)),
-                   note)
+    return Formula(Sym(e, tuple(Operand(n, v) for n, v in zip(names, values))))
 
 
 def expr_partial(ctx: Ctx, p: str, sub: Mapping):
@@ -674,38 +623,20 @@ def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
         z = step.args[0]
         zv = z.xreplace(sub)
         s = sign(zv)
-        zt = pretty(z)
         if s < 0:
-            return Cause.of(Kind.DEAD_RELU, zt, value=zv, derivative=True)
+            return Cause.of(Kind.DEAD_RELU, z, value=zv, derivative=True)
         if s == 0:
-            return Cause.of(Kind.RELU_BOUNDARY, zt, value=ctx.graph.relu_prime_at_zero,
+            return Cause.of(Kind.RELU_BOUNDARY, z, value=ctx.graph.relu_prime_at_zero,
                             derivative=True)
     zero_names = sorted(str(s) for s in local_sym.free_symbols if is_zero(sub.get(s, 1)))
     if isinstance(local_sym, sp.Symbol) and zero_names:  # ∂v/∂w = r = 0 (dead ReLU: …)
         return Cause.of(Kind.ZERO_PARTIAL, because=ctx.cause("value", zero_names[0], ()),
-                        partial=local_name, formula=str(local_sym))
+                        partial=local_name, formula=local_sym)
     if zero_names:
         parts = tuple(Cause.of(Kind.ZERO_VALUE, n, because=ctx.cause("value", n, ()))
                       for n in zero_names)
-        return Cause.of(Kind.ZERO_PARTIAL, parts=parts, partial=local_name,
-                        formula=pretty(local_sym))
-    return Cause.of(Kind.ZERO_PARTIAL, partial=local_name, formula=pretty(local_sym))
-
-
-GREEK = {"lambda": "λ", "alpha": "α", "beta": "β", "gamma": "γ", "eta": "η", "mu": "μ",
-         "theta": "θ", "sigma": "σ", "tau": "τ", "omega": "ω", "rho": "ρ", "epsilon": "ε"}
-_GREEK = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(GREEK) + r")(?![A-Za-z0-9_(])")
-
-
-def pretty(e) -> str:
-    """A formula as the student reads it: ^ and ·, ReLU′(z), and 1[a - b > 0] for ∂max/∂a."""
-    if isinstance(e, sp.Basic) and e.has(sp.Heaviside):
-        e = e.replace(sp.Heaviside, lambda u, *_: sp.Symbol(f"1[{sstr(u)} > 0]"))
-    text = _GREEK.sub(lambda m: GREEK[m.group()], sstr(e).replace("**", "^").replace("*", "·"))
-    for name, shown in (("relu_step(", "ReLU′("),
-                        ("leaky_step(", "LeakyReLU′(")):  # as the grammar and the seeds spell them
-        text = text.replace(name, shown)
-    return text
+        return Cause.of(Kind.ZERO_PARTIAL, parts=parts, partial=local_name, formula=local_sym)
+    return Cause.of(Kind.ZERO_PARTIAL, partial=local_name, formula=local_sym)
 
 
 # ─── merges and updates ────────────────────────────────────────────────────────────────

@@ -44,7 +44,7 @@ def _quote(text: str) -> str:
 def _what(g, node) -> str:
     """The operation of a node, in the notation of the steps."""
     if node.op == "expr":
-        from tutor.rules import pretty
+        from tutor.words.notation import pretty
 
         return f"{node.name} = {pretty(node.attrs['expr'])}"
     if node.op == "affine":
@@ -75,8 +75,9 @@ def _gate(sol, it: int, parent: str, child) -> str:
     if not is_relu or q is None:
         return ""
     for t in q.terms:
-        if t.source == child.name and len(t.formula.operands) == 2:
-            return f"ReLU′ = {fmt(t.formula.operands[1][1])}"
+        ops = t.formula.operands()  # ∂L/∂h ⊙ ReLU′(z): the mask is the second operand
+        if t.source == child.name and len(ops) == 2:
+            return f"ReLU′ = {fmt(ops[1].value)}"
     return ""
 
 

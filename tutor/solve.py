@@ -15,7 +15,6 @@ as 40-significant-digit floats and marked ``exact=False``.
 """
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -27,7 +26,8 @@ from tutor.errors import SolveError
 from tutor.graph import Graph
 from tutor.limits import TooLong, Trouble, check, shortened
 from tutor.numeric import CARRIED_DIGITS, carried
-from tutor.rules import RULES, Ctx, Formula, Term, entries, evaluate, is_zero
+from tutor.formula import Const, Formula, Note, NoteKind, Operand, combine, op
+from tutor.rules import RULES, Ctx, Term, entries, evaluate, is_zero
 
 Key = tuple[int, str, str]  # (iteration, "value" | "grad" | "new", node name)
 MAX_OPS = 60  # an exact entry with more operations than this is carried as a float
@@ -139,23 +139,6 @@ def _at(it: int) -> str:
     return f" (iteration {it})" if it > 1 else ""
 
 
-def _shift(template: str, by: int) -> str:
-    return re.sub(r"\{(\d+)\}", lambda m: "{%d}" % (int(m.group(1)) + by), template)
-
-
-def combine(terms: list[Term]) -> Formula:
-    """The formula of a sum at a merge: t₁ + t₂ + …"""
-    if len(terms) == 1:
-        return terms[0].formula
-    parts, operands, notes = [], [], []
-    for t in terms:
-        parts.append(_shift(t.formula.template, len(operands)))
-        operands += t.formula.operands
-        if t.formula.note:
-            notes.append(t.formula.note)
-    return Formula(" + ".join(parts), tuple(operands), "; ".join(notes))
-
-
 def _merge_zeros(terms: list[Term], total: Any) -> dict:
     out = {}
     for idx, v in entries(total):
@@ -216,12 +199,12 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
                 continue
             key = (it, "grad", node.name)
             if node.name == graph.loss:
-                g, f, terms, zeros, exact = sp.Integer(1), Formula("1"), (), {}, True
+                g, f, terms, zeros, exact = sp.Integer(1), Formula(Const(1)), (), {}, True
             else:
                 terms = tuple(inbox.get(node.name, ()))
                 if not terms:
                     continue  # a target or constant: nothing to learn
-                f = combine(list(terms))
+                f = combine([t.formula for t in terms])
             if key in overrides:  # the student's own value (follow-through), the loss's too
                 g, zeros, exact = overrides[key], {}, True
             elif node.name != graph.loss:  # ∂L/∂n = Σ over n's consumers
@@ -243,11 +226,12 @@ def solve(graph: Graph, rules: Mapping[str, Any] = RULES,
             for p in graph.params:
                 key = (it, "new", p)
                 if p not in grads:
-                    new, f = params[p], Formula("{0}", ((p, params[p]),), f"{p} gets no gradient")
-                else:
+                    new = params[p]
+                    f = Formula(Operand(p, new), (Note.of(NoteKind.NO_GRADIENT, param=p),))
+                else:  # θ − η · ∂L/∂θ
                     new = rules["sgd"](params[p], grads[p], lr)
-                    f = Formula("{0} − {1} · {2}", ((p, params[p]), ("η", lr),
-                                                   (graph.nodes[p].grad_symbol, grads[p])))
+                    f = Formula(op("sub", Operand(p, params[p]), op(
+                        "dot", Operand("η", lr), Operand(graph.nodes[p].grad_symbol, grads[p]))))
                 if key in overrides:
                     new, exact = overrides[key], True
                 else:

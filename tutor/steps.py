@@ -92,7 +92,7 @@ def _meaning(sol: Solution, key: Key) -> str:
             if node.op == "loss":
                 return f"L = {node.attrs['fn']}(ŷ, y)"
         if node.op == "expr":
-            from tutor.rules import written
+            from tutor.words.notation import written
 
             return f"{name} = {written(node)}"
         return name

@@ -351,7 +351,7 @@ def _ties(doc, file, worked) -> list[Problem]:
 
     from tutor.functions import sign
     from tutor.render import fmt
-    from tutor.rules import pretty
+    from tutor.words.notation import pretty
 
     g, sol, out, seen = worked.graph, worked.solution, [], set()
     if g.kind != "graph":

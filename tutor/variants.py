@@ -331,7 +331,8 @@ def _relu_inputs(g, value, n_iterations: int) -> list[ReluInput]:
 
     from tutor.functions import leaky_relu, relu
     from tutor.render import entry_name
-    from tutor.rules import entries, pretty
+    from tutor.rules import entries
+    from tutor.words.notation import pretty
 
     out = []
     for it in range(1, n_iterations + 1):

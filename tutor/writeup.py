@@ -10,9 +10,9 @@ import re
 from typing import Any
 
 from tutor.render import entry_name, exact_text, fmt, to_json
-from tutor.rules import GREEK
 from tutor.steps import Step
-from tutor.words import PHASE_TITLES, SKILLS, phase_title, say
+from tutor.words import PHASE_TITLES, SKILLS, phase_title, record, say
+from tutor.words.notation import note_text, tex, tex_name, tex_value, text
 
 
 def zero_groups(step: Step) -> list[tuple[str, Any]]:
@@ -39,9 +39,9 @@ def same_text(sym: str, meaning: str) -> bool:
 def formula_text(step: Step) -> tuple[str, str]:
     """('δ2 · h1ᵀ', '[-0.2192, 0] · [0.6, 0.1]ᵀ') — symbols, then numbers."""
     f = step.formula
-    if f is None or not f.operands:
+    if f is None or not f.operands():
         return "", ""
-    return f.symbolic(), f.numeric()
+    return text(f), text(f, numbers=True)
 
 
 def step_record(step: Step) -> dict[str, Any]:
@@ -50,11 +50,11 @@ def step_record(step: Step) -> dict[str, Any]:
            "exact": exact_text(step.value), "value": to_json(step.value),
            "meaning": step.meaning, "formula": sym, "numbers": num,
            "exact_form": step.quantity.exact}
-    if step.formula is not None and step.formula.note:
-        rec["rule"] = step.formula.note
+    if note_text(step.formula):
+        rec["rule"] = note_text(step.formula)
     zs = zero_groups(step)
     if zs:  # the words, and the cause as data (tutor.cause.Cause.record)
-        rec["zeros"] = [{"entries": e, "why": say(c), "cause": c.record()} for e, c in zs]
+        rec["zeros"] = [{"entries": e, "why": say(c), "cause": record(c)} for e, c in zs]
     return rec
 
 
@@ -98,8 +98,8 @@ def to_markdown(worked, steps: list[Step]) -> str:
         if exact != fmt(s.value):
             notes.append(f"exact: `{exact}`" if s.quantity.exact
                          else "carried at 40 significant digits")
-        if s.formula is not None and s.formula.note:
-            notes.append(f"rule: {s.formula.note}")
+        if note_text(s.formula):
+            notes.append(f"rule: {note_text(s.formula)}")
         for entries, why in zero_lines(s):
             notes.append(f"{entries} = 0: {why}")
         if notes:
@@ -148,20 +148,6 @@ def given_markdown(worked) -> list[str]:
 
 
 # ─── TeX in the notation of the seeds (display only) ────────────────────────────────────
-_LAYERED = re.compile(r"(δ|W|b|z|h)(\d+)")
-_DERIV = {"ReLU": (r"\mathbf{{1}}[{0} > 0]"), "σ": r"\sigma'({0})", "tanh": r"\tanh'({0})",
-          "LeakyReLU": r"\mathrm{{LeakyReLU}}'({0})", "ELU": r"\mathrm{{ELU}}'({0})",
-          "softplus": r"\mathrm{{softplus}}'({0})"}  # φ′ by its symbol (rules.Activation)
-_DERIV_ALT = "|".join(sorted(map(re.escape, _DERIV), key=len, reverse=True))
-_DERIV_NAME = re.compile(rf"({_DERIV_ALT})′\((.+)\)")
-_LITERAL = (("Σ over the batch of ", r"\sum_{\text{batch}} "), ("J_softmax", r"J_{\text{softmax}}"),
-            ("·", r"\cdot"), ("ᵀ", r"^\top"), ("⊙", r"\odot"), ("−", "-"), ("ŷ", r"\hat{y}"),
-            ("Σ ", r"\sum "), ("½ ", r"\tfrac{1}{2} "), ("²", "^2"), (" ln ", r" \ln "), ("ln(", r"\ln("),
-            ("[", r"\left["), ("]", r"\right]"), ("leaky_relu(", r"\mathrm{LeakyReLU}("),
-            ("elu(", r"\mathrm{ELU}("), ("softplus(", r"\mathrm{softplus}("),
-            ("relu(", r"\mathrm{ReLU}("), ("sigmoid(", r"\sigma("), ("tanh(", r"\tanh("),
-            ("exp(", r"\exp("), ("log(", r"\log("), ("sqrt(", r"\mathrm{sqrt}("),
-            ("max(", r"\max("), ("min(", r"\min("))
 _LOSS_TEX = {"mse": r"\frac{1}{n}\sum (\hat{y} - y)^2", "sse": r"\sum (\hat{y} - y)^2",
              "half_sse": r"\tfrac{1}{2}\sum (\hat{y} - y)^2",
              "bce": r"-\frac{1}{n}\sum \left[y \ln \hat{y} + (1 - y)\ln(1 - \hat{y})\right]",
@@ -169,67 +155,6 @@ _LOSS_TEX = {"mse": r"\frac{1}{n}\sum (\hat{y} - y)^2", "sse": r"\sum (\hat{y} -
 _ACT_TEX = {"relu": r"\mathrm{ReLU}", "leaky_relu": r"\mathrm{LeakyReLU}", "sigmoid": r"\sigma",
             "elu": r"\mathrm{ELU}", "softplus": r"\mathrm{softplus}",
             "tanh": r"\tanh", "softmax": r"\mathrm{softmax}", "identity": ""}
-
-
-_GREEK_TEX = {g: "\\" + word for word, g in GREEK.items()}
-
-
-def tex_name(name: str, network: bool) -> str:
-    """'W2' → W^{(2)}, 'δ2' → \\delta^{(2)}, '∂L/∂h1' → \\frac{∂ℒ}{∂h^{(1)}}, 'w11' → w_{11}."""
-    import sympy as sp
-
-    if name in ("ŷ", "yhat"):
-        return r"\hat{y}"
-    if name == "η":
-        return r"\eta"
-    if name in _GREEK_TEX:  # λ → \lambda (rules._display wrote it in Greek)
-        return _GREEK_TEX[name]
-    d = _DERIV_NAME.fullmatch(name)  # 'ReLU′(z2)' → \mathbf{1}[z^{(2)} > 0]
-    if d:
-        return _DERIV[d[1]].format(tex_name(d[2], network))
-    if name.startswith("∂") and "/∂" in name:
-        top, bottom = name[1:].split("/∂", 1)
-        return rf"\frac{{\partial {tex_name(top, network)}}}{{\partial {tex_name(bottom, network)}}}"
-    if network:
-        m = _LAYERED.fullmatch(name)
-        if m:
-            return (r"\delta" if m[1] == "δ" else m[1]) + f"^{{({m[2]})}}"
-        return r"\mathcal{L}" if name == "L" else name
-    return sp.latex(sp.Symbol(name))
-
-
-def tex_value(v: Any) -> str:
-    """A number, or a bmatrix of numbers (columns stay columns), rounded as in fmt."""
-    from tutor.render import is_matrix, scalar_text
-
-    if is_matrix(v):
-        if v.shape == (1, 1):
-            return scalar_text(v[0, 0])
-        rows = [" & ".join(scalar_text(e) for e in r) for r in v.tolist()]
-        return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
-    return scalar_text(v)
-
-
-def tex_formula(f, network: bool, numbers: bool) -> str:
-    """A rules.Formula in TeX: operand symbols (or their values) in the template's places."""
-    t = f.template
-    t = re.sub(rf"({_DERIV_ALT})′\(\{{(\d+)\}}\)", r"{\2:\1}", t)
-    out = []
-    for k, part in enumerate(re.split(r"(\{\d+(?::\w+|:σ)?\})", t)):
-        if k % 2 == 0:
-            for a, b in _LITERAL:
-                part = part.replace(a, b)
-            out.append(part)
-            continue
-        idx, _, act = part[1:-1].partition(":")
-        sym, val = f.operands[int(idx)]
-        x = tex_value(val) if numbers else tex_name(sym, network)
-        if numbers and x.startswith("-"):
-            x = f"({x})"  # 0.3 - 0.1 \cdot (-0.3654)
-        if act and not numbers:
-            x = _DERIV[act].format(x)
-        out.append("{" + x + "}")
-    return "".join(out)
 
 
 def step_tex(worked, s: Step) -> str:
@@ -261,13 +186,13 @@ def step_tex(worked, s: Step) -> str:
             return (f"{lhs} = {fn}\\left({tex_name(z, net)}\\right) = "
                     f"{fn}\\left({tex_value(sol.value(z, it))}\\right) = {value}")
         if node.op == "loss":
-            num = tex_formula(s.formula, net, True) if s.formula is not None else ""
+            num = tex(s.formula, net, True) if s.formula is not None else ""
             return " = ".join([lhs, _LOSS_TEX[node.attrs["fn"]]] + ([num] if num else [])
                               + [value])
         if node.op == "expr":  # as the author wrote it, the numbers in the same places
-            if s.formula is None or not s.formula.operands:
+            if s.formula is None or not s.formula.operands():
                 return f"{lhs} = {sp.latex(node.attrs['expr'])} = {value}"
-            expr, num = tex_formula(s.formula, net, False), tex_formula(s.formula, net, True)
+            expr, num = tex(s.formula, net, False), tex(s.formula, net, True)
             return " = ".join([lhs, expr] + ([num] if num != value else []) + [value])
         return f"{lhs} = {value}"
     if kind == "new":  # W^{(2)}_{\text{new}}; w_{1} → w_{1,\text{new}} (one subscript)
@@ -279,9 +204,9 @@ def step_tex(worked, s: Step) -> str:
     else:
         lhs = tex_name(f"∂{g.loss}/∂{name}", net)
     f = s.formula
-    if f is None or not f.operands:
+    if f is None or not f.operands():
         return f"{lhs} = {value}"
-    sym, num = tex_formula(f, net, False), tex_formula(f, net, True)
+    sym, num = tex(f, net, False), tex(f, net, True)
     same = num in (f"{{{value}}}", f"{{({value})}}")  # one operand: its number is the value
     parts = [lhs, sym] + ([num] if num != sym and not same else []) + [value]
     return " = ".join(parts)
@@ -318,8 +243,8 @@ def to_rich(worked, steps: list[Step], console) -> None:
                 formula.append(f" = {sym}")
             if num:
                 formula.append(f"\n  = {num}", style="dim")
-            if s.formula is not None and s.formula.note:
-                formula.append(f"\n  {s.formula.note}", style="dim italic")
+            if note_text(s.formula):
+                formula.append(f"\n  {note_text(s.formula)}", style="dim italic")
             for entries, why in zero_lines(s):
                 formula.append(f"\n  {entries} = 0: {why}", style="yellow")
             value = Text(fmt(s.value))

@@ -57,8 +57,25 @@ def phase_title(phase: str, iteration: int = 1, iterations: int = 1) -> str:
 # ─── why an entry is zero (tutor.cause) ───────────────────────────────────────────────
 def _entry(c) -> str:
     from tutor.render import entry_name
+    from tutor.words.notation import pretty
 
-    return entry_name(c.subject, c.entry, c.shape)
+    return entry_name(pretty(c.subject), c.entry, c.shape)
+
+
+def _formula(c) -> str:
+    """A cause's formula as written: a SymPy partial (2·v), or a node's Formula in symbols."""
+    from tutor.formula import Formula
+    from tutor.words.notation import pretty, text
+
+    f = c.get("formula")
+    return text(f) if isinstance(f, Formula) else pretty(f)
+
+
+def _numbers(c) -> str:
+    """A cause's Formula with the numbers in their places: 2 + (-2)."""
+    from tutor.words.notation import text
+
+    return text(c.get("formula"), numbers=True)
 
 
 def _num(x) -> str:
@@ -109,7 +126,7 @@ def say(c) -> str:
     if k is Kind.SILENT_UNITS:
         return _with(f"its weights lead only to units with zero error signal, e.g. {e} = 0", c)
     if k is Kind.ZERO_PARTIAL:
-        partial, formula = c.get("partial"), c.get("formula")
+        partial, formula = c.get("partial"), _formula(c)
         if c.because is not None:  # ∂v/∂w = r = 0 (dead ReLU: …)
             return _with(f"{partial} = {formula} = 0", c)
         if c.parts:
@@ -118,9 +135,9 @@ def say(c) -> str:
     if k is Kind.ZERO_TERMS:
         if c.parts:
             return "every term is 0: " + "; ".join(say(p) for p in c.parts)
-        return f"every term is 0: {c.get('formula')} = {c.get('numbers')}"
+        return f"every term is 0: {_formula(c)} = {_numbers(c)}"
     if k is Kind.ZERO_FORMULA:
-        return f"{c.get('formula')} = {c.get('numbers')} = 0"
+        return f"{_formula(c)} = {_numbers(c)} = 0"
     if k is Kind.EXACT_PREDICTION:
         return f"the prediction is exact: {e} = {c.get('target')}"
     if k is Kind.CANCELLATION:
@@ -137,7 +154,7 @@ def say(c) -> str:
         if over is Over.SOFTMAX_JACOBIAN:
             return "the softmax Jacobian cancels it"
         if over is Over.TERMS:
-            return f"the terms cancel: {c.get('formula')} = {c.get('numbers')}"
+            return f"the terms cancel: {_formula(c)} = {_numbers(c)}"
         parts = " + ".join(_num(t) for t in c.get("terms"))
         return f"a true cancellation: the contributions {parts} sum to 0"
     if k is Kind.SEVERAL:  # 'g1 = 0 and g2 = 0 (both: X)' when they share the reason X
@@ -177,7 +194,7 @@ def point(c) -> str:
     if k in (Kind.CANCELLATION, Kind.ZERO_TERMS):
         return "work out every term exactly: they may cancel"
     if k is Kind.ZERO_PARTIAL:
-        return f"look at the local derivative {c.get('partial')} = {c.get('formula')}"
+        return f"look at the local derivative {c.get('partial')} = {_formula(c)}"
     if k is Kind.ZERO_PRODUCTS:
         return f"look at the products {c.get('weights')}·{c.get('inputs')} and the bias"
     if k is Kind.ZERO_WEIGHTS:
@@ -187,7 +204,52 @@ def point(c) -> str:
     if k is Kind.EXACT_PREDICTION:
         return f"compare the prediction {e} with the target"
     if k is Kind.ZERO_FORMULA:
-        return f"work out {c.get('formula')} with these numbers"
+        return f"work out {_formula(c)} with these numbers"
     if k is Kind.SEVERAL:
         return point(c.parts[0])
     return f"look at {e}"  # ZERO_VALUE, ZERO_UPSTREAM, ZERO_EVERYWHERE
+
+
+def record(c) -> dict:
+    """A cause as JSON data: {"kind", "subject", "entry", "value", "because"} (+ its
+    kind-specific fields). ``subject`` and ``formula`` as written (``numbers``: the formula
+    with its numbers, when it has operands); ``entry`` 1-based, as every message names
+    entries; ``value`` a string of the exact number (None when there is none)."""
+    from enum import Enum
+
+    from tutor.formula import Formula
+    from tutor.render import exact_text
+    from tutor.words.notation import pretty
+
+    rec: dict = {"kind": c.kind.value, "subject": pretty(c.subject),
+                 "entry": _one_based(c.entry, c.shape),
+                 "value": None if c.value is None else exact_text(c.value),
+                 "because": record(c.because) if c.because else None}
+    for k, v in c.detail:
+        if k == "formula":
+            rec[k] = _formula(c)
+            if isinstance(v, Formula):
+                rec["numbers"] = _numbers(c)
+        elif isinstance(v, Enum):
+            rec[k] = v.value
+        elif isinstance(v, (int, str, bool, type(None))):
+            rec[k] = v
+        elif isinstance(v, tuple):
+            rec[k] = [exact_text(x) for x in v]
+        else:
+            rec[k] = exact_text(v)
+    if c.parts:
+        rec["parts"] = [record(p) for p in c.parts]
+    return rec
+
+
+def _one_based(entry: tuple, shape: tuple | None) -> list[int] | None:
+    """[2] for z2[2], [1, 2] for W2[1,2], None for a scalar (as tutor.render.entry_name)."""
+    if not entry or shape is None or tuple(shape) == (1, 1):
+        return None
+    i, j = entry
+    if shape[1] == 1:
+        return [i + 1]
+    if shape[0] == 1:
+        return [j + 1]
+    return [i + 1, j + 1]

@@ -1,0 +1,155 @@
+"""A step's formula as a tree over named operands, and the rule behind it as a value.
+
+The engine says *how* a value was computed with a small expression tree whose leaves are
+``Operand(name, value)``; words are made from it elsewhere (tutor.words.notation: plain
+text with symbols, the same with the numbers in their places, TeX). For example the weight
+gradient of a column-layout layer is
+
+    Op("dot", (Operand("δ2", d), Op("T", (Operand("h1", h),))))      # δ2 · h1ᵀ
+
+and a sum at a merge is ``Op("add", (t1, t2))``: trees combine without renumbering holes.
+A graph node keeps its author's spelling (``Written``) and a partial worked out by SymPy
+stays a SymPy expression (``Sym``), its symbols the operands.
+
+The rule a step used (ReLU′(z) = 1 if z > 0 else 0, ∂v/∂u = 2·c·u + 1, "BCE + sigmoid") is a
+``Note``: its kind and fields, never a sentence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterator
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A named quantity and its value: ``δ2`` = [-0.2192, 0]. A derivative mask is named by
+    the activation's symbol and what it is taken at: ``Operand("z2", m, deriv="ReLU′")``
+    reads ReLU′(z2)."""
+
+    name: str
+    value: Any = field(compare=False, default=None)
+    deriv: str = ""  # φ′'s symbol when the operand is φ′(name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.deriv}({self.name})" if self.deriv else self.name
+
+
+@dataclass(frozen=True)
+class Const:
+    """A number written into a formula: the 2 of 2(ŷ − y), a batch size, ½."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Op:
+    """An operation over sub-formulas. ``kind`` is one of OPS; ``fn`` names a call."""
+
+    kind: str
+    args: tuple
+    fn: str = ""
+
+    def __post_init__(self):
+        if self.kind not in OPS:
+            raise ValueError(f"unknown formula operation {self.kind!r}")
+
+
+OPS = {
+    "add": "a + b + …",
+    "sub": "a − b",
+    "neg": "−a",
+    "dot": "a · b (a product written with a dot: δ · xᵀ, ∂L/∂v · ∂v/∂u)",
+    "juxt": "a b (a product written side by side: W x, y ln ŷ, 2(ŷ − y))",
+    "hadamard": "a ⊙ b",
+    "div": "a / b",
+    "frac": "a/b (tight: −y/ŷ)",
+    "square": "(a)²",
+    "T": "aᵀ",
+    "call": "fn(a, …)",
+    "ln": "ln a",
+    "sum": "Σ a",
+    "batch_sum": "Σ over the batch of a",
+    "brackets": "[a]",
+}
+
+
+@dataclass(frozen=True)
+class Sym:
+    """A SymPy expression whose symbols are operands (2·v − 2·t): a partial SymPy worked out."""
+
+    expr: Any
+    operands: tuple[Operand, ...]  # one per symbol, by the symbol's name
+
+
+@dataclass(frozen=True)
+class Written:
+    """An author's expression as written (w21*x1 + w22*x2 + b2): text with operands in it."""
+
+    parts: tuple  # str (the author's characters) | Operand
+
+
+class NoteKind(str, Enum):
+    ACTIVATION = "activation"  # φ′ of an activation (fn; alpha: its own α, if any)
+    FORWARD = "forward"  # the activation itself: ReLU(z) = max(0, z) (fn; alpha)
+    LOSS = "loss"  # the loss's definition (fn)
+    LOSS_GRADIENT = "loss_gradient"  # ∂L/∂ŷ of the loss (fn)
+    FUSED = "fused"  # sigmoid + bce, softmax + ce: ∂L/∂z = ŷ − y (fn)
+    PARTIAL = "partial"  # a node's local partial ∂n/∂p = expr (partial, expr)
+    NO_GRADIENT = "no_gradient"  # a parameter no gradient reaches (param)
+
+
+@dataclass(frozen=True)
+class Note:
+    kind: NoteKind
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, kind: NoteKind, **fields: Any) -> "Note":
+        return cls(kind, tuple(sorted(fields.items())))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict(self.fields).get(name, default)
+
+
+@dataclass(frozen=True)
+class Formula:
+    """How a value was computed (``tree``) and the rules it used (``notes``)."""
+
+    tree: Any = None  # Operand | Const | Op | Sym | Written; None: no formula to show
+    notes: tuple[Note, ...] = ()
+
+    def operands(self) -> tuple[Operand, ...]:
+        """The operands in the order they are written."""
+        return tuple(walk_operands(self.tree))
+
+    def with_notes(self, *notes: Note) -> "Formula":
+        return Formula(self.tree, self.notes + tuple(n for n in notes if n is not None))
+
+
+def walk_operands(t: Any) -> Iterator[Operand]:
+    if isinstance(t, Operand):
+        yield t
+    elif isinstance(t, Op):
+        for a in t.args:
+            yield from walk_operands(a)
+    elif isinstance(t, Written):
+        for p in t.parts:
+            if isinstance(p, Operand):
+                yield p
+    elif isinstance(t, Sym):
+        yield from t.operands
+
+
+# ─── building ───────────────────────────────────────────────────────────────────────────
+def op(kind: str, *args: Any, fn: str = "") -> Op:
+    return Op(kind, tuple(args), fn)
+
+
+def combine(formulas: list[Formula]) -> Formula:
+    """The formula of a sum at a merge: t₁ + t₂ + …, every term's rules kept."""
+    if len(formulas) == 1:
+        return formulas[0]
+    return Formula(op("add", *(f.tree for f in formulas)),
+                   tuple(n for f in formulas for n in f.notes))
