@@ -9,6 +9,7 @@ from fractions import Fraction
 import pytest
 import sympy as sp
 
+from tutor.words import zeros
 from tutor.core import work
 from tutor.grade import Weights, grade, score
 from tutor.render import fmt
@@ -182,7 +183,7 @@ def test_a_wrong_matrix_lists_its_wrong_entries_and_why_a_zero_entry_is_zero():
         "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
         "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)",)
     # the cause is the solver's own record for that entry, not recomputed
-    assert lab9().step("dW2").zeros[(1, 0)] in v.zero_causes[0]
+    assert zeros(lab9().step("dW2"))[(1, 0)] in v.zero_causes[0]
     one = by_id(grade(lab9(), {**LAB9, "dW2": "[[-0.1315, 0.5], [0, 0]]"}))["dW2"]
     assert one.wrong_entries == ("dW2[1,2]",) and one.zero_causes == ()
 

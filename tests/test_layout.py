@@ -97,16 +97,15 @@ LAYERS = {
 }
 
 # The imports that still go up a layer today (issue 11 is removing them). Formulas are
-# trees now (tutor/formula.py); what is left is text the engine still makes itself: numbers
-# in Trouble messages and misconception names (render.fmt), a step's one-line meaning and a
-# variant condition's subject (words.notation.pretty / written — these lived in rules.py,
-# where the arrow was hidden).
+# trees (tutor/formula.py) and a step's meaning is a tree too (steps.Meaning), so the engine
+# makes no text but one kind: the numbers in a Trouble refusal (rules → render.fmt).
+# Judging still words its own results in places: misconception names and explanations,
+# grade's zero-cause lines, variant conditions' subjects.
 UPWARD = {
     ("compare", "render"), ("core", "variants"), ("exercise", "functions"),
     ("expr", "functions"), ("expr", "words"), ("grade", "render"), ("grade", "words"),
     ("misconceptions", "render"), ("misconceptions", "words"),
-    ("misconceptions", "words.notation"), ("rules", "render"), ("solve", "words"),
-    ("steps", "render"), ("steps", "words.notation"), ("variants", "render"),
+    ("misconceptions", "words.notation"), ("rules", "render"), ("variants", "render"),
     ("variants", "words.notation"), ("worked", "compare"),
 }
 

@@ -184,3 +184,21 @@ def test_every_activation_and_loss_in_the_rules_table_has_its_words():
     assert set(rules.ACTIVATIONS) == set(ACTIVATION_RULES)
     assert set(rules.ACTIVATIONS) - {"identity"} <= set(FORWARD_RULES)
     assert set(rules.LOSSES) == set(LOSS_RULES) == set(LOSS_GRADIENTS)
+
+
+def test_a_negative_base_is_bracketed_so_the_shown_numbers_read_back_as_the_value():
+    """branch-merge-l2, it2.h = u^2 with u = -6/343 ≈ -0.0175: shown as (-0.0175)^2, which
+    the answer parser reads as +0.00030625 (-0.0175^2 would be read as -0.00030625)."""
+    from tutor.expr import parse_answer
+
+    w = work("branch-merge-l2")
+    f = w.solution.get("value", "h", 2).formula
+    assert text(f, numbers=True) == "(-0.0175)^2"
+    assert tex(f, network=False, numbers=True) == "{(-0.0175)}^2"
+    u = w.solution.get("value", "u", 2).value
+    assert u == R(-6, 343)
+    assert parse_answer(text(f, numbers=True)) == R(49, 160000)  # positive, ≈ u² to 4 decimals
+    assert abs(R(49, 160000) - u ** 2) < R(1, 10 ** 6)
+    sq = Formula(op("square", Operand("u", R(-1, 2))))
+    assert text(sq, numbers=True) == "(-0.5)²"
+    assert text(Formula(op("T", Operand("g", -3))), numbers=True) == "(-3)ᵀ"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from tutor.words import zeros
 from tutor.core import work
 
 
@@ -48,9 +49,9 @@ def test_seed_000_dag():
 
 def test_seed_000_says_why_the_dead_branch_is_zero():
     w = work("dag-two-relu-gates")
-    assert "dead ReLU: z2 = -1" in w.step("dz2").zeros[()]
+    assert "dead ReLU: z2 = -1" in zeros(w.step("dz2"))[()]
     for p in ("dw21", "dw22", "db2"):
-        assert "dead ReLU" in w.step(p).zeros[()]
+        assert "dead ReLU" in zeros(w.step(p))[()]
 
 
 # ─── seed 001: worked examples and practice problems ────────────────────────────────
@@ -133,7 +134,7 @@ def test_seed_002_parameters_that_change():
 
 def test_seed_002_zero_causes():
     w = work("diagonal-flip-4-3-4")
-    z = w.step("dW1").zeros
+    z = zeros(w.step("dW1"))
     assert "x[2] = 0" in z[(1, 2)]  # row 1 (0-based) is the zero input
     assert "dead ReLU" in z[(0, 1)]
     assert "ReLU′(0) = 0" in z[(0, 0)]  # z1[1] = 0 exactly: the convention decides
@@ -175,9 +176,9 @@ def test_seed_003_backward_and_update():
 
 def test_seed_003_dead_neuron_explained():
     w = work("lab9-relu-sigmoid-bce")
-    assert w.step("delta2").zeros[(1, 0)] == "dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0"
-    assert all("δ2[2] = 0" in w.step("dW2").zeros[(1, j)] for j in (0, 1))
-    assert "x[2] = 0" in w.step("dW1").zeros[(0, 1)]
+    assert zeros(w.step("delta2"))[(1, 0)] == "dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0"
+    assert all("δ2[2] = 0" in zeros(w.step("dW2"))[(1, j)] for j in (0, 1))
+    assert "x[2] = 0" in zeros(w.step("dW1"))[(0, 1)]
 
 
 # ─── seed 004: branch, merge and L2 over two SGD steps ──────────────────────────────

@@ -22,10 +22,23 @@ def test_the_template_lists_every_step_in_order_with_meaning_and_shape():
     assert 'student: ""\n' in text
     assert "  dW2:      # ∂L/∂W2, 2×2\n" in text
     assert "  delta2:   # δ2 = ∂L/∂z2, vector of 2\n" in text
-    assert "  b3_new:   # b3 − η·∂L/∂b3, scalar\n" in text
+    assert "  b3_new:   # b3 − η · ∂L/∂b3, scalar\n" in text
     ids = [line.split(":")[0].strip() for line in text.split("answers:\n")[1].splitlines()
            if not line.strip().startswith("#")]
     assert ids == [s.id for s in w.steps]
+
+
+def test_a_wide_given_matrix_is_written_one_row_per_line(tmp_path):
+    f = tmp_path / "wide.yaml"
+    f.write_text("id: wide\nkind: network\ninput: [1, 2, 3, 4, 5]\ntarget: [1, 0, 1]\n"
+                 "layers:\n  - W: [[0.123, -0.456, 0.789, 0.101, -0.202], [0.303, -0.404, 0.505, "
+                 "-0.606, 0.707], [0.808, 0.909, -0.111, 0.222, -0.333]]\n"
+                 "    b: [0.1, 0.2, 0.3]\n    activation: identity\nloss: mse\n")
+    text = template(work(str(f)))
+    assert ("#   W1 = [[0.123, -0.456, 0.789, 0.101, -0.202],\n"
+            "#        [0.303, -0.404, 0.505, -0.606, 0.707],\n"
+            "#        [0.808, 0.909, -0.111, 0.222, -0.333]]  (layer 1)\n") in text
+    assert "#   b1 = [0.1, 0.2, 0.3]  (layer 1)\n" in text
 
 
 def test_the_template_reads_back_as_a_blank_sheet_for_its_exercise():

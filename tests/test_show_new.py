@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tutor.cli import app
+from tutor.words import zeros
 from tutor.core import work
 from tutor.validate import validate_file
 
@@ -68,7 +69,7 @@ def test_the_network_skeleton_has_a_dead_unit_so_the_relu_mask_matters():
 
     w = work_exercise(load_text(skeleton("s", "network", schema="x.json"), "s.yaml"))
     assert [str(v) for v in w.solution.value("z1")] == ["3/10", "-1/10"]
-    assert "dead ReLU" in w.step("delta1").zeros[(1, 0)]
+    assert "dead ReLU" in zeros(w.step("delta1"))[(1, 0)]
 
 
 def test_show_draws_the_dag_with_values_and_gradients():
@@ -150,9 +151,11 @@ def test_the_markdown_solution_key_uses_the_notation_of_lab_9():
     r = run("solve", "lab9-relu-sigmoid-bce", "--format", "markdown")
     assert r.exit_code == 0
     md = r.stdout
-    assert ("$$z^{(2)} = W^{(2)} h^{(1)} + b^{(2)} = \\begin{bmatrix}0.4 & -0.2 \\\\ -0.5 & 0.3"
-            "\\end{bmatrix} \\begin{bmatrix}0.6 \\\\ 0.1\\end{bmatrix} + \\begin{bmatrix}0.2 \\\\ "
-            "0.1\\end{bmatrix} = \\begin{bmatrix}0.42 \\\\ -0.17\\end{bmatrix}$$") in md
+    assert ("$$z^{(2)} = {W^{(2)}} {h^{(1)}} + {b^{(2)}} = {\\begin{bmatrix}0.4 & -0.2 \\\\ -0.5 & 0.3"
+            "\\end{bmatrix}} {\\begin{bmatrix}0.6 \\\\ 0.1\\end{bmatrix}} + {\\begin{bmatrix}0.2 \\\\ "
+            "0.1\\end{bmatrix}} = \\begin{bmatrix}0.42 \\\\ -0.17\\end{bmatrix}$$") in md
+    assert ("$$h^{(2)} = \\mathrm{ReLU}\\left({z^{(2)}}\\right) = "
+            "\\mathrm{ReLU}\\left({\\begin{bmatrix}0.42 \\\\ -0.17\\end{bmatrix}}\\right)") in md
     assert ("$$\\delta^{(2)} = \\frac{\\partial \\mathcal{L}}{\\partial z^{(2)}} = "
             "{\\frac{\\partial \\mathcal{L}}{\\partial h^{(2)}}} \\odot {\\mathbf{1}[z^{(2)} > 0]}"
             " = {\\begin{bmatrix}-0.2192 \\\\ 0.1462\\end{bmatrix}} \\odot {\\begin{bmatrix}1 \\\\ 0"

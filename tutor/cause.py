@@ -29,14 +29,16 @@ class Kind(str, Enum):
     ZERO_PRODUCTS = "zero_products"  # every product W·x and the bias are 0 (weights, inputs)
     ZERO_INPUT = "zero_input"  # a zero input or activation feeds this weight (source)
     NO_ERROR_SIGNAL = "no_error_signal"  # the unit's δ is 0 over the batch (unit)
-    ZERO_UPSTREAM = "zero_upstream"  # the gradient arriving is 0 (reaches: what it reaches)
+    ZERO_UPSTREAM = "zero_upstream"  # the gradient arriving is 0 (reaches: the name of what it
+    # reaches, at the same entry)
     ZERO_EVERYWHERE = "zero_everywhere"  # the whole upstream gradient is 0
     ZERO_WEIGHTS = "zero_weights"  # every weight out of an input is 0 (weights)
     SILENT_UNITS = "silent_units"  # weights lead only to units with zero error signal
     ZERO_PARTIAL = "zero_partial"  # a local derivative ∂n/∂p is 0 here (partial, formula)
     ZERO_TERMS = "zero_terms"  # every term of a sum is 0 (parts; or formula, numbers)
     ZERO_FORMULA = "zero_formula"  # the node's formula evaluates to 0 (formula, numbers)
-    EXACT_PREDICTION = "exact_prediction"  # ŷ = y: the loss gradient is 0 (target)
+    EXACT_PREDICTION = "exact_prediction"  # ŷ = y: the loss gradient is 0 (target: its name,
+    # at the same entry)
     CANCELLATION = "cancellation"  # non-zero parts cancel (over: what cancels)
     SEVERAL = "several"  # a sum of contributions, each 0 for its own reason (parts)
 

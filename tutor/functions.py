@@ -9,6 +9,7 @@ with the exercise's ReLU′(0) convention (default 0).
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
 LEAKY_DEFAULT_SLOPE = sp.Rational(1, 100)
 
@@ -195,3 +196,23 @@ FUNCTIONS = {
     "max": (2, 8, sp.Max),
     "min": (2, 8, sp.Min),
 }
+
+
+# ─── the grammar's spelling of SymPy (what exact_text and the formulas print) ─────────────
+class _Printer(StrPrinter):
+    def _print_Exp1(self, expr):
+        return "exp(1)"
+
+    def _print_Max(self, expr):
+        return "max(%s)" % ", ".join(self._print(a) for a in expr.args)
+
+    def _print_Min(self, expr):
+        return "min(%s)" % ", ".join(self._print(a) for a in expr.args)
+
+
+_PRINTER = _Printer()
+
+
+def sstr(e) -> str:
+    """sympy.sstr with the grammar's spellings: exp(1) for E, max/min for Max/Min."""
+    return _PRINTER.doprint(e)

@@ -124,7 +124,7 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
 def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
     """A wrong verdict with the entries that are off (right neither against the exact value
     nor given the student's own earlier answers) and, for an entry that should be 0, why it
-    is 0 — the causes the solver recorded (``Step.zeros``), not recomputed here."""
+    is 0 — the causes the solver recorded (``Step.causes``), not recomputed here."""
     from dataclasses import replace
 
     from tutor.render import entry_name

@@ -8,7 +8,7 @@ accepted when, entry by entry, |answer − v| ≤ abs + rel·|v| (tutor.compare.
         (one solve with those answers as overrides: rounding carried forward).
 A wrong answer gets, in turn: the rule (δ = ∂L/∂h ⊙ ReLU′(z)), the formula with the
 student's own numbers, then — after ``tries`` wrong answers — the answer, explained. Every
-zero entry the student missed gets its cause in words (Step.zeros); where "this is 0" would
+zero entry the student missed gets its cause in words (words.say of Step.causes); where "this is 0" would
 be the whole answer (a single number, a vector 0 everywhere) the cause is pointed at without
 the value until the answer is shown (tutor.words.point, from the typed Cause). A wrong
 answer that a catalogued misconception reproduces — even one of the wrong shape, which costs
@@ -40,12 +40,12 @@ from typing import Any, Callable, Mapping
 from tutor.errors import TutorError
 from tutor.budget import ANSWER_SECONDS, over, within
 from tutor.compare import is_trivial, parse_for
-from tutor.words import capital, clip, listing, notation, phase_title, point
-from tutor.words.notation import note_text
+from tutor.words import capital, clip, listing, notation, phase_title, point, say
+from tutor.words.notation import meaning_text, note_text, only_the_value, restates
 from tutor.progress import Answer, Pending
-from tutor.render import entry_name, exact_text, fmt
+from tutor.render import entry_name, exact_text, fmt, shape_text
 from tutor.rules import entries, is_zero
-from tutor.writeup import formula_text, same_text, zero_lines
+from tutor.writeup import formula_text, zero_lines
 
 HINT_WORDS = ("?", "hint", "h")
 SKIP_WORDS = ("skip", "s")
@@ -85,7 +85,8 @@ class ParamRow:
 
 def _rule(step) -> str:
     sym, _ = formula_text(step)
-    text = step.meaning if not sym or same_text(sym, step.meaning) else f"{step.meaning} = {sym}"
+    m = meaning_text(step.meaning)
+    text = m if not sym or restates(step) else f"{m} = {sym}"
     if note_text(step.formula):
         text += f"   ({note_text(step.formula)})"
     return text
@@ -164,14 +165,15 @@ class Session:
         f = q.formula if q is not None else None
         if f is not None and f.operands():
             sym, num = notation.text(f), notation.text(f, numbers=True)
-            head = step.meaning if same_text(sym, step.meaning) else f"{step.meaning} = {sym}"
-            if same_text(num, fmt(q.value)) or same_text(num, fmt(step.value)):
+            m = meaning_text(step.meaning)
+            head = m if restates(step) else f"{m} = {sym}"
+            if only_the_value(f, q.value) or only_the_value(f, step.value):
                 names = notation.names(f)
                 return (f"With your numbers: {head}, with {listing(names)} as you found "
                         f"{'it' if len(names) == 1 else 'them'}")
             return f"With your numbers: {head} = {num}"
         given = _inputs(sol, step)
-        return f"With your numbers: {step.meaning}, {given}" if given else ""
+        return f"With your numbers: {meaning_text(step.meaning)}, {given}" if given else ""
 
     def _ladder(self, step) -> list[str]:
         """The generic hints, in order: the rule, the formula with your numbers, the zeros."""
@@ -324,7 +326,7 @@ class Session:
         import sympy as sp
 
         if not isinstance(step.value, sp.MatrixBase) or step.value.shape == (1, 1):
-            if step.zeros and not self.tol.entry_ok(_scalar(value), 0) and not last:
+            if step.causes and not self.tol.entry_ok(_scalar(value), 0) and not last:
                 return [capital(point(c)) + "." for c in dict.fromkeys(step.causes.values())]
             return []  # on the last try the answer, explained, follows
         shape = step.value.shape
@@ -336,11 +338,11 @@ class Session:
             if not ok:
                 name = entry_name(step.id, idx, shape)
                 bad.append(name)
-                if idx in step.zeros and is_zero(v):
+                if idx in step.causes and is_zero(v):
                     if all_zero and not last:
                         pointed.setdefault(point(step.causes[idx]), []).append(name)
                     else:
-                        zeros.append(f"{name} = 0, not {clip(fmt(a), 20)}: {step.zeros[idx]}")
+                        zeros.append(f"{name} = 0, not {clip(fmt(a), 20)}: {say(step.causes[idx])}")
         n = step.value.rows * step.value.cols
         out = [f"{n - len(bad)} of {n} entries right; check {', '.join(bad)}."] if bad else []
         return out + zeros + [f"{', '.join(names)}: {p}." for p, names in pointed.items()]
@@ -359,10 +361,10 @@ class Session:
 
     def _explain(self, step, show_value: bool) -> list[str]:
         sym, num = formula_text(step)
-        line = f"  {step.meaning}"
-        if sym and not same_text(sym, step.meaning):
+        line = f"  {meaning_text(step.meaning)}"
+        if sym and not restates(step):
             line += f" = {sym}"
-        if num and not same_text(num, fmt(step.value)):
+        if num and not only_the_value(step.formula, step.value):
             line += f" = {num}"
         line += f" = {fmt(step.value)}"
         out = [line]
@@ -406,7 +408,7 @@ class Session:
                 if not is_zero(v) and g.learning_rate != 0:
                     changes += 1
                 else:
-                    why = q.zeros.get(idx, "its gradient is 0")
+                    why = say(q.causes[idx]) if idx in q.causes else "its gradient is 0"
                     groups.setdefault(why, []).append(entry_name(p, idx, shape))
             why = tuple(f"{', '.join(n)}: {w}" if total > 1 else w for w, n in groups.items())
             rows.append(ParamRow(p, fmt(q.value), newt, changes, total, why))
@@ -827,7 +829,7 @@ class _IO:
                 self.draw(step)
                 phase = where
             n, total = s.position
-            self.say(f"[{n}/{total}] {step.id}: {step.meaning}  ({step.shape})", "bold")
+            self.say(f"[{n}/{total}] {step.id}: {meaning_text(step.meaning)}  ({shape_text(step.value)})", "bold")
             while s.current is step:
                 text = self.ask_line(f"{step.id} = ")
                 text = "quit" if text is None else text

@@ -101,26 +101,11 @@ def exact_text(v: Any) -> str:
 
 
 def sstr(e: Any) -> str:
-    """sympy.sstr with the grammar's spellings: exp(1) for E, max/min for Max/Min."""
-    global _PRINTER
-    if _PRINTER is None:
-        from sympy.printing.str import StrPrinter
+    """sympy.sstr with the grammar's spellings (tutor.functions.sstr; imported late, so that
+    `tutor --help` does not load SymPy)."""
+    from tutor.functions import sstr as spelled
 
-        class _Printer(StrPrinter):
-            def _print_Exp1(self, expr):
-                return "exp(1)"
-
-            def _print_Max(self, expr):
-                return "max(%s)" % ", ".join(self._print(a) for a in expr.args)
-
-            def _print_Min(self, expr):
-                return "min(%s)" % ", ".join(self._print(a) for a in expr.args)
-
-        _PRINTER = _Printer()
-    return _PRINTER.doprint(e)
-
-
-_PRINTER = None
+    return spelled(e)
 
 
 def to_json(v: Any) -> Any:

@@ -21,9 +21,9 @@ import sympy as sp
 from tutor.cause import Cause, Kind, Over
 from tutor.formula import Const, Formula, Note, NoteKind, Operand, Sym, Written, op
 from tutor.functions import (ELU_DEFAULT_ALPHA, elu, leaky_relu, relu, resolve_steps, sigmoid,
-                             sign, softplus, tie_split)
+                             sign, softplus, sstr, tie_split)
 from tutor.limits import TooLong, Trouble, check, shortened
-from tutor.render import entry_name, fmt, sstr
+from tutor.render import fmt  # Trouble messages only: the numbers a refusal names
 
 
 # ─── what a rule returns ───────────────────────────────────────────────────────────────
@@ -363,7 +363,7 @@ def act_backward(ctx: Ctx, g):
                 return Cause.of(Kind.DEAD_RELU, zname, idx, z.shape, value=zi, derivative=True)
             return Cause.of(Kind.ZERO_DERIVATIVE, zname, idx, z.shape, symbol=act.symbol)
         return Cause.of(Kind.ZERO_UPSTREAM, gsym, idx, g.shape, because=ctx.cause("grad", hname, idx),
-                        reaches=entry_name(hname, idx, h.shape))
+                        reaches=hname)
 
     return (Term(dz, f, {i: why(i) for i, v in entries(dz) if is_zero(v)}, hname),)
 
@@ -500,7 +500,7 @@ def loss_backward(ctx: Ctx, g):
         tree = op("div", tree, Const(n))
     f = Formula(tree, (note,))
     val = g * val
-    zeros = {i: Cause.of(Kind.EXACT_PREDICTION, "ŷ", i, p.shape, target=entry_name("y", i, y.shape))
+    zeros = {i: Cause.of(Kind.EXACT_PREDICTION, "ŷ", i, p.shape, target="y")
              for i, v in entries(val) if is_zero(v)}
     return (Term(val, f, zeros, ctx.node.name), None)
 

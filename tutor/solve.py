@@ -48,13 +48,6 @@ class Quantity:
     def node(self) -> str:
         return self.key[2]
 
-    @property
-    def zeros(self) -> dict[tuple, str]:
-        """entry → why it is 0, in words (tutor.words.say of each cause)."""
-        from tutor.words import say
-
-        return {idx: say(c) for idx, c in self.causes.items()}
-
 
 @dataclass(frozen=True)
 class Solution:

@@ -18,9 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from tutor.exercise import PHASES as PHASE_ORDER  # forward, backward, inputs, update
-from tutor.render import shape_text
+from tutor.formula import Operand, op
 from tutor.rules import Formula
 from tutor.solve import Key, Quantity, Solution
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What a step asks for: ``lhs = definition`` (z1 = W1 x + b1, δ2 = ∂L/∂z2), the
+    definition alone (W1 − η · ∂L/∂W1) or a name alone (∂L/∂W2). ``definition`` is a formula
+    tree (tutor.formula); words are made from it in tutor.words.notation.meaning_text."""
+
+    lhs: str = ""
+    definition: Any = None
 
 
 @dataclass(frozen=True)
@@ -29,7 +39,7 @@ class Step:
     key: Key  # the Solution quantity it asks for
     phase: str  # forward | backward | inputs | update
     skill: str  # a key of tutor.words.SKILLS
-    meaning: str  # "∂L/∂W2"
+    meaning: Meaning  # ∂L/∂W2; z1 = W1 x + b1
     quantity: Quantity = field(repr=False)
 
     @property
@@ -46,17 +56,8 @@ class Step:
         return self.quantity.causes
 
     @property
-    def zeros(self) -> Mapping[tuple, str]:
-        """entry → why it is 0, in words."""
-        return self.quantity.zeros
-
-    @property
     def iteration(self) -> int:
         return self.key[0]
-
-    @property
-    def shape(self) -> str:
-        return shape_text(self.value)
 
 
 def step_id(sol: Solution, key: Key) -> str:
@@ -75,32 +76,23 @@ def step_id(sol: Solution, key: Key) -> str:
     return prefix + "d" + name
 
 
-def _meaning(sol: Solution, key: Key) -> str:
+def _meaning(sol: Solution, key: Key) -> Meaning:
     it, kind, name = key
     g = sol.graph
-    loss = g.loss
+    node = g.nodes[name]
     if kind == "value":
-        node = g.nodes[name]
-        if g.kind == "network":
-            if node.op == "affine":
-                l = node.attrs["layer"]
-                prev = node.parents[1]
-                return (f"z{l} = W{l} {prev} + b{l}" if g.layout == "column"
-                        else f"z{l} = {prev} W{l} + b{l}")
-            if node.op == "act":
-                return f"{name} = {node.attrs['fn']}({node.parents[0]})"
-            if node.op == "loss":
-                return f"L = {node.attrs['fn']}(ŷ, y)"
-        if node.op == "expr":
-            from tutor.words.notation import written
-
-            return f"{name} = {written(node)}"
-        return name
-    if kind == "new":
-        return f"{name} − η·∂{loss}/∂{name}"
-    if g.kind == "network" and g.nodes[name].op == "affine":
-        return f"δ{g.nodes[name].attrs['layer']} = ∂L/∂{name}"
-    return f"∂{loss}/∂{name}"
+        if node.op == "loss":  # L = bce(ŷ, y)
+            return Meaning("L", op("call", Operand("ŷ"), Operand("y"), fn=node.attrs["fn"]))
+        f = sol.quantities[key].formula
+        if node.op in ("affine", "act", "expr") and f is not None and f.tree is not None:
+            return Meaning(name, f.tree)  # the forward formula is the definition
+        return Meaning(name)
+    if kind == "new":  # θ − η · ∂L/∂θ
+        return Meaning(definition=op("sub", Operand(name),
+                                     op("dot", Operand("η"), Operand(node.grad_symbol))))
+    if g.kind == "network" and node.op == "affine":
+        return Meaning(f"δ{node.attrs['layer']}", Operand(f"∂L/∂{name}"))
+    return Meaning(f"∂{g.loss}/∂{name}")
 
 
 def _skill(sol: Solution, key: Key) -> str:

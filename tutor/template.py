@@ -8,7 +8,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from tutor.render import shape_text
 from tutor.sheets import _one_line
+from tutor.words.notation import meaning_text
 
 
 # ─── writing: the blank template ──────────────────────────────────────────────────────
@@ -39,7 +41,7 @@ def template(worked, student: str = "") -> str:
             phase = s.phase
             out.append(f"  # ── {phase} ──")
         label = f"{s.id}:".ljust(width)
-        out.append(f"  {label}  # {_one_line(s.meaning)}, {s.shape}")
+        out.append(f"  {label}  # {_one_line(meaning_text(s.meaning))}, {shape_text(s.value)}")
     return "\n".join(out) + "\n"
 
 
@@ -54,28 +56,29 @@ def given_lines(worked) -> list[str]:
     first = {**g.init, **(g.iterations[0] if g.iterations else {})}
     seed = getattr(worked, "seed", None)
     head = "# Given" + (f" (your variant, seed {seed})" if seed is not None else "") + ":"
-    rows: list[tuple[str, str, str]] = []  # (name, value text, note)
+    rows: list[tuple[str, Any, str, str]] = []  # (name, value, value text, note)
     for node in g.nodes.values():
         if not node.is_leaf or node.name not in first:
             continue
-        rows.append((node.name, given_text(first[node.name]), _given_note(g, node)))
+        v = first[node.name]
+        rows.append((node.name, v, given_text(v), _given_note(g, node)))
     from tutor.rules import act_param
     from tutor.words import ACT_PARAM
 
     for node in g.nodes.values():  # a leaky ReLU's slope, ELU's α: h depends on it
         a = act_param(node)
         if a is not None:
-            rows.append((f"α{node.attrs.get('layer', '')}", given_text(a),
+            rows.append((f"α{node.attrs.get('layer', '')}", a, given_text(a),
                          f"{ACT_PARAM[node.attrs['fn']]}, layer {node.attrs.get('layer')}"))
     if g.learning_rate is not None:
-        rows.append(("η", given_text(g.learning_rate), "learning rate"))
-    width = max((len(n) for n, _, _ in rows), default=0)
-    col = max((len(t) for _, t, _ in rows if len(t) + width < GIVEN_WIDTH - 30), default=0)
+        rows.append(("η", g.learning_rate, given_text(g.learning_rate), "learning rate"))
+    width = max((len(n) for n, _, _, _ in rows), default=0)
+    col = max((len(t) for _, _, t, _ in rows if len(t) + width < GIVEN_WIDTH - 30), default=0)
     out = [head]
-    for name, text, note in rows:
+    for name, value, text, note in rows:
         lead = f"#   {name.ljust(width)} = "
         gap = " " * max(col - len(text), 0) if len(text) <= col else ""
-        out += _wrapped(lead, text, f"{gap}  ({note})" if note else "")
+        out += _wrapped(lead, value, text, f"{gap}  ({note})" if note else "")
     for k, data in enumerate(g.iterations[1:], start=2):
         if data:
             out.append(f"#   iteration {k}: " + ", ".join(
@@ -95,13 +98,13 @@ def _given_note(g, node) -> str:
     return {"input": "input", "param": "parameter", "const": "constant"}.get(node.op, "")
 
 
-def _wrapped(lead: str, text: str, note: str) -> list[str]:
-    """``lead + text + note``, or a matrix one row per line when that is too long."""
-    if len(lead) + len(text) + len(note) <= GIVEN_WIDTH or not text.startswith("[["):
+def _wrapped(lead: str, value: Any, text: str, note: str) -> list[str]:
+    """``lead + text + note``, or a matrix (``value``) one row per line when that is too long."""
+    n, m = getattr(value, "shape", (1, 1))
+    if len(lead) + len(text) + len(note) <= GIVEN_WIDTH or n < 2 or m < 2:
         return [lead + text + note]
-    rows = text[1:-1].split("], [")
-    rows = [("[" if i else "[[") + r.strip("[]") + ("]]" if i == len(rows) - 1 else "],")
-            for i, r in enumerate(rows)]
+    rows = [("[[" if i == 0 else "[") + ", ".join(_exact(x) for x in value.row(i))
+            + ("]]" if i == n - 1 else "],") for i in range(n)]
     pad = "#" + " " * (len(lead) - 1)
     return [(lead if i == 0 else pad) + r + (note if i == len(rows) - 1 else "")
             for i, r in enumerate(rows)]

@@ -6,13 +6,14 @@ form, and why each zero entry is zero. All of it read from Steps; nothing recomp
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from tutor.render import entry_name, exact_text, fmt, to_json
 from tutor.steps import Step
 from tutor.words import PHASE_TITLES, SKILLS, phase_title, record, say
-from tutor.words.notation import note_text, tex, tex_name, tex_value, text
+from tutor.formula import Formula, Operand
+from tutor.words.notation import (LOSS_TEX, meaning_text, note_text, only_the_value, restates, tex,
+                                  tex_name, tex_new_name, tex_value, text)
 
 
 def zero_groups(step: Step) -> list[tuple[str, Any]]:
@@ -29,13 +30,6 @@ def zero_lines(step: Step) -> list[tuple[str, str]]:
     return [(names, say(c)) for names, c in zero_groups(step)]
 
 
-def same_text(sym: str, meaning: str) -> bool:
-    """Whether a formula only repeats the step's meaning, up to spacing: 'η · ∂L/∂w' for
-    'η·∂L/∂w', or 'W1 x + b1' for 'z1 = W1 x + b1'."""
-    a, b = sym.replace(" ", ""), meaning.replace(" ", "")
-    return a == b or b.endswith("=" + a)
-
-
 def formula_text(step: Step) -> tuple[str, str]:
     """('δ2 · h1ᵀ', '[-0.2192, 0] · [0.6, 0.1]ᵀ') — symbols, then numbers."""
     f = step.formula
@@ -48,7 +42,7 @@ def step_record(step: Step) -> dict[str, Any]:
     sym, num = formula_text(step)
     rec = {"id": step.id, "phase": step.phase, "skill": step.skill,
            "exact": exact_text(step.value), "value": to_json(step.value),
-           "meaning": step.meaning, "formula": sym, "numbers": num,
+           "meaning": meaning_text(step.meaning), "formula": sym, "numbers": num,
            "exact_form": step.quantity.exact}
     if note_text(step.formula):
         rec["rule"] = note_text(step.formula)
@@ -147,69 +141,36 @@ def given_markdown(worked) -> list[str]:
     return out + [""]
 
 
-# ─── TeX in the notation of the seeds (display only) ────────────────────────────────────
-_LOSS_TEX = {"mse": r"\frac{1}{n}\sum (\hat{y} - y)^2", "sse": r"\sum (\hat{y} - y)^2",
-             "half_sse": r"\tfrac{1}{2}\sum (\hat{y} - y)^2",
-             "bce": r"-\frac{1}{n}\sum \left[y \ln \hat{y} + (1 - y)\ln(1 - \hat{y})\right]",
-             "ce": r"-\frac{1}{B}\sum y \ln \hat{y}"}
-_ACT_TEX = {"relu": r"\mathrm{ReLU}", "leaky_relu": r"\mathrm{LeakyReLU}", "sigmoid": r"\sigma",
-            "elu": r"\mathrm{ELU}", "softplus": r"\mathrm{softplus}",
-            "tanh": r"\tanh", "softmax": r"\mathrm{softmax}", "identity": ""}
-
-
 def step_tex(worked, s: Step) -> str:
-    """lhs = symbols = numbers = value, for one step."""
+    """lhs = symbols = numbers = value, for one step, from the step's meaning and formula."""
     import sympy as sp
 
     g = worked.graph
     net = g.kind == "network"
     it, kind, name = s.key
+    node = g.nodes[name]
     value = tex_value(s.value)
-    if kind == "value":
-        node = g.nodes[name]
+    if kind == "new":  # W^{(2)}_{\text{new}}; w_{1} → w_{1,\text{new}}
+        lhs = tex_new_name(name, net)
+    elif kind == "value":
         lhs = tex_name(name, net)
-        sol = worked.solution
-        if node.op == "affine":
-            w, x, b = node.parents
-            sym = (f"{tex_name(w, net)} {tex_name(x, net)} + {tex_name(b, net)}" if
-                   g.layout == "column" else
-                   f"{tex_name(x, net)} {tex_name(w, net)} + {tex_name(b, net)}")
-            vals = [tex_value(sol.value(p, it)) for p in (w, x, b)]
-            num = (f"{vals[0]} {vals[1]} + {vals[2]}" if g.layout == "column"
-                   else f"{vals[1]} {vals[0]} + {vals[2]}")
-            return f"{lhs} = {sym} = {num} = {value}"
-        if node.op == "act":
-            fn = _ACT_TEX[node.attrs["fn"]]
-            z = node.parents[0]
-            if not fn:
-                return f"{lhs} = {tex_name(z, net)} = {value}"
-            return (f"{lhs} = {fn}\\left({tex_name(z, net)}\\right) = "
-                    f"{fn}\\left({tex_value(sol.value(z, it))}\\right) = {value}")
-        if node.op == "loss":
-            num = tex(s.formula, net, True) if s.formula is not None else ""
-            return " = ".join([lhs, _LOSS_TEX[node.attrs["fn"]]] + ([num] if num else [])
-                              + [value])
-        if node.op == "expr":  # as the author wrote it, the numbers in the same places
-            if s.formula is None or not s.formula.operands():
-                return f"{lhs} = {sp.latex(node.attrs['expr'])} = {value}"
-            expr, num = tex(s.formula, net, False), tex(s.formula, net, True)
-            return " = ".join([lhs, expr] + ([num] if num != value else []) + [value])
-        return f"{lhs} = {value}"
-    if kind == "new":  # W^{(2)}_{\text{new}}; w_{1} → w_{1,\text{new}} (one subscript)
-        lhs = tex_name(name, net)
-        lhs = (lhs[:-1] + r",\text{new}}" if re.search(r"_\{[^{}]*\}$", lhs)
-               else lhs + r"_{\text{new}}")
-    elif net and name.startswith("z"):
-        lhs = tex_name("δ" + name[1:], net) + " = " + tex_name(f"∂L/∂{name}", net)
-    else:
-        lhs = tex_name(f"∂{g.loss}/∂{name}", net)
+    else:  # δ2 = ∂L/∂z2, or ∂L/∂W2
+        lhs = tex_name(s.meaning.lhs, net)
+        d = s.meaning.definition
+        if isinstance(d, Operand):
+            lhs += " = " + tex_name(d.name, net)
+        elif d is not None:
+            lhs += " = " + tex(Formula(d), net)
     f = s.formula
     if f is None or not f.operands():
+        if kind == "value" and node.op == "expr":
+            return f"{lhs} = {sp.latex(node.attrs['expr'])} = {value}"
         return f"{lhs} = {value}"
     sym, num = tex(f, net, False), tex(f, net, True)
-    same = num in (f"{{{value}}}", f"{{({value})}}")  # one operand: its number is the value
-    parts = [lhs, sym] + ([num] if num != sym and not same else []) + [value]
-    return " = ".join(parts)
+    if kind == "value" and node.op == "loss":
+        sym = LOSS_TEX[node.attrs["fn"]]  # the loss as the seeds define it
+    shown = num != sym and not only_the_value(f, s.value)
+    return " = ".join([lhs, sym] + ([num] if shown else []) + [value])
 
 
 def to_rich(worked, steps: list[Step], console) -> None:
@@ -238,8 +199,8 @@ def to_rich(worked, steps: list[Step], console) -> None:
         table.add_column("value", overflow="fold", style="green")
         for s in group:
             sym, num = formula_text(s)
-            formula = Text(s.meaning)
-            if sym and not same_text(sym, s.meaning):
+            formula = Text(meaning_text(s.meaning))
+            if sym and not restates(s):
                 formula.append(f" = {sym}")
             if num:
                 formula.append(f"\n  = {num}", style="dim")

@@ -6,6 +6,8 @@ the same thing the same way. The engine returns values; this module makes senten
 """
 from __future__ import annotations
 
+from typing import Any
+
 PHASE_TITLES = {"forward": "Forward pass", "backward": "Backward pass",
                 "inputs": "Gradients of the inputs", "update": "SGD update"}
 
@@ -55,11 +57,16 @@ def phase_title(phase: str, iteration: int = 1, iterations: int = 1) -> str:
 
 
 # ─── why an entry is zero (tutor.cause) ───────────────────────────────────────────────
-def _entry(c) -> str:
+def _entry(c, name: Any = None) -> str:
+    """The cause's entry of its subject (z2[2]), or of another quantity of the same shape
+    (``name``: the h2[2] a zero gradient reaches, the y[2] a prediction equals)."""
     from tutor.render import entry_name
     from tutor.words.notation import pretty
 
-    return entry_name(pretty(c.subject), c.entry, c.shape)
+    return entry_name(pretty(c.subject if name is None else name), c.entry, c.shape)
+
+
+_AT_ENTRY = ("reaches", "target")  # fields that name a quantity at the cause's own entry
 
 
 def _formula(c) -> str:
@@ -90,6 +97,11 @@ def _with(text: str, c) -> str:
     return f"{text} ({why})" if why else text
 
 
+def zeros(q) -> dict[tuple, str]:
+    """entry → why it is 0, in words: ``say`` of each cause of a step or quantity."""
+    return {idx: say(c) for idx, c in q.causes.items()}
+
+
 def say(c) -> str:
     """A zero's cause in words, with the causes it comes from in brackets."""
     from tutor.cause import Kind, Over
@@ -117,7 +129,7 @@ def say(c) -> str:
         return _with(f"no error signal reaches unit {c.get('unit')}: {e} = 0", c)
     if k is Kind.ZERO_UPSTREAM:
         reaches = c.get("reaches")
-        head = f"no gradient reaches {reaches}: {e} = 0" if reaches else f"{e} = 0"
+        head = f"no gradient reaches {_entry(c, reaches)}: {e} = 0" if reaches else f"{e} = 0"
         return _with(head, c)
     if k is Kind.ZERO_EVERYWHERE:
         return f"{e} = 0 everywhere"
@@ -139,7 +151,7 @@ def say(c) -> str:
     if k is Kind.ZERO_FORMULA:
         return f"{_formula(c)} = {_numbers(c)} = 0"
     if k is Kind.EXACT_PREDICTION:
-        return f"the prediction is exact: {e} = {c.get('target')}"
+        return f"the prediction is exact: {e} = {_entry(c, c.get('target'))}"
     if k is Kind.CANCELLATION:
         over = c.get("over")
         if over is Over.PRODUCTS_AND_BIAS:
@@ -188,7 +200,7 @@ def point(c) -> str:
     if k is Kind.ZERO_INPUT:
         return f"look at the {c.get('source')} {e} this weight multiplies"
     if k is Kind.ZERO_UPSTREAM and c.get("reaches"):
-        return f"look at the gradient {e} that reaches {c.get('reaches')}"
+        return f"look at the gradient {e} that reaches {_entry(c, c.get('reaches'))}"
     if k is Kind.ZERO_FACTOR:
         return f"look at the factor {e}"
     if k in (Kind.CANCELLATION, Kind.ZERO_TERMS):
@@ -230,6 +242,8 @@ def record(c) -> dict:
             rec[k] = _formula(c)
             if isinstance(v, Formula):
                 rec["numbers"] = _numbers(c)
+        elif k in _AT_ENTRY:
+            rec[k] = _entry(c, v)
         elif isinstance(v, Enum):
             rec[k] = v.value
         elif isinstance(v, (int, str, bool, type(None))):

@@ -110,6 +110,28 @@ def names(f: Formula) -> list[str]:
             for o in f.operands()]
 
 
+def meaning_text(m) -> str:
+    """A step's meaning (tutor.steps.Meaning) as written: 'z1 = W1 x + b1', '∂L/∂W2'."""
+    if m.definition is None:
+        return display(m.lhs)
+    d = text(m.definition)
+    return f"{display(m.lhs)} = {d}" if m.lhs else d
+
+
+def restates(step) -> bool:
+    """Whether the step's formula only repeats its meaning (u = x·y, not u = x·y = x·y): the
+    same tree, operands compared by name."""
+    f = step.formula
+    return f is not None and f.tree is not None and f.tree == step.meaning.definition
+
+
+def only_the_value(f: Formula | None, value: Any) -> bool:
+    """Whether the formula with its numbers would only print the value again: a lone
+    operand or constant equal to it (∂L/∂b1 = δ1 = [-0.0877, 0.0438] for one example)."""
+    t = f.tree if f is not None else None
+    return isinstance(t, (Operand, Const)) and t.value is not None and bool(t.value == value)
+
+
 # ─── plain text ────────────────────────────────────────────────────────────────────────
 OPERATORS = set("+-−·*/^⊙×")
 _PREC = {"add": 1, "sub": 1, "neg": 2, "dot": 3, "juxt": 3, "hadamard": 3, "div": 3, "frac": 3,
@@ -181,15 +203,17 @@ class _Text:
             (x,) = a
             return ("-" if self.tex else "−") + self.wrapped(x, True, _prec(x) < 2
                                                              and x.kind not in _PREFIX)
-        if k == "T":
+        if k == "T":  # a negative base is bracketed: (-0.3654)ᵀ, (-0.0175)²
             (x,) = a
-            return self.wrapped(x, after_op, _prec(x) < p) + (r"^\top" if self.tex else "ᵀ")
+            return self.wrapped(x, True, _prec(x) < p) + (r"^\top" if self.tex else "ᵀ")
         if k == "square":
             (x,) = a
-            return self.wrapped(x, after_op, _prec(x) < p) + ("^2" if self.tex else "²")
+            return self.wrapped(x, True, _prec(x) < p) + ("^2" if self.tex else "²")
         if k == "call":
-            name = _FN_TEX.get(t.fn, t.fn) if self.tex else t.fn
-            return name + "(" + ", ".join(self.run(x, False) for x in a) + ")"
+            inner = ", ".join(self.run(x, False) for x in a)
+            if self.tex:  # tall brackets around a matrix: ReLU\left([…]\right)
+                return _FN_TEX.get(t.fn, t.fn) + r"\left(" + inner + r"\right)"
+            return f"{t.fn}({inner})"
         if k == "ln":
             (x,) = a
             ln = r"\ln" if self.tex else "ln"
@@ -245,7 +269,8 @@ class _Text:
                 return m.group()[0]  # {{ and }}, as str.format reads them
             before = tmpl[:m.start()].rstrip()
             op_before = before[-1:] in OPERATORS if before else after_op
-            return self.operand(ops[int(m.group(1))], op_before)
+            base = tmpl[m.end():].lstrip()[:1] == "^"  # (-0.0175)^2, not -0.0175^2
+            return self.operand(ops[int(m.group(1))], op_before or base)
         return re.sub(r"\{\{|\}\}|\{(\d+)\}", shown, tmpl)
 
 
@@ -258,7 +283,12 @@ _DERIV_ALT = "|".join(sorted(map(re.escape, _DERIV), key=len, reverse=True))
 _FN_TEX = {"J_softmax": r"J_{\text{softmax}}", "leaky_relu": r"\mathrm{LeakyReLU}",
            "elu": r"\mathrm{ELU}", "softplus": r"\mathrm{softplus}", "relu": r"\mathrm{ReLU}",
            "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
-           "sqrt": r"\mathrm{sqrt}", "max": r"\max", "min": r"\min"}
+           "sqrt": r"\mathrm{sqrt}", "max": r"\max", "min": r"\min",
+           "softmax": r"\mathrm{softmax}"}
+LOSS_TEX = {"mse": r"\frac{1}{n}\sum (\hat{y} - y)^2", "sse": r"\sum (\hat{y} - y)^2",
+            "half_sse": r"\tfrac{1}{2}\sum (\hat{y} - y)^2",
+            "bce": r"-\frac{1}{n}\sum \left[y \ln \hat{y} + (1 - y)\ln(1 - \hat{y})\right]",
+            "ce": r"-\frac{1}{B}\sum y \ln \hat{y}"}  # each loss as the seeds define it
 _LITERAL = (("Σ over the batch of ", r"\sum_{\text{batch}} "), ("J_softmax", r"J_{\text{softmax}}"),
             ("·", r"\cdot"), ("ᵀ", r"^\top"), ("⊙", r"\odot"), ("−", "-"), ("ŷ", r"\hat{y}"),
             ("Σ ", r"\sum "), ("½ ", r"\tfrac{1}{2} "), ("²", "^2"), (" ln ", r" \ln "), ("ln(", r"\ln("),
@@ -301,6 +331,13 @@ def tex_name(name: str, network: bool, deriv: str = "") -> str:
             return (r"\delta" if m[1] == "δ" else m[1]) + f"^{{({m[2]})}}"
         return r"\mathcal{L}" if name == "L" else name
     return sp.latex(sp.Symbol(name))
+
+
+def tex_new_name(name: str, network: bool) -> str:
+    """θ after the update: W^{(2)}_{\\text{new}}, and w_{1} → w_{1,\\text{new}} (one subscript)."""
+    t = tex_name(name, network)
+    return (t[:-1] + r",\text{new}}" if re.search(r"_\{[^{}]*\}$", t)
+            else t + r"_{\text{new}}")
 
 
 def tex_value(v: Any) -> str:
