@@ -148,3 +148,22 @@ def test_the_non_fused_bce_formula_reads_as_math_in_every_rendering(tmp_path):
     assert r"(-{y}/{\hat{y}} + (1 - {y})/(1 - {\hat{y}})) / 2" in md
     for text in (r.stdout, md, CliRunner().invoke(app, ["solve", str(f)]).stdout):
         assert ", / " not in text
+
+
+def test_shown_arithmetic_that_does_not_add_up_with_the_rounded_numbers_says_approx():
+    """Issue 14: ∂J/∂v = 12/343 is shown as 0.035, and 0.035 + 0.035 · 4 = 0.175, not the
+    0.1749 shown for ∂J/∂u = 60/343: that line says ≈. Lab 9's δ3 = 0.6346 − 1 = -0.3654
+    adds up as shown and keeps =."""
+    from tutor.grade import adds_up
+
+    w = work("branch-merge-l2")
+    assert not adds_up(w, w.step("du"))
+    rich = CliRunner().invoke(app, ["solve", "branch-merge-l2"], env={"COLUMNS": "120"}).output
+    assert "≈ 0.035 + 0.035 · 4" in rich and "= 0.035 + 0.035 · 4" not in rich
+    md = CliRunner().invoke(app, ["solve", "branch-merge-l2", "-f", "markdown"]).output
+    assert r"\approx {0.035} + {0.035} \cdot {4} \approx 0.1749$$" in md
+    lab9 = work("lab9-relu-sigmoid-bce")
+    assert adds_up(lab9, lab9.step("delta3")) and adds_up(lab9, lab9.step("b3_new"))
+    assert not adds_up(lab9, lab9.step("W3_new"))  # 0.6 − 0.1 · (-0.1535) = 0.61535 → 0.6154
+    bad = [s.id for s in lab9.all_steps if not adds_up(lab9, s)]
+    assert bad == ["W3_new"]

@@ -92,7 +92,8 @@ LAYERS = {
                "solve", "steps", "core", "worked"],
     "judging": ["compare", "grade", "misconceptions", "variants"],
     "words": ["words", "words.notation", "render"],
-    "front": ["cli", "practice", "check", "show", "draw", "writeup", "scaffold", "progress",
+    "front": ["cli", "practice", "screen", "check", "show", "draw", "writeup", "scaffold",
+              "progress",
               "validate", "template", "__main__", "schema", "__init__"],
 }
 

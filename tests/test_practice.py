@@ -14,7 +14,7 @@ from tutor.catalog import bundled
 from tutor.cli import app
 from tutor.core import work
 from tutor.draw import drawing
-from tutor.practice import Session, run
+from tutor.practice import Session, Tally, run
 from tutor.progress import Store
 from tutor.render import fmt
 from tutor.solve import solve
@@ -129,7 +129,8 @@ def test_forgotten_relu_mask_is_told_neuron_2_is_dead():
     fb = s.submit("[-0.2192, 0.1462]")  # ∂L/∂h2 without the ReLU mask
     text = "\n".join(fb.lines)
     assert fb.kind == "wrong"
-    assert re.search(r"delta2\[2\] = 0, not 0\.1462: dead ReLU: z2\[2\] = -0\.17 [≤<] 0", text)
+    assert "delta2[2]: check whether this ReLU is active: z2[2] = -0.17." in fb.lines
+    assert "delta2[2] = 0" not in text  # the value of a zero entry is the answer (issue 14)
     assert "the correct rule is δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0]." in text
 
 
@@ -245,7 +246,7 @@ def test_cli_practice_with_piped_answers(home):
     assert f"Score: {len(w.steps)}/{len(w.steps)}" in r.output
     assert "\x1b[" not in r.output
     r = CliRunner().invoke(app, ["list"])
-    assert re.search(r"merge-sum\s+│\s+bundled\s+│\s+done\s+│\s+7/7", r.output), r.output
+    assert re.search(r"merge-sum\s+bundled\s+done\s+7/7", r.output), r.output
     r = CliRunner().invoke(app, ["progress"])
     assert re.search(r"loss value\s+│\s+1\s+│\s+1\s+│\s+1\s+│\s+0\s+│\s+0", r.output), r.output
 
@@ -373,7 +374,8 @@ def test_a_diagnosis_names_the_rule_but_not_the_value_before_the_reveal():
     assert "Your rule δ = ∂L/∂h gives [-0.2192, 0.1462]" in first
     assert "the correct rule is δ = ∂L/∂h ⊙ ReLU′(z)" in first
     assert "[-0.2192, 0]" not in first and "gives [-0.2192, 0]" not in first
-    assert "delta2[2] = 0, not 0.1462: dead ReLU" in first  # zeros are explained (§5)
+    assert "delta2[2]: check whether this ReLU is active: z2[2] = -0.17." in first  # §5
+    assert "delta2[2] = 0" not in first
     last = s.submit("[-0.2192, 0.1462]")  # the last try: the answer is shown anyway
     assert last.kind == "revealed"
     assert "The answer: delta2 = [-0.2192, 0]" in last.lines
@@ -456,7 +458,7 @@ def test_a_local_file_resumes_by_its_path_and_lists_by_its_id(tmp_path, monkeypa
     assert r.exit_code == 0, r.output
     assert resume_line(r.output) == "tutor practice my-sig.yaml"
     r = CliRunner().invoke(app, ["list"])
-    assert re.search(r"my-merge\s+│\s+my-sig\.yaml\s+│\s+in progress \(1/7\)", r.output), \
+    assert re.search(r"my-merge\s+my-sig\.yaml\s+in progress \(1/7\)", r.output), \
         r.output
     r = CliRunner().invoke(app, ["practice", "my-sig.yaml"], input="quit\n")
     assert "Resuming: 1 of 7 steps already done." in r.output
@@ -553,6 +555,56 @@ def test_the_end_drawing_shows_the_last_iteration_labelled():
     assert "Iteration 2 of 2:" in out.split("[13/24]")[0]  # the iteration-2 drawings too
 
 
+def test_the_score_says_how_it_was_earned_and_the_list_keeps_it():
+    """Issue 14: 7/7 after a hint and a wrong try is not 7/7 on the first try."""
+    w = worked("merge-sum")
+    answers = []
+    for i, st in enumerate(w.steps):
+        answers += {1: ["?"], 2: ["999", "998"]}.get(i, []) + [fmt(st.value, 8)]
+    out = script("merge-sum", answers + ["n"])
+    assert "Score: 7/7 · 5 on the first try · 2 after a retry or a hint · 1 hint" in out
+    r = CliRunner().invoke(app, ["list"], env={"COLUMNS": "100"})
+    row = next(line for line in r.output.splitlines() if "merge-sum" in line)
+    assert re.search(r"done\s+7/7\s+5/7\s+1\s", row), row
+    s = Session(w)
+    s.submit("?")
+    s.hint()
+    s.skip()
+    assert s.tally() == Tally(0, 7, 0, 0, 1, 1)
+    assert s.tally().text() == "0/7 · 0 on the first try · 1 hint · 1 shown to you"
+
+
+def test_the_end_table_names_the_exercises_own_loss():
+    """branch-merge-l2's loss is J: the table is headed ∂J/∂param, as its rows are ∂J/∂a."""
+    w = worked("branch-merge-l2")
+    out = script("branch-merge-l2", [fmt(s.value, 8) for s in w.steps] + ["n"])
+    table = out.split("Score:")[1]
+    assert "∂J/∂param" in table and "∂L/∂param" not in table
+    w = worked("lab9-relu-sigmoid-bce")
+    out = script("lab9-relu-sigmoid-bce", [fmt(s.value, 8) for s in w.steps] + ["n"])
+    assert "∂L/∂param" in out.split("Score:")[1]
+
+
+def test_every_drawing_with_a_relu_states_the_relu_prime_at_zero_convention():
+    """Networks too (diagonal-flip is built on z = 0 exactly), and only where a ReLU is."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from tutor.draw import drawing
+
+    def drawn(ex):
+        c = Console(file=StringIO(), width=120)
+        c.print(drawing(worked(ex)))
+        return c.file.getvalue()
+
+    for ex in ("diagonal-flip-4-3-4", "lab9-relu-sigmoid-bce", "dag-two-relu-gates",
+               "residual-block"):
+        assert "z = 0 convention: ReLU′(0) = 0" in drawn(ex), ex
+    for ex in ("sigmoid-batch-mse", "softmax-cross-entropy", "merge-sum", "branch-merge-l2"):
+        assert "ReLU′(0)" not in drawn(ex), ex
+
+
 def test_a_missed_zero_on_a_scalar_step_points_at_the_cause_not_the_value():
     s = _to("residual-block", "it2.dw1")
     fb = s.submit("2.8")
@@ -572,6 +624,22 @@ def test_a_missed_zero_on_a_scalar_step_points_at_the_cause_not_the_value():
     assert _to("dag-two-relu-gates", "dw21").submit("-2").lines[1] == "Look at ∂L/∂z2."
 
 
+def test_a_zero_entry_is_pointed_at_not_given_until_the_zeros_rung_or_the_reveal():
+    """Issue 14: h2 = 0.42 -0.17 in Lab 9 (the ReLU forgotten): h2[2]'s 0 is not said
+    before the answer is shown; the "Zeros" rung and the reveal say it in full."""
+    s = _to("lab9-relu-sigmoid-bce", "h2")
+    first = s.submit("0.42 -0.17")
+    text = "\n".join(first.lines)
+    assert "1 of 2 entries right; check h2[2]." in first.lines
+    assert "h2[2]: check whether this ReLU is active: z2[2] = -0.17." in first.lines
+    assert "h2[2] = 0" not in text and "[0.42, 0]" not in text
+    second = s.submit("0.42 -0.17")
+    assert "h2[2] = 0" not in "\n".join(second.lines)
+    last = "\n".join(s.submit("0.42 -0.17").lines)
+    assert "h2[2] = 0, not -0.17: dead ReLU: z2[2] = -0.17" in last
+    assert "The answer: h2 = [0.42, 0]" in last
+
+
 def test_an_all_zero_vector_is_not_given_away_entry_by_entry(tmp_path):
     src = worked("lab9-relu-sigmoid-bce").exercise.file
     text = open(src, encoding="utf-8").read().replace("input: [1, 0]", "input: [0, 0]")
@@ -588,7 +656,8 @@ def test_an_all_zero_vector_is_not_given_away_entry_by_entry(tmp_path):
     assert "dW1[2,1], dW1[2,2]: look at the error signal δ1[2] of unit 2." in fb.lines
     assert "= 0" not in text
     lab9 = _to("lab9-relu-sigmoid-bce", "delta2").submit("[-0.2192, 0.1462]")
-    assert any(line.startswith("delta2[2] = 0, not 0.1462: dead ReLU") for line in lab9.lines)
+    assert "delta2[2]: check whether this ReLU is active: z2[2] = -0.17." in lab9.lines
+    assert not any("delta2[2] = 0" in line for line in lab9.lines)
 
 
 def test_a_wrong_shape_from_a_catalogued_bug_is_named_without_a_try():
@@ -785,7 +854,7 @@ def test_opening_a_finished_exercise_does_not_undo_done():
     assert ("Nothing answered, so this new attempt is not kept: the exercise stays done "
             f"(7/7 on {today}).") in " ".join(r.output.split())
     r = CliRunner().invoke(app, ["list"])
-    assert re.search(r"merge-sum\s+│\s+bundled\s+│\s+done\s+│\s+7/7", r.output), r.output
+    assert re.search(r"merge-sum\s+bundled\s+done\s+7/7", r.output), r.output
     r = CliRunner().invoke(app, [], input="quit\n")  # a bare `tutor` moves on
     assert f"({IDS[1]})" in r.output and "(merge-sum)" not in r.output
     assert "You finished this" not in r.output  # IDS[1] was never finished
@@ -798,7 +867,7 @@ def test_opening_a_finished_exercise_does_not_undo_done():
     r = CliRunner().invoke(app, ["practice", "merge-sum", "--plain"], input="?\nquit\n")
     assert "You finished this on" in r.output and "Saved: 0 of 7 steps done." in r.output
     r = CliRunner().invoke(app, ["list"])
-    assert re.search(r"merge-sum\s+│\s+bundled\s+│\s+in progress \(0/7\)\s+│\s+7/7",
+    assert re.search(r"merge-sum\s+bundled\s+in progress \(0/7\)\s+7/7",
                      r.output), r.output
     r = CliRunner().invoke(app, [], input="quit\n")
     assert "(merge-sum)" in r.output and "u: 1 hint used so far" in r.output
@@ -809,7 +878,7 @@ def test_a_never_finished_exercise_quit_at_once_is_still_resumed():
     r = CliRunner().invoke(app, ["practice", "residual-block", "--plain"], input="quit\n")
     assert "Saved: 0 of" in r.output and "You finished" not in r.output
     r = CliRunner().invoke(app, ["list"])
-    assert re.search(r"residual-block\s+│\s+bundled\s+│\s+in progress \(0/\d+\)", r.output)
+    assert re.search(r"residual-block\s+bundled\s+in progress \(0/\d+\)", r.output)
     r = CliRunner().invoke(app, [], input="quit\n")
     assert "(residual-block)" in r.output
 
@@ -876,3 +945,40 @@ def test_every_zero_cause_of_the_bundled_exercises_has_its_own_pointer():
     dead = Cause.of(Kind.DEAD_RELU, "z2", (1, 0), (2, 1), value=sp.Rational(-17, 100),
                     derivative=True)
     assert point(dead) == "check whether this ReLU is active: z2[2] = -0.17"
+
+
+def test_a_right_answer_whose_rounded_arithmetic_does_not_add_up_says_approx():
+    s = _to("branch-merge-l2", "du")
+    fb = s.submit(fmt(s.current.value, 8))
+    assert fb.kind == "correct"
+    assert "  ∂J/∂u = ∂J/∂v + ∂J/∂h · ∂h/∂u ≈ 0.035 + 0.035 · 4 ≈ 0.1749" in fb.lines
+
+
+def test_the_syntax_examples_are_no_exercises_numbers():
+    """Issue 14: merge-sum's first screen showed Lab 9's numbers as syntax examples."""
+    from tutor.template import template
+
+    first = script("merge-sum", ["quit"])
+    sheet = template(worked("merge-sum"))
+    for lab9 in ("0.3654", "0.552", "0.6346", "73/200", "0.2192", "0.1315", "0.42"):
+        assert lab9 not in first and lab9 not in sheet, lab9
+    assert "Answers: 0.5 · -3/8" in first
+
+
+def test_ctrl_c_in_entries_mode_keeps_the_entries_typed():
+    """Issue 14: Ctrl-C while typing dW2 entry by entry lost what was typed."""
+    w = worked("lab9-relu-sigmoid-bce")
+    before = []
+    for st in w.steps:
+        if st.id == "dW2":
+            break
+        before.append(fmt(st.value, 8))
+    out = script("lab9-relu-sigmoid-bce", before + ["entries", "-0.1315", "-0.0219", "^C"])
+    assert "[exit 130]" in out and "progress is saved" in out
+    again = script("lab9-relu-sigmoid-bce", ["entries", "0", "0", "n"] +
+                   [fmt(st.value, 8) for st in w.steps[len(before) + 1:]] + ["n"])
+    assert "Typed before: dW2[1,1] = -0.1315, dW2[1,2] = -0.0219" in again
+    asked = again.split("Typed before")[1].split("✓ dW2")[0]
+    assert "\n  dW2[1,1] = " not in asked and "\n  dW2[2,1] = 0" in asked  # only the rest
+    assert "✓ dW2 = [[-0.1315, -0.0219], [0, 0]]" in again
+    assert f"Score: {len(w.steps)}/{len(w.steps)}" in again

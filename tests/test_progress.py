@@ -157,7 +157,7 @@ def test_a_schema_1_file_is_migrated_and_keeps_its_answers(tmp_path):
     db.commit()
     db.close()
     store = Store(path)
-    assert store._version() == SCHEMA_VERSION == 3
+    assert store._version() == SCHEMA_VERSION == 4
     assert [o.exercise for o in store.open_attempts()] == ["merge-sum"]
     a = store.open_attempt("merge-sum", "s", None, 7, ref="merge-sum")
     assert a.id == 1 and list(a.answers) == ["u"] and a.pending is None
@@ -202,10 +202,12 @@ def test_a_schema_2_file_is_migrated_and_keeps_its_pending_step(tmp_path):
     db.commit()
     db.close()
     store = Store(path)
-    assert store._version() == SCHEMA_VERSION == 3
+    assert store._version() == SCHEMA_VERSION == 4
     a = store.open_attempt("merge-sum", "s", None, 7)
     assert a.id == 1 and a.tries is None and a.pending == Pending("u", 1, 1, 1)
     assert store.open_attempt("merge-sum", "s", None, 7, tries=5).tries == 5
+    store.save_pending(1, Pending("u", 1, 1, 1, entries=(((0, 1), "-0.5"),)))  # schema 4
+    assert Store(path).pending(1).entries == (((0, 1), "-0.5"),)
 
 
 def test_an_unstarted_attempt_at_a_finished_exercise_is_not_in_progress(tmp_path):

@@ -259,7 +259,7 @@ def _fill(db: sqlite3.Connection) -> None:
     """No room left: the file may not grow, and every table's pages are full."""
     db.execute(f"PRAGMA max_page_count={db.execute('PRAGMA page_count').fetchone()[0]}")
     for sql in ("INSERT INTO answers VALUES (-?, 'x', 'x', 'skipped', randomblob(60), 0, 0, 0)",
-                "INSERT INTO pending VALUES (-?, 'x', 0, 0, 0, NULL, randomblob(60), 0)",
+                "INSERT INTO pending VALUES (-?, 'x', 0, 0, 0, NULL, randomblob(60), 0, '')",
                 "INSERT INTO attempts (id, exercise, n_steps, started, sha) "
                 "VALUES (-?, 'x', 0, 0, randomblob(60))"):
         for i in range(1, 10_000):

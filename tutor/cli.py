@@ -128,7 +128,7 @@ def _root(
     _state["traceback"] = traceback
     if ctx.invoked_subcommand is None:
         ctx.invoke(practice, exercise=None, tries=None, seed=None, student=None, plain=False,
-                   restart=False)
+                   restart=False, lines=False)
 
 
 # ─── solve ─────────────────────────────────────────────────────────────────────────────
@@ -185,11 +185,16 @@ def practice(
                                "redrawing at every step."),
     restart: bool = typer.Option(False, "--restart",
                                  help="Start over instead of resuming an unfinished attempt."),
+    lines: bool = typer.Option(False, "--lines",
+                               help="Line by line, not the full screen (for screen readers; "
+                                    "pipes, --plain and TERM=dumb are line by line anyway)."),
 ):
     """The step-by-step quiz: answer each step; `?` for a hint, `skip`, `quit`.
 
-    Progress is saved after every answer (in $TUTOR_HOME or your data folder): run the
-    same command again to resume."""
+    On a terminal the whole screen is used: the drawing, the feedback on your last answer,
+    the hints and the prompt together (F1 hint, F2 skip, F3 the drawing alone, F4 entry by
+    entry, Ctrl-Q quit). Progress is saved after every answer (in $TUTOR_HOME or your data
+    folder): run the same command again to resume."""
     from tutor.practice import run
 
     if seed is not None and student is not None:
@@ -197,7 +202,13 @@ def practice(
 
         raise UsageError("give --seed or --student, not both")
     raise typer.Exit(run(exercise, tries=tries, seed=seed, student=student, plain=plain,
-                         restart=restart))
+                         restart=restart, lines=lines, screen=_full_screen))
+
+
+def _full_screen(io, store, attempt: int) -> str:
+    from tutor.screen import PracticeApp
+
+    return PracticeApp(io, store, attempt).run()
 
 
 @app.command("list")
@@ -213,16 +224,27 @@ def list_() -> None:
     except StoreError as err:  # still list the exercises
         _console(stderr=True).print(f"[yellow]warning:[/] {_escape(str(err))}")
         status = {}
-    table = Table(title="Exercises", title_justify="left")
-    table.add_column("id", style="bold")
+    from rich import box
+
+    table = Table(title="Exercises", title_justify="left", caption_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                  # no column rules, so that the six columns fit 80 columns
+                  caption="best: the best finished attempt's score; 1st try: of its steps, "
+                          "right with no wrong try and no hint")
+    table.add_column("id", style="bold", no_wrap=True)
     table.add_column("where")
     table.add_column("status")
-    table.add_column("best score", justify="right")
+    table.add_column("best", justify="right", no_wrap=True)
+    table.add_column("1st try", justify="right", no_wrap=True)
+    table.add_column("hints", justify="right", no_wrap=True)
     for e in bundled() + local():
         st = status.get(e.id)
-        best = f"{st.best}/{st.best_max}" if st is not None and st.best is not None else ""
+        done = st is not None and st.best is not None
         table.add_row(e.id, "bundled" if e.bundled else e.path.name,
-                      st.text() if st is not None else "new", best)
+                      st.text() if st is not None else "new",
+                      f"{st.best}/{st.best_max}" if done else "",
+                      f"{st.best_first}/{st.best_max}" if done else "",
+                      str(st.best_hints) if done else "")
     _console().print(table)
 
 

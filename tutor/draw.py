@@ -24,6 +24,7 @@ from rich.text import Text
 from tutor.render import fmt, scalar_text
 
 CURRENT = "bold black on yellow"
+CURRENT_MARK = "▶ ?"  # where the step being asked is drawn
 GRAD = "magenta"
 VALUE = "green"
 
@@ -72,7 +73,7 @@ class _View:
             return None
         t = Text(f"{label}{sep}")
         if st == "current":
-            t.append("▶ ?", style=CURRENT)
+            t.append(CURRENT_MARK, style=CURRENT)
         elif st == "hidden":
             t.append("…", style="dim")
         else:
@@ -151,7 +152,7 @@ def _network(view: _View) -> RenderableType:
                 c = view.cell(label, kind, p)
                 if c is not None:
                     lines.append(c)
-    return Group(table, Text(""), *lines)
+    return Group(table, Text(""), *lines, *_convention(g))
 
 
 def _units(view: _View, z: str, out: str | None, rows: list[tuple[str, str, str]]) -> list[Text]:
@@ -220,10 +221,19 @@ def _graph(view: _View) -> RenderableType:
     extra = []
     if g.learning_rate is not None:
         extra.append(Text(f"η = {fmt(g.learning_rate)}"))
-    if g.relu_prime_at_zero is not None and any(
-            "relu" in str(n.attrs.get("expr", "")) for n in g.nodes.values()):
-        extra.append(Text(f"z = 0 convention: ReLU′(0) = {g.relu_prime_at_zero}", style="dim"))
+    extra += _convention(g)
     return Group(table, Text(""), *leaves, *extra)
+
+
+def _convention(g) -> list[Text]:
+    """The ReLU′(0) convention, under every drawing where a ReLU is (a layer's activation,
+    or relu(…) inside a node's expression)."""
+    from tutor.functions import relu
+
+    if any(n.op == "act" and n.attrs.get("fn") == "relu" or
+           n.op == "expr" and n.attrs["expr"].atoms(relu) for n in g.nodes.values()):
+        return [Text(f"z = 0 convention: ReLU′(0) = {g.relu_prime_at_zero}", style="dim")]
+    return []
 
 
 def _feeds(g) -> dict[str, list[str]]:

@@ -224,6 +224,39 @@ def recomputed(follow, key) -> Any:
     return q.value
 
 
+def adds_up(worked, step) -> bool:
+    """Whether the step's formula, worked with its numbers as they are shown (rounded: ∂J/∂v
+    = 12/343 shown as 0.035), gives its value as shown — 0.035 + 0.035 · 4 is 0.175, not
+    the 0.1749 shown for 60/343, so that step's numbers are written with "≈". Every quantity
+    is replaced by its shown number and the step recomputed by its own rule (one solve per
+    worked exercise, kept in its cache)."""
+    from tutor.limits import Trouble
+    from tutor.render import shown
+    from tutor.solve import solve
+
+    from tutor.budget import FOLLOW_SECONDS, within
+
+    failed = (Trouble, ArithmeticError, ValueError, TypeError)  # e.g. ŷ shown as 1: ln 0
+    if "shown" not in worked.cache:
+        sol = worked.solution
+        worked.cache["shown"] = None  # what stays when the numbers cannot be worked
+        with within(FOLLOW_SECONDS) as budget:  # as bounded as any follow-through solve
+            try:
+                again = solve(sol.graph, overrides={
+                    k: shown(q.value) for k, q in sol.quantities.items()})
+            except failed:
+                again = None
+        if not budget.exceeded:
+            worked.cache["shown"] = again
+    if worked.cache["shown"] is None:
+        return False
+    try:
+        got = recomputed(worked.cache["shown"], step.key)
+        return got is not None and bool(shown(got) == shown(step.value))
+    except failed:  # the shown numbers are not a number here (ln(1 − 1)): say ≈
+        return False
+
+
 # ─── scores ────────────────────────────────────────────────────────────────────────────
 FT_CREDIT = Fraction(1, 2)  # default share of a step's weight that follow-through earns
 

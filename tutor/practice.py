@@ -28,6 +28,7 @@ against a copy of the store in memory (``_Saver``); it never ends the session.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 import signal
@@ -40,6 +41,7 @@ from typing import Any, Callable, Mapping
 from tutor.errors import TutorError
 from tutor.budget import ANSWER_SECONDS, over, within
 from tutor.compare import is_trivial, parse_for
+from tutor.grade import adds_up
 from tutor.words import capital, clip, listing, notation, phase_title, point, say
 from tutor.words.notation import meaning_text, note_text, only_the_value, restates
 from tutor.progress import Answer, Pending
@@ -53,9 +55,11 @@ QUIT_WORDS = ("quit", "q", "exit")
 SHOW_WORDS = ("show", "draw")
 ENTRY_WORDS = ("entries", "each", "entry")
 HELP_WORDS = ("help",)
-SYNTAX = ("Answers: 0.5 · -73/200 · 1.2e-3 · 1/(1+e^(-0.552)) · -ln(0.6346) · 2^3\n"
+# The syntax, shown by numbers of no exercise's (a student of merge-sum should not read
+# Lab 9's answers as examples).
+SYNTAX = ("Answers: 0.5 · -3/8 · 1.2e-3 · 1/(1+e^(-2)) · -ln(0.25) · 2^3\n"
           "         vectors [1, 0] or 1 0 · matrices [[1, 2], [3, 4]] or 1 2; 3 4\n"
-          "         a number times one: -0.3654*[0.42, 0] · e = exp(1), ln = log")
+          "         a number times one: -0.5*[2, 0] · e = exp(1), ln = log")
 COMMANDS = "Commands: ? or hint · skip · quit (saved) · show (redraw) · entries (one by one)"
 NO_MORE = "No more hints: type `skip` to see the answer explained."
 
@@ -69,6 +73,28 @@ class Feedback:
     lines: tuple[str, ...]
     record: Answer | None = None
     misconceptions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tally:
+    """An attempt's score, honestly: 7/7 · 5 on the first try · 2 hints."""
+
+    score: int
+    total: int
+    first_try: int  # right with no wrong try and no hint
+    later: int  # right after a wrong try or a hint
+    hints: int  # hints taken, over every step
+    shown: int  # answers shown (revealed after the last try, or skipped)
+
+    def text(self) -> str:
+        parts = [f"{self.score}/{self.total}", f"{self.first_try} on the first try"]
+        if self.later:
+            parts.append(f"{self.later} after a retry or a hint")
+        if self.hints:
+            parts.append(f"{self.hints} hint" + ("s" if self.hints != 1 else ""))
+        if self.shown:
+            parts.append(f"{self.shown} shown to you")
+        return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -105,6 +131,7 @@ class Session:
         self.wrong = self.hints = self.rung = 0
         self.target: str | None = None  # a diagnosed misconception whose hint is due
         self.told: set[str] = set()  # misconceptions whose hint was shown at this step
+        self.entries: dict[tuple, str] = {}  # `entries` mode: (row, col) → the text typed
         for s in worked.steps:
             a = (done or {}).get(s.id)
             if a is None:
@@ -116,14 +143,16 @@ class Session:
         if pending is not None and cur is not None and pending.step == cur.id:
             self.wrong, self.hints, self.rung = pending.wrong, pending.hints, pending.rung
             self.target, self.told = pending.target, set(pending.told)
+            self.entries = dict(pending.entries)
 
     def pending(self) -> Pending | None:
         """The step under way, as the store keeps it (None: untouched, or all done)."""
         cur = self.current
-        if cur is None or not (self.wrong or self.hints or self.rung or self.target):
+        if cur is None or not (self.wrong or self.hints or self.rung or self.target
+                               or self.entries):
             return None
         return Pending(cur.id, self.wrong, self.hints, self.rung, self.target,
-                       tuple(sorted(self.told)))
+                       tuple(sorted(self.told)), tuple(sorted(self.entries.items())))
 
     # ─── state ──────────────────────────────────────────────────────────────────────────
     @property
@@ -140,6 +169,15 @@ class Session:
     def score(self) -> tuple[int, int]:
         return (sum(a.result == "correct" for a in self.results.values()),
                 len(self.worked.steps))
+
+    def tally(self) -> "Tally":
+        """The score and how it was earned: right on the first try (no wrong try, no hint),
+        right later, hints taken, answers shown."""
+        rs = list(self.results.values())
+        right = [a for a in rs if a.result == "correct"]
+        first = sum(a.wrong == 0 and a.hints == 0 for a in right)
+        return Tally(len(right), len(self.worked.steps), first, len(right) - first,
+                     sum(a.hints for a in rs), len(rs) - len(right))
 
     def follow(self):
         """The solution recomputed from the student's own answers so far (cached)."""
@@ -320,9 +358,9 @@ class Session:
 
     def _entry_report(self, step, value, fv, last: bool = False) -> list[str]:
         """Which entries are off, and for each zero the student missed, its cause (DESIGN
-        §5). Where that would be the whole answer — a single number, or a vector that is 0
-        everywhere — the cause is pointed at without the value ("Check whether this ReLU is
-        active: w1·x = -2.05"), until the answer is shown."""
+        §5), pointed at without the value ("delta2[2]: check whether this ReLU is active:
+        z2[2] = -0.17") — the value of a zero entry is the answer, so it comes only on the
+        "Zeros" rung of the hint ladder or with the answer shown (the last try)."""
         import sympy as sp
 
         if not isinstance(step.value, sp.MatrixBase) or step.value.shape == (1, 1):
@@ -330,7 +368,6 @@ class Session:
                 return [capital(point(c)) + "." for c in dict.fromkeys(step.causes.values())]
             return []  # on the last try the answer, explained, follows
         shape = step.value.shape
-        all_zero = all(is_zero(v) for _, v in entries(step.value))
         bad, zeros, pointed = [], [], {}
         for idx, v in entries(step.value):
             a = value[idx]
@@ -339,10 +376,10 @@ class Session:
                 name = entry_name(step.id, idx, shape)
                 bad.append(name)
                 if idx in step.causes and is_zero(v):
-                    if all_zero and not last:
-                        pointed.setdefault(point(step.causes[idx]), []).append(name)
-                    else:
+                    if last:
                         zeros.append(f"{name} = 0, not {clip(fmt(a), 20)}: {say(step.causes[idx])}")
+                    else:
+                        pointed.setdefault(point(step.causes[idx]), []).append(name)
         n = step.value.rows * step.value.cols
         out = [f"{n - len(bad)} of {n} entries right; check {', '.join(bad)}."] if bad else []
         return out + zeros + [f"{', '.join(names)}: {p}." for p, names in pointed.items()]
@@ -364,9 +401,11 @@ class Session:
         line = f"  {meaning_text(step.meaning)}"
         if sym and not restates(step):
             line += f" = {sym}"
+        eq = "="
         if num and not only_the_value(step.formula, step.value):
-            line += f" = {num}"
-        line += f" = {fmt(step.value)}"
+            eq = "=" if adds_up(self.worked, step) else "≈"  # rounded numbers: about the value
+            line += f" {eq} {num}"
+        line += f" {eq} {fmt(step.value)}"
         out = [line]
         if show_value and not num:
             given = _inputs(self.worked.solution, step)
@@ -384,7 +423,7 @@ class Session:
         self.results[step.id] = rec
         self.own[step.id] = value
         self.wrong = self.hints = self.rung = 0
-        self.target, self.told = None, set()
+        self.target, self.told, self.entries = None, set(), {}
 
     # ─── the end ────────────────────────────────────────────────────────────────────────
     def parameters(self, it: int = 1) -> list[ParamRow]:
@@ -413,6 +452,21 @@ class Session:
             why = tuple(f"{', '.join(n)}: {w}" if total > 1 else w for w, n in groups.items())
             rows.append(ParamRow(p, fmt(q.value), newt, changes, total, why))
         return rows
+
+
+def full_screen_wanted(console, plain: bool, lines: bool) -> bool:
+    """The full screen (tutor.screen) on a real terminal; the line mode for pipes, --plain,
+    --lines (screen readers, or by choice) and TERM=dumb."""
+    return (not plain and not lines and console.is_terminal and sys.stdin.isatty()
+            and sys.stdout.isatty() and os.environ.get("TERM", "") not in ("", "dumb"))
+
+
+def assemble(v, texts: Mapping[tuple, str]) -> str:
+    """The answer typed entry by entry as one: [a, b] for a vector, [[a, b], [c, d]]."""
+    if v.rows == 1 or v.cols == 1:
+        return "[" + ", ".join(texts[i] for i, _ in entries(v)) + "]"
+    return "[" + ", ".join("[" + ", ".join(texts[(i, j)] for j in range(v.cols)) + "]"
+                           for i in range(v.rows)) + "]"
 
 
 def _inputs(sol, step) -> str:
@@ -556,12 +610,15 @@ def resume_command(exercise: str, worked, seed: int | None, student: str | None,
 
 def run(exercise: str | None = None, *, tries: int | None = None, seed: int | None = None,
         student: str | None = None, plain: bool = False, restart: bool = False,
-        ask: Callable[[str], str] | None = None, console=None, store=None) -> int:
+        ask: Callable[[str], str] | None = None, console=None, store=None,
+        lines: bool = False, screen: Callable[..., str] | None = None) -> int:
     """The whole session. Returns the exit status (0; 130 after Ctrl-C, progress saved).
 
     ``exercise=None`` (a bare `tutor`): the most recently opened unfinished attempt, else
     the next unfinished bundled exercise (``pick``). ``tries=None``: the attempt's own try
-    limit (the one it was begun with), else 3; a number is the new limit of the attempt."""
+    limit (the one it was begun with), else 3; a number is the new limit of the attempt.
+    ``screen(io, store, attempt) → "done" | "quit" | "interrupt"`` runs the full screen
+    (tutor.screen) where one is wanted (``full_screen_wanted``); else line by line."""
     from rich.console import Console
 
     from rich.text import Text
@@ -572,6 +629,10 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
     if console is None:  # --plain: no escape sequence at all, not even bold
         console = Console(highlight=False, soft_wrap=False, no_color=plain or None,
                           **({"color_system": None} if plain else {}))
+        full_screen = (screen is not None and ask is None
+                       and full_screen_wanted(console, plain, lines))
+    else:
+        full_screen = False
     ask = ask or default_ask(console)
     saver = _Saver(store, lambda text: console.print(Text(text, style="bold yellow")))
     if store is None:
@@ -603,7 +664,9 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
         tries = attempt.tries or 3
         session = Session(worked, tries, attempt.answers, attempt.pending)
         cmd = resume_command(exercise, worked, seed, student, tries)
-        io = _IO(session, console, ask, redraw=console.is_terminal and not plain, cmd=cmd)
+        # line by line, the drawing is drawn when the phase changes (and on `show`), never
+        # between an explanation and the next prompt: it would scroll the explanation away
+        io = _IO(session, console, ask, redraw=False, cmd=cmd)
         io.saver = saver
         if attempt.last_done is not None and not attempt.started:
             io.retry = attempt.last_done
@@ -615,6 +678,13 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
                    "session is an attempt of its own, and the other one's answers are not "
                    "touched.", "bold yellow")
         try:
+            if full_screen and session.current is not None:  # tutor.screen, from the CLI
+                result = screen(io, saver, attempt.id)
+                if result == "interrupt":
+                    raise KeyboardInterrupt
+                if result == "done":
+                    return io.end(saver, attempt.id)
+                return io.saved(len(worked.steps), saver, attempt.id)
             return io.loop(saver, attempt.id)
         except KeyboardInterrupt:
             console.print()
@@ -872,15 +942,21 @@ class _IO:
             self.say("This step is a single number: type it.", "yellow")
             return None
         self.say("Entry by entry (`cancel` goes back; ?, skip and quit work here too):", "dim")
-        texts = {}
+        texts = self.s.entries  # kept in the store entry by entry: Ctrl-C loses none
+        if texts:
+            self.say("Typed before: " + ", ".join(
+                f"{entry_name(step.id, idx, v.shape)} = {t}" for idx, t in sorted(texts.items())),
+                "dim")
         for idx, _ in entries(v):
-            while True:
+            while idx not in texts:
                 t = self.ask_line(f"  {entry_name(step.id, idx, v.shape)} = ")
                 if t is None:
                     return "quit"
                 t = t.strip()
                 word = t.lower()
                 if word == "cancel":
+                    texts.clear()
+                    store.save_pending(attempt, self.s.pending())
                     return None
                 if word in QUIT_WORDS:
                     return "quit"
@@ -901,13 +977,13 @@ class _IO:
                 r = try_parse_answer(t)
                 if isinstance(r, Parsed) and not isinstance(r.value, tuple):
                     texts[idx] = t
+                    store.save_pending(attempt, self.s.pending())
                     break
                 self.say("Not read: type one number." if isinstance(r, Parsed)
                          else f"Not read: {r.message}.", "yellow")
-        if v.rows == 1 or v.cols == 1:
-            return "[" + ", ".join(texts[i] for i, _ in entries(v)) + "]"
-        return "[" + ", ".join("[" + ", ".join(texts[(i, j)] for j in range(v.cols)) + "]"
-                               for i in range(v.rows)) + "]"
+        out = assemble(v, texts)
+        texts.clear()  # the whole answer is judged now; a wrong one starts the entries anew
+        return out
 
     def show(self, fb: Feedback) -> None:
         style = STYLES.get(fb.kind)
@@ -916,15 +992,14 @@ class _IO:
 
     def end(self, store, attempt: int) -> int:
         s, w = self.s, self.s.worked
-        score, total = s.score()
+        t = s.tally()
+        score, total = t.score, t.total
         store.finish(attempt, score)
         self.finished = True
         self.console.print()
         n_it = w.solution.n_iterations
         self.draw(None, it=n_it)  # the last iteration's numbers, labelled
-        revealed = sum(a.result != "correct" for a in s.results.values())
-        self.say(f"Score: {score}/{total}" + (f" ({revealed} shown to you)" if revealed else ""),
-                 "bold green" if score == total else "bold")
+        self.say(f"Score: {t.text()}", "bold green" if t.first_try == total else "bold")
         its = sorted({st.iteration for st in w.steps if st.phase in ("backward", "update")})
         for it in its:
             rows = s.parameters(it)
@@ -945,7 +1020,7 @@ class _IO:
         title = "Parameters" + (f" (iteration {it})" if it is not None else "")
         table = Table(title=title, title_justify="left", expand=False)
         table.add_column("param", no_wrap=True)
-        table.add_column("∂L/∂param" + (" → updated" if w.graph.learning_rate else ""),
+        table.add_column(f"∂{w.graph.loss}/∂param" + (" → updated" if w.graph.learning_rate else ""),
                          overflow="fold", max_width=34)
         table.add_column("changes", no_wrap=True)
         table.add_column("why not", overflow="fold")

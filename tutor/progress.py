@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import sqlite3
 import time
@@ -50,7 +51,7 @@ from pathlib import Path
 
 from tutor.errors import TutorError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RESULTS = ("correct", "revealed", "skipped")
 
 _SCHEMA = """
@@ -90,13 +91,18 @@ CREATE TABLE IF NOT EXISTS pending (
     rung INTEGER NOT NULL DEFAULT 0,
     target TEXT,
     told TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    entries TEXT NOT NULL DEFAULT ''
 );
 """
 _MIGRATE_1_2 = (  # schema 1 → 2: how to reopen an attempt; the step under way
     "ALTER TABLE attempts ADD COLUMN ref TEXT",
     "ALTER TABLE attempts ADD COLUMN student TEXT",
     "ALTER TABLE attempts ADD COLUMN opened REAL",
+    "CREATE TABLE IF NOT EXISTS pending (attempt INTEGER PRIMARY KEY REFERENCES attempts (id), "
+    "step TEXT NOT NULL, wrong INTEGER NOT NULL DEFAULT 0, hints INTEGER NOT NULL DEFAULT 0, "
+    "rung INTEGER NOT NULL DEFAULT 0, target TEXT, told TEXT NOT NULL DEFAULT '', "
+    "at REAL NOT NULL)",  # as schema 2 made it (3 → 4 adds a column to it)
 )
 # An open attempt with nothing in it (no answer, no wrong try or hint) at an exercise and
 # variant already finished: a look at a done exercise, not work in progress (attempts AS t).
@@ -106,7 +112,18 @@ _UNSTARTED_RETRY = (
     "AND EXISTS (SELECT 1 FROM attempts d WHERE d.exercise = t.exercise "
     "AND d.seed IS t.seed AND d.status = 'done'))")
 _MIGRATE_2_3 = ("ALTER TABLE attempts ADD COLUMN tries INTEGER",)  # the attempt's try limit
-_MIGRATIONS = {1: _MIGRATE_1_2, 2: _MIGRATE_2_3}  # from version k to k + 1
+_MIGRATE_3_4 = (  # the entries typed one by one so far (`entries` mode), kept on Ctrl-C
+    "ALTER TABLE pending ADD COLUMN entries TEXT NOT NULL DEFAULT ''",)
+_MIGRATIONS = {1: _MIGRATE_1_2, 2: _MIGRATE_2_3, 3: _MIGRATE_3_4}  # version k to k + 1
+
+
+def _entries(text: str) -> tuple:
+    """The entries column read back: [[row, col, text], …] (a damaged one reads as none)."""
+    try:
+        rows = json.loads(text) if text else []
+        return tuple(((int(i), int(j)), str(t)) for i, j, t in rows)
+    except (ValueError, TypeError):
+        return ()
 
 
 class StoreError(TutorError):
@@ -215,6 +232,7 @@ class Pending:
     rung: int = 0  # the generic hint ladder's rung reached
     target: str | None = None  # a diagnosed misconception whose hint is due
     told: tuple[str, ...] = ()  # misconceptions whose hint was shown
+    entries: tuple[tuple[tuple[int, int], str], ...] = ()  # (row, col) → text, typed so far
 
 
 @dataclass(frozen=True)
@@ -265,6 +283,8 @@ class Status:
     best: int | None = None  # best finished score
     best_max: int | None = None
     finished: int = 0  # finished attempts
+    best_first: int | None = None  # of the best attempt: right on the first try, no hint
+    best_hints: int | None = None  # … and the hints it took
 
     def text(self) -> str:
         if self.state == "in progress":
@@ -568,11 +588,11 @@ class Store:
 
     @_guarded
     def pending(self, attempt: int) -> Pending | None:
-        row = self.db.execute("SELECT step, wrong, hints, rung, target, told FROM pending "
-                              "WHERE attempt=?", (attempt,)).fetchone()
+        row = self.db.execute("SELECT step, wrong, hints, rung, target, told, entries FROM "
+                              "pending WHERE attempt=?", (attempt,)).fetchone()
         if row is None:
             return None
-        return Pending(*row[:5], tuple(t for t in row[5].split(",") if t))
+        return Pending(*row[:5], tuple(t for t in row[5].split(",") if t), _entries(row[6]))
 
     @_guarded
     def save_pending(self, attempt: int, p: Pending | None) -> None:
@@ -584,9 +604,10 @@ class Store:
                 return
             self.db.execute(
                 "INSERT OR REPLACE INTO pending (attempt, step, wrong, hints, rung, target, "
-                "told, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "told, at, entries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (attempt, p.step, p.wrong, p.hints, p.rung, p.target, ",".join(p.told),
-                 time.time()))
+                 time.time(), json.dumps([[i, j, t] for (i, j), t in p.entries])
+                 if p.entries else ""))
 
     @_guarded
     def record(self, attempt: int, answer: Answer) -> None:
@@ -636,10 +657,21 @@ class Store:
         """exercise id → Status (exercises never opened are absent: state "new"). An exercise
         finished and opened again stays done until the new attempt has something in it."""
         out: dict[str, Status] = {}
-        for ex, n_done, best, best_max in self.db.execute(
-                "SELECT exercise, COUNT(*), MAX(score), MAX(n_steps) FROM attempts "
-                "WHERE status='done' GROUP BY exercise"):
-            out[ex] = Status("done", best=best, best_max=best_max, finished=n_done)
+        best: dict[str, tuple] = {}  # the best attempt: highest score, then most first tries
+        n_done: dict[str, int] = {}
+        for ex, score, n, first, hints in self.db.execute(
+                "SELECT exercise, score, n_steps, "
+                "(SELECT COALESCE(SUM(result='correct' AND wrong=0 AND hints=0), 0) FROM answers "
+                " WHERE attempt=t.id), "
+                "(SELECT COALESCE(SUM(hints), 0) FROM answers WHERE attempt=t.id) "
+                "FROM attempts t WHERE status='done' ORDER BY id"):
+            n_done[ex] = n_done.get(ex, 0) + 1
+            key = (score or 0, first, -hints)
+            if ex not in best or key > best[ex][0]:
+                best[ex] = (key, score, n, first, hints)
+        for ex, (_, score, n, first, hints) in best.items():
+            out[ex] = Status("done", best=score, best_max=n, finished=n_done[ex],
+                             best_first=first, best_hints=hints)
         for ex, aid, n in self.db.execute(
                 "SELECT exercise, id, n_steps FROM attempts t WHERE status='open' "
                 f"AND NOT {_UNSTARTED_RETRY} ORDER BY id"):
@@ -649,7 +681,8 @@ class Store:
             if prev is None:
                 out[ex] = Status("in progress", done, n)
             else:  # a finished one and a new try under way
-                out[ex] = Status("in progress", done, n, prev.best, prev.best_max, prev.finished)
+                out[ex] = Status("in progress", done, n, prev.best, prev.best_max, prev.finished,
+                                 prev.best_first, prev.best_hints)
         return out
 
     @_guarded

@@ -94,6 +94,25 @@ def fmt(v: Any, places: int = PLACES) -> str:
     return bracketed(v, lambda x: scalar_text(x, places))
 
 
+def shown(v: Any, places: int = PLACES) -> Any:
+    """The number(s) ``fmt`` shows, exactly, in the value's own form (12/343 → 7/200 for
+    0.035, 3.14e-7 → 31/10⁸ for 3.1e-7); a symbolic entry stays as it is."""
+    import sympy as sp
+
+    def one(x):
+        x = sp.sympify(x, strict=True)
+        if x.is_Rational and (x * 10 ** places).is_Integer:
+            return x
+        text = scalar_text(x, places)
+        if "e" in text or not any(c.isdigit() for c in text):
+            return x  # 1.91e-477121255: shown by its digits, not rounded to a decimal place
+        try:
+            return sp.Rational(text)  # the decimal just written, read as the number it is
+        except (TypeError, ValueError):
+            return x
+    return v.applyfunc(one) if is_matrix(v) else one(v)
+
+
 def exact_text(v: Any) -> str:
     """The exact SymPy form as text (matrices as nested lists), in the answer grammar: what it
     prints, a student can type back (e is exp(1), never SymPy's E)."""

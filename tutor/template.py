@@ -21,8 +21,8 @@ def template(worked, student: str = "") -> str:
     width = max((len(s.id) for s in worked.steps), default=0) + 2
     out = [
         f"# Answer sheet: {_one_line(ex.spec.title or ex.id)}",
-        "# Write each answer after its colon. Numbers: -0.3654  -73/200  1.2e-3  1/(1+exp(-0.552))",
-        "#   vectors: [-0.2192, 0]    matrices: [[-0.1315, -0.0219], [0, 0]]  or  -0.1315 -0.0219; 0 0",
+        "# Write each answer after its colon. Numbers: -0.375  -3/8  1.2e-3  1/(1+exp(-2))",
+        "#   vectors: [-0.5, 0]    matrices: [[-0.25, 0.5], [0, 0]]  or  -0.25 0.5; 0 0",
         f"#   tolerance: {worked.tolerance.label}. Leave a step blank to skip it.",
         f"# Grade it: tutor check {ex.id} SHEET.yaml",
         *given_lines(worked),

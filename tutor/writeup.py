@@ -12,6 +12,7 @@ from tutor.render import entry_name, exact_text, fmt, to_json
 from tutor.steps import Step
 from tutor.words import PHASE_TITLES, SKILLS, phase_title, record, say
 from tutor.formula import Formula, Operand
+from tutor.grade import adds_up
 from tutor.words.notation import (LOSS_TEX, meaning_text, note_text, only_the_value, restates, tex,
                                   tex_name, tex_new_name, tex_value, text)
 
@@ -169,8 +170,10 @@ def step_tex(worked, s: Step) -> str:
     sym, num = tex(f, net, False), tex(f, net, True)
     if kind == "value" and node.op == "loss":
         sym = LOSS_TEX[node.attrs["fn"]]  # the loss as the seeds define it
-    shown = num != sym and not only_the_value(f, s.value)
-    return " = ".join([lhs, sym] + ([num] if shown else []) + [value])
+    if num == sym or only_the_value(f, s.value):
+        return f"{lhs} = {sym} = {value}"
+    eq = " = " if adds_up(worked, s) else r" \approx "  # rounded numbers: about the value
+    return f"{lhs} = {sym}{eq}{num}{eq}{value}"
 
 
 def to_rich(worked, steps: list[Step], console) -> None:
@@ -203,7 +206,7 @@ def to_rich(worked, steps: list[Step], console) -> None:
             if sym and not restates(s):
                 formula.append(f" = {sym}")
             if num:
-                formula.append(f"\n  = {num}", style="dim")
+                formula.append(f"\n  {'=' if adds_up(worked, s) else '≈'} {num}", style="dim")
             if note_text(s.formula):
                 formula.append(f"\n  {note_text(s.formula)}", style="dim italic")
             for entries, why in zero_lines(s):
