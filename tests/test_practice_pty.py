@@ -121,3 +121,41 @@ def test_ctrl_c_at_the_worked_solution_prompt_of_a_finished_exercise(tmp_path):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
+
+
+def test_the_full_screen_on_a_real_terminal_to_the_end_and_ctrl_c(tmp_path):
+    """tutor practice on an 80×24 pseudo-terminal opens the full screen (tutor/screen.py):
+    answers typed and Enter (CR), the last step's feedback and the score printed after it
+    closes; Ctrl-C in it saves and exits 130, and the next run resumes."""
+    env = {**os.environ, "TUTOR_HOME": str(tmp_path), "TERM": "xterm-256color",
+           "COLUMNS": "80", "LINES": "24"}
+    env.pop("NO_COLOR", None)
+
+    def start():
+        return pexpect.spawn(sys.executable, ["-m", "tutor", "practice", "merge-sum"], env=env,
+                             encoding="utf-8", timeout=TIMEOUT, dimensions=(24, 80))
+
+    child = start()
+    child.expect_exact("your answer")  # the prompt's placeholder: the screen is up
+    for answer in ("6", "8"):
+        child.send(answer + "\r")
+        time.sleep(0.5)
+    child.expect_exact("✓ v = 8")  # v's feedback, on the screen
+    child.sendcontrol("c")
+    child.expect_exact("Interrupted. Your progress is saved.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+
+    child = start()
+    child.expect_exact("your answer")
+    for answer in ("64", "16", "16", "32", "64"):
+        child.send(answer + "\r")
+        time.sleep(0.5)
+    child.expect_exact("✓ dy = 64")  # printed after the screen closed
+    child.expect_exact("Score: 7/7 · 7 on the first try")
+    child.expect_exact("Show the worked solution? [y/N]")
+    child.send("n\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -683,6 +683,8 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
                 if result == "interrupt":
                     raise KeyboardInterrupt
                 if result == "done":
+                    if io.last_feedback is not None:  # it closed the screen: said here
+                        io.show(io.last_feedback)
                     return io.end(saver, attempt.id)
                 return io.saved(len(worked.steps), saver, attempt.id)
             return io.loop(saver, attempt.id)
@@ -801,6 +803,7 @@ class _IO:
         self.finished = False  # every step answered: the attempt is done
         self.retry = None  # an unstarted attempt at a finished exercise: the last Finished
         self.saver = None  # the session's _Saver (its ``fault``: progress is not saved)
+        self.last_feedback = None  # the full screen's last feedback, when it ended the session
 
     def dropped(self, store, attempt: int) -> bool:
         """Quitting a new attempt at a finished exercise with nothing in it: delete it (the

@@ -171,7 +171,8 @@ class PracticeApp(App):
         self.io.keep(self.store, self.attempt, fb)  # saved first: a verdict shown is kept
         style = STYLES.get(fb.kind)
         self.last = [Text(line, style=style if k == 0 else "") for k, line in enumerate(fb.lines)]
-        if self.s.current is None:
+        if self.s.current is None:  # the last step's feedback is printed after the screen
+            self.io.last_feedback = fb
             self.exit("done")
             return
         self.refresh_all()
