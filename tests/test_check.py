@@ -147,8 +147,9 @@ def test_a_folder_with_one_broken_sheet_grades_the_others(tmp_path):
 def test_json_summary_counts_answer_notes_across_the_class(tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()
-    for i in range(3):
-        shutil.copy(SHEETS / "lab9-no-relu-mask.yaml", folder / f"s{i}.yaml")
+    for i in range(3):  # three students with the same mistake
+        (folder / f"s{i}.yaml").write_text((SHEETS / "lab9-no-relu-mask.yaml").read_text()
+                                           .replace("student: nomask", f"student: s{i}"))
     shutil.copy(SHEETS / "lab9-seed003.yaml", folder / "t.yaml")
     r, doc = check_json(LAB9, folder)
     summ = doc["summary"]
@@ -681,3 +682,94 @@ def test_a_named_misconception_shows_the_buggy_rule_beside_the_correct_one(tmp_p
     assert "gives [-0.2192, 0.1462] (from the correct inputs)" in out
     gradebook = run("check", LAB9, SHEETS / "lab9-no-relu-mask.yaml", "-f", "csv").stdout
     assert "Your rule" not in gradebook  # the CSV stays compact
+
+
+# ─── a sheet cannot pick its variant (issue 15) ───────────────────────────────────────
+def _unnamed_sheet(tmp_path, seed: int, name: str = "anon.yaml"):
+    """A lab9-variants sheet without student:, right for the variant of ``seed``."""
+    from tutor.core import work
+    from tutor.render import fmt
+
+    w = work("lab9-variants", seed=seed)
+    text = run("template", "lab9-variants", "--seed", str(seed)).stdout
+    body = text.split("answers:\n")[0] + "answers:\n" + "".join(
+        f"  {s.id}: {fmt(s.value)}\n" for s in w.steps)
+    body = "\n".join(line for line in body.splitlines() if not line.startswith("student:"))
+    p = tmp_path / name
+    p.write_text(body + "\n")
+    return p
+
+
+def test_a_sheet_without_a_student_never_scores_against_the_seed_it_carries(tmp_path):
+    """`tutor solve lab9-variants --seed 42` copied onto a sheet without student: scored
+    24/24 before; now it is flagged, not graded (exit 2), and says what to do."""
+    p = _unnamed_sheet(tmp_path, 42)
+    r, doc = check_json("lab9-variants", p)
+    assert r.exit_code == 2
+    (sheet,) = doc["sheets"]
+    assert sheet.get("score") is None and "no student: line" in sheet["error"]
+    assert "--unnamed" in r.stderr
+
+
+def test_unnamed_sheets_as_the_teacher_chooses_base_values_or_the_file_name(tmp_path):
+    from tutor.core import work
+    from tutor.variants import student_seed
+
+    p = _unnamed_sheet(tmp_path, 42)
+    r = run("check", "lab9-variants", str(p), "--format", "json", "--unnamed", "base")
+    (s,) = json.loads(r.stdout)["sheets"]
+    assert s["seed"] is None and s["score"] < 24  # the base values, not seed 42's
+    assert any("graded against the base values" in n for n in s["notes"])
+    own = student_seed("carol", "lab9-variants")
+    q = _unnamed_sheet(tmp_path, own, "carol.yaml")
+    r = run("check", "lab9-variants", str(q), "--format", "json", "--unnamed", "file")
+    (s,) = json.loads(r.stdout)["sheets"]
+    assert s["seed"] == own == work("lab9-variants", student="carol").seed
+    assert s["score"] == 24 and any("its file name" in n for n in s["notes"])
+
+
+def test_a_sheet_without_sha_is_warned_about_and_a_tolerance_edit_is_not_stale(tmp_path):
+    ex = tmp_path / "lab9.yaml"
+    from tutor.core import work
+
+    src = work("lab9-relu-sigmoid-bce").exercise.file
+    ex.write_text(open(src, encoding="utf-8").read().replace("id: lab9-relu-sigmoid-bce",
+                                                             "id: lab9-copy"))
+    sheet = tmp_path / "s.yaml"
+    sheet.write_text(run("template", str(ex)).stdout.replace(
+        "  z1:", "  z1: [0.6, 0.1]", 1))
+    text = ex.read_text()
+    edited = text.replace("tolerance: {decimals: 4}", "tolerance: {decimals: 3}")
+    assert edited != text
+    ex.write_text(edited.replace("title: \"Two ReLU", "title: \"Renamed: two ReLU"))
+    r, doc = check_json(str(ex), sheet)
+    (s,) = doc["sheets"]
+    assert not s["stale"] and not any("another version" in n for n in s["warnings"]), s
+    ex.write_text(text.replace("0.5, -0.3", "0.5, -0.2", 1))  # a number: the math changed
+    r, doc = check_json(str(ex), sheet)
+    assert doc["sheets"][0]["stale"]
+    nosha = tmp_path / "nosha.yaml"
+    nosha.write_text("\n".join(line for line in sheet.read_text().splitlines()
+                               if not line.startswith("sha:")) + "\n")
+    r, doc = check_json(str(ex), nosha)
+    assert any("no sha: line" in n for n in doc["sheets"][0]["warnings"])
+
+
+def test_two_sheets_of_one_student_are_both_graded_said_and_counted_once(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    mask = (SHEETS / "lab9-no-relu-mask.yaml").read_text()
+    for name, student in (("a.yaml", "Bob"), ("b.yaml", " bob "), ("c.yaml", "ann")):
+        text = re.sub(r"(?m)^student:.*$", f"student: \"{student}\"", mask)
+        if "student:" not in text:
+            text = f"student: \"{student}\"\n" + text
+        (folder / name).write_text(text)
+    r, doc = check_json("lab9-relu-sigmoid-bce", folder)
+    by = {s["file"].rsplit("/", 1)[-1]: s for s in doc["sheets"]}
+    assert all(by[f]["score"] is not None for f in by)  # each graded
+    assert any("has 2 sheets" in n for n in by["a.yaml"]["notes"])
+    assert any("has 2 sheets" in n for n in by["b.yaml"]["notes"])
+    assert not by["c.yaml"]["notes"]
+    summary = doc["summary"]
+    assert summary["sheets"] == summary["graded"] == 3 and summary["students"] == 2
+    assert doc["summary"]["misconceptions"][0]["students"] == 2  # not 3

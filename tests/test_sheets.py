@@ -18,7 +18,7 @@ def test_the_template_lists_every_step_in_order_with_meaning_and_shape():
     w = work("lab9-relu-sigmoid-bce")
     text = template(w)
     assert "exercise: lab9-relu-sigmoid-bce\n" in text
-    assert f'sha: "{w.exercise.sha}"' in text
+    assert f'sha: "{w.exercise.math_sha}"' in text
     assert 'student: ""\n' in text
     assert "  dW2:      # ∂L/∂W2, 2×2\n" in text
     assert "  delta2:   # δ2 = ∂L/∂z2, vector of 2\n" in text
@@ -45,7 +45,7 @@ def test_the_template_reads_back_as_a_blank_sheet_for_its_exercise():
     w = work("branch-merge-l2")
     sheet = parse_sheet(template(w, student="ada"), "t.yaml")
     assert (sheet.exercise, sheet.sha, sheet.student, sheet.seed) == (
-        "branch-merge-l2", w.exercise.sha, "ada", None)
+        "branch-merge-l2", w.exercise.math_sha, "ada", None)
     assert list(sheet.answers) == [s.id for s in w.steps]
     assert "it2.da" in sheet.answers and set(sheet.answers.values()) == {None}
     assert sheet.lines["u"] == template(w).splitlines().index(

@@ -41,6 +41,7 @@ class SheetResult:
     error: InputError | None = None  # unreadable: not graded
     seed: int | None = None  # the variant graded against (None: the exercise's base values)
     notes: tuple[str, ...] = ()  # about the grading itself: "seed … is not bob's variant …"
+    counted: bool = True  # in the class figures (False: another sheet of the same student is)
 
     @property
     def student(self) -> str:
@@ -73,6 +74,11 @@ class Report:
         return [r for r in self.results if r.error is None]
 
     @property
+    def counted(self) -> list[SheetResult]:
+        """The graded sheets the class figures count: one per student."""
+        return [r for r in self.graded if r.counted]
+
+    @property
     def exit_code(self) -> int:
         if any(r.error is not None for r in self.results) or not self.results:
             return int(ExitCode.USAGE)
@@ -89,7 +95,7 @@ class Report:
         ("no ReLU mask at delta2")."""
         c: Counter = Counter()
         what: dict = {}
-        for r in self.graded:
+        for r in self.counted:
             seen = set()
             for v in r.verdicts:
                 if v.status == "correct" or v.code in seen:
@@ -113,7 +119,7 @@ class Report:
         students}]}, most frequent first."""
         total: Counter = Counter()
         steps: dict = {}
-        for r in self.graded:
+        for r in self.counted:
             mids = set()
             for v in r.verdicts:
                 if v.status != "correct" and v.misconceptions:
@@ -142,9 +148,15 @@ def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
         if p.is_dir():
             # not only regular files: a FIFO, a device or a dangling link named *.yaml is
             # listed too, and reading it says what it is (one line; it never blocks)
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in SHEET_SUFFIXES
-                           and not f.is_dir() and not any(part.startswith(".")
-                                                          for part in f.relative_to(p).parts))
+            seen = sorted(f for f in p.rglob("*") if not f.is_dir() and not any(
+                part.startswith(".") for part in f.relative_to(p).parts))
+            found = [f for f in seen if f.suffix.lower() in SHEET_SUFFIXES]
+            skipped = [f for f in seen if f.suffix.lower() not in SHEET_SUFFIXES]
+            if skipped:  # a .txt or .docx handed in is said, not silently left out
+                names = ", ".join(str(f.relative_to(p)) for f in skipped[:5])
+                more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+                notes.append(f"{p}: {len(skipped)} file{'s' if len(skipped) != 1 else ''} "
+                             f"not graded (not .yaml or .yml): {names}{more}")
             if not found:
                 notes.append(f"{p}: no .yaml or .yml sheets in this folder")
             files.extend(found)
@@ -216,7 +228,8 @@ VARIANT_PARALLEL_FROM = 8  # sheets of an exercise with variants: each variant i
 
 def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
           ft_credit: Any = FT_CREDIT,
-          progress: Callable[[int, int], None] | None = None, jobs: int = 0) -> Report:
+          progress: Callable[[int, int], None] | None = None, jobs: int = 0,
+          unnamed: str = "flag") -> Report:
     """Grade every sheet under ``paths`` against exercise ``ref`` (see the module docstring).
 
     ``jobs``: worker processes (0: one per core, up to 4, when there are at least
@@ -236,24 +249,51 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
         jobs = min(os.cpu_count() or 1, 4) if len(files) >= enough else 1
     ctx = _fork_context() if jobs > 1 else None
     if ctx is None:
-        state = _State(ref, base, weights, ft_credit)
+        state = _State(ref, base, weights, ft_credit, unnamed)
         results = []
         for n, f in enumerate(files, start=1):
             results.append(state.one(f))
             if progress:
                 progress(n, len(files))
     else:
-        results = _parallel(ctx, jobs, _State(ref, base, weights, ft_credit), files, progress)
+        results = _parallel(ctx, jobs, _State(ref, base, weights, ft_credit, unnamed), files,
+                            progress)
     return Report(base.id, base.exercise.spec.title or base.id, base.exercise.sha,
-                  tuple(s.id for s in base.steps), tuple(results), Fraction(ft_credit),
-                  tuple(notes))
+                  tuple(s.id for s in base.steps), tuple(once_per_student(results)),
+                  Fraction(ft_credit), tuple(notes))
+
+
+def once_per_student(results: list[SheetResult]) -> list[SheetResult]:
+    """Two sheets of one student (the name as tutor.variants matches it: case and spaces
+    aside): each is graded and says so; the class figures count the last one by file name."""
+    from dataclasses import replace
+
+    from tutor.variants import student_key
+
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(results):
+        if r.error is None:
+            groups.setdefault(student_key(r.student), []).append(i)
+    out = list(results)
+    for idx in groups.values():
+        if len(idx) < 2:
+            continue
+        files = sorted((results[i].file for i in idx))
+        keep = files[-1]
+        note = (f"{results[idx[0]].student} has {len(idx)} sheets ({', '.join(files)}): each "
+                f"graded; the class figures count {keep}")
+        for i in idx:
+            out[i] = replace(out[i], notes=out[i].notes + (note,),
+                             counted=results[i].file == keep)
+    return out
 
 
 class _State:
     """What grading needs across sheets: one Worked and one grade memo per variant."""
 
-    def __init__(self, ref, base, weights, ft_credit):
+    def __init__(self, ref, base, weights, ft_credit, unnamed: str = "flag"):
         self.ref, self.base, self.weights, self.ft_credit = ref, base, weights, ft_credit
+        self.unnamed = unnamed
         self.variants: dict = {None: base}
         self.memos: dict = {}
 
@@ -264,7 +304,7 @@ class _State:
 
         try:
             return _one(f, self.base, self.variants, self.memos, self.weights,
-                        self.ft_credit, self.ref, work)
+                        self.ft_credit, self.ref, work, self.unnamed)
         except TutorError as err:
             return SheetResult(str(f), error=InputError(str(err), str(f)))
         except Exception as exc:  # a bug in tutor: said, and the other sheets are graded
@@ -402,39 +442,58 @@ def _unpack(p: tuple, by_id: dict) -> SheetResult:
     return SheetResult(file, sheet, verdicts, sc, warnings, stale, seed=seed, notes=notes)
 
 
-def variant_key(base, sheet: Sheet) -> tuple[Any, str | None]:
-    """(which variant a sheet is graded against, a note when that is not the sheet's seed).
+UNNAMED = ("flag", "file", "base")  # what `tutor check --unnamed` does with a sheet
+# that does not say whose it is, for an exercise with variants (docs/check.md)
 
-    For an exercise with variants, a sheet that names its student is graded against that
-    student's own variant (tutor.variants.student_seed, as `tutor template --student` and
-    `tutor practice --student` pick it) — whatever seed it carries: a sheet with bob's name
-    and alice's seed (a copied sheet) is graded as bob's, with a note. A sheet without a
-    name is graded against its seed; with neither, the base values (key None)."""
+
+def variant_key(base, sheet: Sheet, unnamed: str = "flag") -> tuple[Any, str | None]:
+    """(which variant a sheet is graded against, a note about that choice).
+
+    For an exercise with variants the variant comes from the student's identity, never from
+    a seed the sheet carries (a sheet must not pick its own numbers): a sheet that names its
+    student is graded against that student's own variant (tutor.variants.student_seed, as
+    `tutor template --student` and `tutor practice --student` pick it) — a sheet with bob's
+    name and alice's seed (a copied sheet) is graded as bob's, with a note. A sheet without
+    ``student:`` is, by ``unnamed``: "flag" — not graded, said why (the default); "file" —
+    its file name is the student id (alice.yaml is alice's); "base" — graded against the
+    exercise's base values, with a note."""
     if getattr(base.exercise.spec, "variants", None) is None:
         return None, None
-    if sheet.named:
+    student, named = sheet.student, sheet.named
+    if not named and unnamed == "file":
+        student, named = Path(sheet.file).stem, True
+    if not named:
+        if unnamed == "base":
+            return None, "no student: line: graded against the base values (--unnamed base)"
+        raise InputError("no student: line, so it cannot be told whose variant this sheet "
+                         f"is ({base.id} gives each student their own numbers, and a sheet's "
+                         "seed: is never trusted): add `student: ID`, or grade it with "
+                         "--unnamed file (the file name is the student) or --unnamed base",
+                         sheet.file, 1)
+    if named:
         from tutor.variants import student_seeds
 
-        own, *earlier = student_seeds(sheet.student, base.id)
+        own, *earlier = student_seeds(student, base.id)
         note = None
         if sheet.seed is not None and sheet.seed in earlier:  # made before ids were normalised
             return ("seed", sheet.seed), None
         if sheet.seed is not None and sheet.seed != own:
-            note = (f"seed {sheet.seed} is not {sheet.student}'s variant ({own}): graded "
-                    f"against {sheet.student}'s own")
+            note = (f"seed {sheet.seed} is not {student}'s variant ({own}): graded "
+                    f"against {student}'s own")
+        elif not sheet.named:
+            note = f"no student: line: graded as {student}'s (its file name, --unnamed file)"
         return ("seed", own), note
-    if sheet.seed is not None:
-        return ("seed", sheet.seed), None
     return None, None
 
 
-def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> SheetResult:
+def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work,
+         unnamed: str = "flag") -> SheetResult:
     try:
         sheet = read_sheet(f)
         if sheet.exercise is not None and sheet.exercise != base.id:
             raise InputError(f"this sheet is for exercise {sheet.exercise!r}, not {base.id!r}",
                              str(f), sheet.header_lines.get("exercise"))
-        key, note = variant_key(base, sheet)
+        key, note = variant_key(base, sheet, unnamed)
         if key not in variants:
             variants[key] = work(ref, **dict([key]))
         worked = variants[key]
@@ -453,6 +512,10 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work) -> Sheet
                     if v.step_id in sheet.invalid else v for v in verdicts]
     warnings = list(sheet.warnings) + unknown_ids(sheet, [s.id for s in worked.steps])
     stale = bool(sheet.sha) and not worked.exercise.is_version(sheet.sha)
+    if not sheet.sha:  # not a pass: which version it was made for cannot be told
+        warnings.append(SheetWarning(str(f), None, f"no sha: line, so it cannot be told which "
+                                     f"version of {base.id} this sheet was made for: graded "
+                                     f"against the current one"))
     if stale:
         warnings.append(SheetWarning(str(f), None, f"made for another version of {base.id} "
                                      f"(sha {sheet.sha}, the exercise is now "
@@ -558,8 +621,11 @@ def to_rich(report: Report, console) -> None:
                 console.print(f"[bold]{escape(v.code)}[/]: {shown(v.explanation)}")
     graded = report.graded
     if len(report.results) > 1:
+        dup = len(graded) - len(report.counted)
         t = Table(title=f"{escape(report.exercise)}: {len(graded)} of {len(report.results)} "
-                        "sheets graded", title_justify="left")
+                        "sheets graded" + (f" ({len(report.counted)} students: {dup} "
+                                           f"second sheet{'s' if dup != 1 else ''})"
+                                           if dup else ""), title_justify="left")
         notes = {id(r): sheet_notes(r) for r in graded}
         noted = any(notes.values())
         for col in ("sheet", "student", "score", "first wrong") + (("note",) if noted else ()):
@@ -579,13 +645,13 @@ def to_rich(report: Report, console) -> None:
         if counts:
             console.print("answer notes (students with each):")
             for code, n in counts:
-                console.print(f"  {n:>4} of {len(graded)}  {shown(code)}")
+                console.print(f"  {n:>4} of {len(report.counted)}  {shown(code)}")
 
 
 def class_lines(report: Report, mis: list[dict] | None = None) -> list[str]:
     """"14 of 120 students: no ReLU mask at delta2" — one line per misconception; its steps
     with their own counts when those differ ("at delta2 (14), dW2 (2)")."""
-    n = len(report.graded)
+    n = len(report.counted)
     out = []
     for m in report.misconception_counts() if mis is None else mis:
         same_n = all(s["students"] == m["students"] for s in m["steps"])
@@ -644,8 +710,9 @@ def to_json(report: Report) -> str:
 def summary_record(report: Report) -> dict:
     graded = report.graded
     return {"sheets": len(report.results), "graded": len(graded),
+            "students": len(report.counted),  # each student once (two sheets: the last)
             "unreadable": len(report.results) - len(graded),
-            "all_correct": sum(r.all_correct for r in graded),
+            "all_correct": sum(r.all_correct for r in report.counted),
             "codes": report.code_rows(),
             "misconceptions": report.misconception_counts()}
 
@@ -694,7 +761,7 @@ def summary_csv(report: Report) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["code", "students", "of", "step", "misconception", "name"])
-    n = len(report.graded)
+    n = len(report.counted)
     rows = report.code_rows()
     order = {sid: i for i, sid in enumerate(report.step_ids)}
     for m in report.misconception_counts():

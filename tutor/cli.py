@@ -132,6 +132,12 @@ def _root(
 
 
 # ─── solve ─────────────────────────────────────────────────────────────────────────────
+class Unnamed(str, Enum):
+    flag = "flag"
+    file = "file"
+    base = "base"
+
+
 class SolveFormat(str, Enum):
     rich = "rich"
     json = "json"
@@ -326,6 +332,11 @@ def check(
     summary: bool = typer.Option(False, "--summary", help="With --format csv: the class "
                                  "summary instead: each misconception's total (each student "
                                  "once), its steps, and the other answer notes, with names."),
+    unnamed: Unnamed = typer.Option(Unnamed.flag, "--unnamed",
+                                    help="A sheet without `student:`, for an exercise with "
+                                         "variants: flag it, not graded (its seed is never "
+                                         "trusted); file: its file name is the student; "
+                                         "base: grade it against the base values."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes; 0: one per core "
                              "(up to 4) from 200 sheets up, or from 8 sheets up for an "
                              "exercise with variants (each student's variant is drawn anew)."),
@@ -350,7 +361,7 @@ def check(
     bar = _ProgressBar()
     try:
         report = checking.check(exercise, sheets, w, Fraction(str(ft_credit)), bar.update,
-                                jobs)
+                                jobs, unnamed.value)
     finally:
         bar.close()
     if format is CheckFormat.json:
@@ -362,6 +373,11 @@ def check(
         typer.echo(checking.to_junit(report), nl=False)
     else:
         checking.to_rich(report, _console())
+    if format is not CheckFormat.rich:  # the rich report has them; the others on stderr
+        for note in report.notes:
+            typer.echo(f"warning: {visible(note)}", err=True)
+        if not report.results:
+            typer.echo("error: no answer sheets to grade", err=True)
     bad = [r for r in report.results if r.error is not None]
     if format is not CheckFormat.rich or len(report.results) > 1:  # and once more at the end
         if bad and format is CheckFormat.rich:

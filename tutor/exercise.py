@@ -252,9 +252,14 @@ class Exercise:
     # solved and checked once per loaded exercise
     drawn: dict = field(default_factory=dict, repr=False, compare=False)
 
+    # the hash of what decides the answers (the content without title, source, notes,
+    # tolerance and misconceptions): what a blank sheet records, so that editing the
+    # tolerance or a title does not make every sheet "stale"
+    math_sha: str = ""
+
     def is_version(self, sha: str) -> bool:
         """Whether a recorded hash (a sheet's, a saved attempt's) names this exercise."""
-        return bool(sha) and sha in (self.sha, self.text_sha)
+        return bool(sha) and sha in (self.sha, self.text_sha, self.math_sha)
 
     @property
     def id(self) -> str:
@@ -473,7 +478,15 @@ def from_document(doc, file: str, text: str = "") -> Exercise:
         raise errors[0]
     sha = content_hash(doc.data) if text else ""
     text_sha = hashlib.sha256(text.encode()).hexdigest()[:16] if text else ""
-    return Exercise(spec=spec, file=file, doc=doc, sha=sha, text_sha=text_sha)
+    math = {k: v for k, v in doc.data.items() if k not in PRESENTATION} \
+        if isinstance(doc.data, dict) else doc.data
+    math_sha = content_hash(math) if text else ""
+    return Exercise(spec=spec, file=file, doc=doc, sha=sha, text_sha=text_sha,
+                    math_sha=math_sha)
+
+
+# keys that change what is said, not what is asked or its answers (math_sha leaves them out)
+PRESENTATION = ("title", "source", "notes", "tolerance", "misconceptions")
 
 
 def content_hash(data) -> str:

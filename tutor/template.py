@@ -27,7 +27,7 @@ def template(worked, student: str = "") -> str:
         f"# Grade it: tutor check {ex.id} SHEET.yaml",
         *given_lines(worked),
         f"exercise: {ex.id}",
-        f"sha: \"{ex.sha}\"  # the exercise's content hash: leave it as it is",
+        f"sha: \"{ex.math_sha or ex.sha}\"  # the exercise's hash: leave it as it is",
         f"student: {_yaml_str(student)}" + (
             "  # picks your variant: a named sheet is graded against this student's own"
             if seed is not None else ""),

@@ -456,17 +456,21 @@ def variant_exercise(ex, draws: dict[tuple, Any]):
         raise ExerciseError(f"a drawn variant is not a valid exercise: "
                             f"{e.errors()[0]['msg']}", ex.file, code="E044") from None
     return Exercise(spec=spec, file=ex.file, doc=_VariantDoc(ex.doc, data), sha=ex.sha,
-                    text_sha=ex.text_sha)
+                    text_sha=ex.text_sha, math_sha=ex.math_sha)
 
 
-TIME_BUDGET = 5.0  # seconds of wall clock the rejection sampling of one seed may take
+# The draws of a seed are bounded by count (variants.tries), so which variant a student gets
+# never depends on the machine's speed. This wall-clock limit is only a safety net: when it
+# stops the drawing, that is a refusal said as such (run it again), never another variant.
+TIME_BUDGET = 60.0
 
 
 def realize(ex, seed: int):
     """The variant of ``ex`` for ``seed``: draw, substitute, solve, check the conditions,
-    and draw again until they hold — at most ``variants.tries`` times and at most
-    ``TIME_BUDGET`` seconds (5 s), whichever comes first. Remembered, and so is a refusal,
-    in the exercise (``Exercise.drawn``), by seed."""
+    and draw again until they hold — at most ``variants.tries`` times (the same draws, so the
+    same variant, on every machine; ``TIME_BUDGET``, 60 s, is a safety net that refuses,
+    never picks another). Remembered, and so is a refusal, in the exercise
+    (``Exercise.drawn``), by seed."""
     hit = ex.drawn.get(seed)
     if hit is None:
         try:
@@ -558,8 +562,9 @@ def _realize(ex, seed: int):
             rejected[seen] = cond
     top = ", ".join(f"{k} ({n}×)" for k, n in why.most_common(3))
     if out_of_time:
-        stop = (f"in {tried} tries (seed {seed}; stopped by the {TIME_BUDGET:g} s time "
-                f"budget before variants.tries = {v.tries})")
+        stop = (f"in {tried} tries (seed {seed}; stopped by the {TIME_BUDGET:g} s safety net "
+                f"before variants.tries = {v.tries}: on a faster or less loaded machine the "
+                f"same {v.tries} draws are made, never other ones)")
     elif space is not None and len(rejected) >= space:
         stop = f"in {tried} tries (seed {seed}): all {space} possible variants fail"
     else:
