@@ -192,6 +192,31 @@ def bench_practice() -> list[str]:
     return rows
 
 
+@section("fresh")
+def bench_fresh() -> list[str]:
+    """A `--new` draw (tutor/fresh.py) of every bundled exercise without variants: the draw
+    itself, in-process, after the exercise is loaded — median and slowest of 20 seeds."""
+    from tutor.catalog import bundled
+    from tutor.exercise import load
+    from tutor.fresh import fresh_exercise
+    from tutor.variants import realize
+
+    out = []
+    for e in bundled():
+        ex = load(e.path)
+        if ex.spec.variants is not None:
+            continue
+        fx = fresh_exercise(ex)
+        times = []
+        for seed in range(1000, 1020):
+            t = time.perf_counter()
+            realize(fx, seed)
+            times.append(time.perf_counter() - t)
+        out.append(row(f"`--new` draw, {e.id} (median; slowest of 20)",
+                       f"{statistics.median(times):.3f} s; {max(times):.2f} s", "< 0.2 s"))
+    return out
+
+
 def make_lab9_class(folder: Path, n: int = 1000, seed: int = 1) -> dict[str, int]:
     """n Lab 9 answer sheets as a class hands them in: 85 % correct (each step rounded to
     4–6 places at random), 10 % with a wrong δ2 (each a different value; the later steps

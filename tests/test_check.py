@@ -773,3 +773,21 @@ def test_two_sheets_of_one_student_are_both_graded_said_and_counted_once(tmp_pat
     summary = doc["summary"]
     assert summary["sheets"] == summary["graded"] == 3 and summary["students"] == 2
     assert doc["summary"]["misconceptions"][0]["students"] == 2  # not 3
+
+
+def test_a_decimal_comma_in_a_sheet_is_advised_as_in_practice(tmp_path):
+    """Issue 15: `-0,3654` was read as a 2-vector with no word about the comma."""
+    p = tmp_path / "s.yaml"
+    text = (SHEETS / "lab9-seed003.yaml").read_text()
+    for old, new in (("delta3: -0.3654", "delta3: -0,3654"),
+                     ("z1: [0.6, 0.1]", "z1: 0,6 0,1")):  # in [ ] a comma is YAML's own
+        assert old in text
+        text = text.replace(old, new)
+    p.write_text(text)
+    r, doc = check_json(LAB9, p)
+    steps = {x["id"]: x for x in doc["sheets"][0]["steps"]}
+    advice = "The decimal point is '.': type 0.3654, not 0,3654 (a comma separates entries)."
+    assert steps["delta3"]["verdict"] == "invalid" and advice in steps["delta3"]["message"]
+    assert "type 0.6, not 0,6" in steps["z1"]["message"]
+    out = run("check", LAB9, p).stdout
+    assert "type 0.3654, not 0,3654" in " ".join(out.split())

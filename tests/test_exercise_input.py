@@ -164,11 +164,9 @@ def test_underscores_group_digits_and_nothing_else_is_rebased():
 
 
 @pytest.mark.parametrize("args, ignored", [
-    (["solve", "lab9-relu-sigmoid-bce", "--seed", "1"], "--seed"),
     (["solve", "lab9-relu-sigmoid-bce", "--student", "bob", "-f", "json"], "--student"),
-    (["show", "lab9-relu-sigmoid-bce", "--seed", "1"], "--seed"),
     (["template", "lab9-relu-sigmoid-bce", "--seed", "1"], "--seed"),
-    (["practice", "lab9-relu-sigmoid-bce", "--seed", "1", "--plain"], "--seed"),
+    (["practice", "lab9-relu-sigmoid-bce", "--student", "bob", "--plain"], "--student"),
 ])
 def test_a_seed_for_an_exercise_without_variants_is_one_note(args, ignored, tmp_path,
                                                                monkeypatch):
@@ -177,6 +175,21 @@ def test_a_seed_for_an_exercise_without_variants_is_one_note(args, ignored, tmp_
     assert r.exit_code == 0, r.output
     note = f"note: this exercise has no variants: {ignored} ignored\n"
     assert r.stderr.count("note:") == 1 and note in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["solve", "lab9-relu-sigmoid-bce", "--seed", "1"],
+    ["show", "lab9-relu-sigmoid-bce", "--seed", "1"],
+    ["practice", "lab9-relu-sigmoid-bce", "--seed", "1", "--plain"],
+])
+def test_a_seed_for_an_exercise_without_variants_gives_fresh_numbers(args, tmp_path,
+                                                                     monkeypatch):
+    """solve, show and practice: fresh numbers (tutor/fresh.py), said, no note; template and
+    check never draw (a sheet's numbers are the ones handed out)."""
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path))
+    r = CliRunner().invoke(app, args, input="quit\n")
+    assert r.exit_code == 0, r.output
+    assert "note:" not in r.stderr and "fresh numbers, seed 1" in r.stdout
 
 
 def test_no_note_where_the_option_is_used(tmp_path, monkeypatch):

@@ -248,6 +248,23 @@ def test_answers_within_tolerance_of_zero_are_as_trivial_as_zeros(zero):
     assert not is_trivial(sp.Rational(2, 10**4), tol)
 
 
+def test_a_nearly_zero_guess_scores_no_more_than_the_all_zero_sheet():
+    """Issue 15: forward pass right, δ3 and db3 both 0.00015, every other gradient 0 and the
+    given W, b copied as the updates scored 15/24 (δ3 · h2ᵀ rounds to 0, so each zero was
+    "consistent"); the all-zero sheet scores 7."""
+    att = {**_zero_sheet("0"), "delta3": "0.00015", "db3": "0.00015"}
+    vs = by_id(grade(lab9(), att))
+    assert score(lab9(), list(vs.values())).total <= score(lab9(), grade(lab9(), _zero_sheet("0"))).total == 7
+    assert not [v for v in vs.values() if v.status == "follow_through"]
+    assert "an earlier answer (delta3) is nearly 0" in vs["db3"].message
+    assert "an earlier answer (delta3) is nearly 0" in vs["W3_new"].message
+    # a zero that is right given the student's answers only after rounding earns nothing:
+    # their h2 is tiny, so δ3 · h2ᵀ = 0.00004… passes as 0 — but it is not 0
+    att = {**LAB9, "h2": "[0.0001, 0.0001]", "z3": "0.3", "dW3": "[0, 0]"}
+    v = by_id(grade(lab9(), att))["dW3"]
+    assert v.status == "wrong" and "0 only when rounded" in v.message
+
+
 # z2 slipped to [-0.42, -0.17]: both units dead, so h2 = 0 — honestly — and every later step
 # computed from it (rounded to 4 places).
 SLIP = {**LAB9, "z2": "[-0.42, -0.17]", "h2": "[0, 0]", "z3": "0.3", "yhat": "0.5744",

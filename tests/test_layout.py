@@ -86,11 +86,11 @@ def test_no_import_cycle_among_tutors_modules():
 
 # ─── layers (docs/architecture.md): arrows point down the data flow ──────────────────────
 LAYERS = {
-    "input": ["errors", "yamlio", "expr", "exercise", "sheets", "catalog"],
+    "input": ["errors", "yamlio", "expr", "exercise", "sheets", "roster", "catalog"],
     "engine": ["functions", "numeric", "interval", "limits", "budget", "cause", "formula", "graph",
                "rules",
                "solve", "steps", "core", "worked"],
-    "judging": ["compare", "grade", "misconceptions", "variants"],
+    "judging": ["compare", "grade", "misconceptions", "variants", "fresh"],
     "words": ["words", "words.notation", "render"],
     "front": ["cli", "practice", "screen", "check", "show", "draw", "writeup", "scaffold",
               "progress",
@@ -103,7 +103,7 @@ LAYERS = {
 # Judging still words its own results in places: misconception names and explanations,
 # grade's zero-cause lines, variant conditions' subjects.
 UPWARD = {
-    ("compare", "render"), ("core", "variants"), ("exercise", "functions"),
+    ("compare", "render"), ("core", "fresh"), ("core", "variants"), ("exercise", "functions"),
     ("expr", "functions"), ("expr", "words"), ("grade", "render"), ("grade", "words"),
     ("misconceptions", "render"), ("misconceptions", "words"),
     ("misconceptions", "words.notation"), ("rules", "render"), ("variants", "render"),

@@ -229,13 +229,14 @@ VARIANT_PARALLEL_FROM = 8  # sheets of an exercise with variants: each variant i
 def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
           ft_credit: Any = FT_CREDIT,
           progress: Callable[[int, int], None] | None = None, jobs: int = 0,
-          unnamed: str = "flag") -> Report:
+          unnamed: str = "flag", roster=None) -> Report:
     """Grade every sheet under ``paths`` against exercise ``ref`` (see the module docstring).
 
     ``jobs``: worker processes (0: one per core, up to 4, when there are at least
     PARALLEL_FROM sheets — or VARIANT_PARALLEL_FROM for an exercise with variants, where each
     student's variant costs a draw (~0.5 s) — else one). Workers are forked after the
-    exercise is solved, so each starts warm.
+    exercise is solved, so each starts warm. ``roster`` (tutor.roster.Roster): a sheet
+    whose student is not on it says so, and the report lists who handed in nothing.
     """
     import os
 
@@ -258,9 +259,36 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
     else:
         results = _parallel(ctx, jobs, _State(ref, base, weights, ft_credit, unnamed), files,
                             progress)
+    results = once_per_student(results)
+    if roster is not None:
+        results, missing = against_roster(results, roster)
+        if missing:
+            notes.append(f"{len(missing)} of {len(roster.students)} students on the roster "
+                         f"handed in no sheet: " + ", ".join(missing[:20])
+                         + (f", … ({len(missing) - 20} more)" if len(missing) > 20 else ""))
     return Report(base.id, base.exercise.spec.title or base.id, base.exercise.sha,
-                  tuple(s.id for s in base.steps), tuple(once_per_student(results)),
+                  tuple(s.id for s in base.steps), tuple(results),
                   Fraction(ft_credit), tuple(notes))
+
+
+def against_roster(results: list[SheetResult], roster) -> tuple[list[SheetResult], list[str]]:
+    """Each sheet whose student is not on the roster gets a note (graded all the same: the
+    teacher decides); the roster ids with no sheet, in roster order."""
+    from dataclasses import replace
+
+    from tutor.roster import student_key
+
+    on = roster.ids()
+    out, seen = [], set()
+    for r in results:
+        if r.error is None:
+            key = student_key(r.student)
+            seen.add(key)
+            if key not in on:
+                r = replace(r, notes=r.notes + (f"{r.student} is not on the roster "
+                                                f"({Path(roster.file).name})",))
+        out.append(r)
+    return out, [st.id for st in roster.students if student_key(st.id) not in seen]
 
 
 def once_per_student(results: list[SheetResult]) -> list[SheetResult]:
@@ -558,9 +586,13 @@ def reason(v: Verdict) -> str:
         return v.message
     if v.status == "missing":
         return "no answer"
+    from tutor.words import comma_advice
+
     if v.status == "invalid":
-        return v.message
+        return v.message + (f"; {comma_advice(v.comma)}" if v.comma else "")
     parts = [v.message] if v.message and v.message != "does not match" else []
+    if v.comma:
+        parts.append(comma_advice(v.comma))
     if v.status == "wrong":
         parts.append(f"expected {_text(v.expected)}")
     if v.wrong_entries:
@@ -734,6 +766,47 @@ def to_csv(report: Report) -> str:
                     num(r.score.total), num(r.score.max), r.first_wrong or "", "",
                     cell("; ".join(sheet_notes(r))),
                     *[num(pts[i]) if i in pts else "" for i in report.step_ids]])
+    return buf.getvalue()
+
+
+def to_gradebook(report: Report, system: str, roster=None, assignment: str = "") -> str:
+    """A grade import file, one row per student (the counted sheet of each; roster students
+    with no sheet get an empty score, which both systems leave as it was):
+
+      canvas  Student, ID, SIS User ID, SIS Login ID, Section, <assignment> — a "Points
+              Possible" row first; the student id goes in SIS User ID (Canvas matches on it)
+      moodle  ID number, Full name, <assignment> — map "ID number" to the user field of
+              that name when importing (Grades → Import → CSV file)
+
+    Scores are points (weights applied), as plain decimals."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    title = assignment or report.title or report.exercise
+    from tutor.roster import student_key
+
+    names = {student_key(st.id): st for st in roster.students} if roster is not None else {}
+    rows: list[tuple[str, str, str]] = []  # (id, name, score)
+    seen = set()
+    for r in report.results:
+        if r.error is not None or not r.counted:
+            continue
+        key = student_key(r.student)
+        seen.add(key)
+        st = names.get(key)
+        rows.append((st.id if st else r.student, st.name if st else "", num(r.score.total)))
+    if roster is not None:
+        rows += [(st.id, st.name, "") for st in roster.students
+                 if student_key(st.id) not in seen]
+    top = next((num(r.score.max) for r in report.results if r.error is None), "")
+    if system == "canvas":
+        w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", cell(title)])
+        w.writerow(["Points Possible", "", "", "", "", top])
+        for sid, name, points in rows:
+            w.writerow([cell(name), "", cell(sid), "", "", points])
+    else:
+        w.writerow(["ID number", "Full name", cell(title)])
+        for sid, name, points in rows:
+            w.writerow([cell(sid), cell(name), points])
     return buf.getvalue()
 
 

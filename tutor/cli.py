@@ -128,7 +128,7 @@ def _root(
     _state["traceback"] = traceback
     if ctx.invoked_subcommand is None:
         ctx.invoke(practice, exercise=None, tries=None, seed=None, student=None, plain=False,
-                   restart=False, lines=False)
+                   restart=False, lines=False, new=False)
 
 
 # ─── solve ─────────────────────────────────────────────────────────────────────────────
@@ -151,8 +151,8 @@ def solve(
     format: SolveFormat = typer.Option(SolveFormat.rich, "--format", "-f",
                                        help="rich (terminal), json, or markdown (a solution key)."),
     all: bool = typer.Option(False, "--all", help="Every quantity, not only the steps asked."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
-                                       "variants only)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The variant of this seed "
+                                       "(any exercise: one without variants: gets fresh numbers, as practice --new)."),
     student: Optional[str] = typer.Option(None, "--student", help="The student's variant "
                                           "(a stable hash of the id)."),
 ):
@@ -163,7 +163,7 @@ def solve(
     from tutor import writeup
     from tutor.core import work
 
-    w = work(exercise, **_variant_kw(seed, student))
+    w = work(exercise, fresh=True, **_variant_kw(seed, student))
     steps = w.all_steps if all else w.steps
     if format is SolveFormat.json:
         typer.echo(writeup.to_json_text(w, steps))
@@ -184,9 +184,13 @@ def practice(
         None, "--tries", min=1, max=20, show_default=False,
         help="Wrong answers allowed before a step's answer is shown (default: the "
              "unfinished attempt's own limit, else 3)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Variant seed (exercises with variants)."),
+    new: bool = typer.Option(False, "--new", help="Fresh numbers: the same exercise (shapes, "
+                             "activations, dead units) with numbers never seen before."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The numbers of this seed again "
+                                       "(any exercise: --new says its seed)."),
     student: Optional[str] = typer.Option(None, "--student",
-                                          help="Student id: picks your own variant."),
+                                          help="Student id: picks your own variant "
+                                               "(exercises with variants)."),
     plain: bool = typer.Option(False, "--plain", help="No colour or other escape sequence, no "
                                "redrawing at every step."),
     restart: bool = typer.Option(False, "--restart",
@@ -203,12 +207,14 @@ def practice(
     folder): run the same command again to resume."""
     from tutor.practice import run
 
-    if seed is not None and student is not None:
+    given = [o for o, v in (("--new", new or None), ("--seed", seed), ("--student", student))
+             if v is not None]
+    if len(given) > 1:
         from tutor.errors import UsageError
 
-        raise UsageError("give --seed or --student, not both")
+        raise UsageError(f"give one of --new, --seed and --student, not {' and '.join(given)}")
     raise typer.Exit(run(exercise, tries=tries, seed=seed, student=student, plain=plain,
-                         restart=restart, lines=lines, screen=_full_screen))
+                         restart=restart, lines=lines, screen=_full_screen, new=new))
 
 
 def _full_screen(io, store, attempt: int) -> str:
@@ -288,15 +294,30 @@ def template(
                                 "(and, for exercises with variants, pick the student's variant)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
                                        "variants only)."),
+    roster: Optional[Path] = typer.Option(None, "--roster", metavar="FILE.csv",
+                                          help="One personal sheet per student of this CSV "
+                                               "(an id column; written to --out)."),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                       help="Where --roster writes the sheets (ID.yaml each)."),
 ):
     """A blank answer sheet (YAML) to fill in and grade.
 
     The given numbers (as comments), then every step id in order, each with its meaning and
-    shape. Save it, fill it in, grade it with `tutor check EXERCISE SHEET`."""
+    shape. Save it, fill it in, grade it with `tutor check EXERCISE SHEET`. For a class:
+    `tutor template EXERCISE --roster students.csv --out sheets/` writes one sheet per
+    student (their own variant where the exercise has variants); a sheet already there is
+    never overwritten."""
     from tutor.core import work
     from tutor.errors import UsageError
     from tutor.template import template as make
 
+    if roster is not None or out is not None:
+        if roster is None or out is None:
+            raise UsageError("--roster and --out go together: tutor template EXERCISE "
+                             "--roster students.csv --out DIR")
+        if seed is not None or student:
+            raise UsageError("--roster names every student: not with --student or --seed")
+        raise typer.Exit(_roster_sheets(exercise, roster, out))
     if seed is not None and student:
         raise UsageError("give --student or --seed, not both: a sheet that names a student "
                          "is graded against that student's own variant")
@@ -309,11 +330,43 @@ def template(
     typer.echo(make(w, student), nl=False)
 
 
+def _roster_sheets(exercise: str, roster_file: Path, out: Path) -> int:
+    """tutor template --roster: the sheets, a progress bar on a terminal, one summary line."""
+    from collections import Counter
+
+    from rich.progress import Progress
+
+    from tutor.roster import read_roster
+    from tutor.template import personal_sheets
+
+    roster = read_roster(roster_file)
+    done: Counter = Counter()
+    kept: list[str] = []
+    err = _console(stderr=True)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("writing sheets", total=len(roster.students))
+        for st, path, status in personal_sheets(exercise, roster, out):
+            done[status] += 1
+            if status == "kept":
+                kept.append(path.name)
+            bar.advance(task)
+    parts = [f"{done['written']} written"] + [f"{done[k]} {k}" for k in ("unchanged", "kept")
+                                              if done[k]]
+    typer.echo(f"{len(roster.students)} sheets in {out}: " + ", ".join(parts))
+    if kept:
+        typer.echo(f"warning: {len(kept)} files already there and different (filled in?), "
+                   f"not overwritten: " + ", ".join(kept[:10])
+                   + (f", … ({len(kept) - 10} more)" if len(kept) > 10 else ""), err=True)
+    return 0
+
+
 class CheckFormat(str, Enum):
     rich = "rich"
     json = "json"
     csv = "csv"
     junit = "junit"
+    canvas = "canvas"
+    moodle = "moodle"
 
 
 @app.command()
@@ -322,8 +375,9 @@ def check(
     exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an exercise YAML file."),
     sheets: List[Path] = typer.Argument(..., metavar="SHEETS", help="Answer sheets (YAML), or folders of them."),
     format: CheckFormat = typer.Option(CheckFormat.rich, "--format", "-f",
-                                       help="rich (tables), json, csv (a gradebook: one row "
-                                            "per student), or junit (XML for CI)."),
+                                       help="rich (tables), json, csv (one row per sheet, "
+                                            "points per step), junit (XML for CI), canvas or "
+                                            "moodle (a grade import file: one row per student)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="YAML: step id or phase "
                                            "(forward, backward, inputs, update) → weight; "
                                            "default 1 per step."),
@@ -337,6 +391,12 @@ def check(
                                          "variants: flag it, not graded (its seed is never "
                                          "trusted); file: its file name is the student; "
                                          "base: grade it against the base values."),
+    roster: Optional[Path] = typer.Option(None, "--roster", metavar="FILE.csv",
+                                          help="The class list: sheets of students not on it "
+                                               "are flagged, students with no sheet listed "
+                                               "(and given an empty row in canvas/moodle)."),
+    assignment: str = typer.Option("", "--assignment", help="The grade column's name in "
+                                   "canvas/moodle files (default: the exercise title)."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes; 0: one per core "
                              "(up to 4) from 200 sheets up, or from 8 sheets up for an "
                              "exercise with variants (each student's variant is drawn anew)."),
@@ -358,10 +418,15 @@ def check(
     w = None
     if weights is not None:
         w = checking.load_weights(weights, [s.id for s in work(exercise).steps])
+    class_list = None
+    if roster is not None:
+        from tutor.roster import read_roster
+
+        class_list = read_roster(roster)
     bar = _ProgressBar()
     try:
         report = checking.check(exercise, sheets, w, Fraction(str(ft_credit)), bar.update,
-                                jobs, unnamed.value)
+                                jobs, unnamed.value, roster=class_list)
     finally:
         bar.close()
     if format is CheckFormat.json:
@@ -371,6 +436,9 @@ def check(
                    nl=False)
     elif format is CheckFormat.junit:
         typer.echo(checking.to_junit(report), nl=False)
+    elif format in (CheckFormat.canvas, CheckFormat.moodle):
+        typer.echo(checking.to_gradebook(report, format.value, class_list, assignment),
+                   nl=False)
     else:
         checking.to_rich(report, _console())
     if format is not CheckFormat.rich:  # the rich report has them; the others on stderr
@@ -548,8 +616,8 @@ def show(
     format: ShowFormat = typer.Option(ShowFormat.text, "--format", "-f",
                                       help="text (the terminal) or dot (Graphviz)."),
     iteration: int = typer.Option(1, "--iteration", "-i", help="Which SGD iteration."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="The variant (exercises with "
-                                       "variants only)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The variant of this seed "
+                                       "(any exercise: one without variants: gets fresh numbers, as practice --new)."),
     student: Optional[str] = typer.Option(None, "--student", help="The student's variant."),
 ):
     """Draw the network or graph with its values.
@@ -559,7 +627,7 @@ def show(
     from tutor.core import work
     from tutor.show import show as render
 
-    w = work(exercise, **_variant_kw(seed, student))
+    w = work(exercise, fresh=True, **_variant_kw(seed, student))
     if grads is None:  # DESIGN §3: the gradients once the exercise is solved
         grads = _finished(w.id)
         if grads:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
+import re
 from typing import Any
 
 import sympy as sp
@@ -177,6 +178,7 @@ class Verdict:
     # for a named misconception: the buggy rule beside the correct one, with the numbers
     # (tutor.misconceptions.annotate / throughout: a grader's report, which reveals answers)
     explanation: str = ""
+    comma: str | None = None  # the answer's first number with a decimal comma ("-0,3654")
 
     @property
     def code(self) -> str:
@@ -184,6 +186,28 @@ class Verdict:
         if self.misconceptions:
             return f"{self.step_id}.{self.misconceptions[0]}"
         return f"{self.step_id}.{self.status.replace('_', '-')}"
+
+
+def decimal_comma(step, text: str) -> str | None:
+    """The student's first number written with a decimal comma ('0,552' in '0,552'; '0,6'
+    in '0,6 0,1'), when reading its commas as decimal points gives an answer — else None.
+    In brackets a comma between digits is a decimal comma only where the entries are
+    otherwise set apart by ', ' or spaces ('[0,6, 0,1]', '[0,6 0,1]'), never in a list typed
+    without spaces ('[1,2]', '[[1,2],[3]]'), and only if the decimal reading has the step's
+    shape."""
+    m = re.search(r"(?<![\d.])\d+,\d+", text)
+    if m is None:
+        return None
+    if "[" in text:
+        groups = [g for g in re.findall(r"\[([^\[\]]*)\]", text) if re.search(r"\d,\d", g)]
+        if not groups or any(not re.search(r"\s", g.strip()) for g in groups):
+            return None
+    r = try_parse_answer(re.sub(r"(?<=\d),(?=\d)", ".", text))
+    if not isinstance(r, Parsed):
+        return None
+    if "[" in text and coerce(r.value, step.value)[0] is None:
+        return None
+    return m.group(0)
 
 
 def parse_for(step, text: Any) -> tuple[Any, str]:

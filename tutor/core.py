@@ -13,18 +13,32 @@ from tutor.worked import Worked, work_exercise  # noqa: F401  (the front door's 
 
 
 def work(ref: str | Path, seed: int | None = None, student: str | None = None,
-         note: bool = True) -> Worked:
+         note: bool = True, fresh: bool = False) -> Worked:
     """Load (bundled id or path), compile, solve and list the steps of an exercise.
 
     An exercise with a ``variants:`` block gives the variant of ``seed`` (or of ``student``,
     hashed stably to a seed; ``seed`` wins when both are given); with neither, the author's
-    base values (``Worked.seed`` is None). Without ``variants:`` both are ignored, and with
-    ``note`` one line on stderr says so ("this exercise has no variants: --seed ignored")
-    — the command still succeeds."""
+    base values (``Worked.seed`` is None). Without ``variants:``, ``fresh`` (practice, solve
+    and show) makes ``seed`` draw fresh numbers from the exercise's own (tutor.fresh);
+    otherwise — graded work, where a sheet's numbers must be the ones handed out — both are
+    ignored, and with ``note`` one line on stderr says so ("this exercise has no variants:
+    --seed ignored"); the command still succeeds."""
     from tutor.catalog import resolve
     from tutor.exercise import load
 
     ex = load(resolve(str(ref)))
+    if ex.spec.variants is None and fresh and seed is not None:
+        from tutor.fresh import fresh_exercise
+
+        ex = fresh_exercise(ex)
+        if ex.spec.variants is None:
+            if note:
+                import sys
+
+                print("note: this exercise has no numbers that can be drawn: --seed "
+                      "ignored", file=sys.stderr)
+            return work_exercise(ex)
+        student = None
     if ex.spec.variants is None and note and (seed is not None or student is not None):
         ignored_note(seed, student)
     if ex.spec.variants is None or (seed is None and student is None):

@@ -174,6 +174,12 @@ class Require(_Model):
     distinguishable: Union[bool, list[str]] = Field(False, description=(
         "true: every catalogued misconception gives a wrong answer somewhere it is caught; "
         "a list: only these misconception ids"))
+    keep_relu_signs: bool = Field(False, description=(
+        "every ReLU input has the sign it has with the base values (dead where the base is "
+        "dead, exactly 0 where it is 0, active where it is active), in every iteration"))
+    keep_zeros: bool = Field(False, description=(
+        "the answer entries that are 0 with the base values are 0, and no others: a dead "
+        "unit, a zero input or an exact prediction stays what the exercise is about"))
 
 
 class Variants(_Model):
@@ -256,6 +262,8 @@ class Exercise:
     # tolerance and misconceptions): what a blank sheet records, so that editing the
     # tolerance or a title does not make every sheet "stale"
     math_sha: str = ""
+    # its variants are fresh numbers made from its own (tutor.fresh), not an author's block
+    fresh: bool = False
 
     def is_version(self, sha: str) -> bool:
         """Whether a recorded hash (a sheet's, a saved attempt's) names this exercise."""

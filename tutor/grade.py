@@ -14,8 +14,12 @@ Numbas issue #368 guard ("all zeros" means within the exercise's tolerance of al
   a trivial guess — a wrong answer that is all zeros where the true value is not, and that is
   not right given the student's own earlier answers — earns nothing, and neither does any
   later step (zeros propagate into trivially "consistent" zeros and ±1s downstream);
+  a nearly-zero wrong answer (within ten times the tolerance of 0 — δ3 = 0.00015) blocks
+  the later steps as zeros do, and a zero that is right given the student's answers only
+  after rounding (their δ3 · h2ᵀ = 0.00009) earns nothing either;
   an all-zero answer that *is* right given the student's earlier answers (h2 = relu of a
-  wrong, negative z2) is method, not a guess: it earns follow-through and blocks nothing;
+  wrong, negative z2: exactly 0) is method, not a guess: it earns follow-through and blocks
+  nothing;
   unless the student's numbers leave nothing to learn — their own value of the first
   backward step (δ3 = ŷ − y with ŷ = y) is all zeros where the true one is not: then every
   all-zero follow-through value earns nothing, as if guessed.
@@ -24,13 +28,13 @@ Score of a step: weight · (1 if correct, ft_credit if follow_through, else 0).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Mapping
 
 import sympy as sp
 
-from tutor.compare import Tolerance, Verdict, is_trivial, parse_for, same_shape
+from tutor.compare import Tolerance, Verdict, decimal_comma, is_trivial, parse_for, same_shape
 from tutor.render import fmt
 
 def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
@@ -79,6 +83,7 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
                 follow = None
         memo[fkey] = follow
     degenerate = _leaves_nothing_to_learn(worked, follow, tol)
+    near = nearly_zero(tol)
     out, earlier_bad, zeroed = [], None, None
     for s in steps:
         v = first[s.id]
@@ -88,7 +93,13 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
             except Exception:  # the rule refuses the student's own values (ln of a negative)
                 fv = None
             consistent = fv is not None and same_shape(fv, s.value) and tol.ok(v.value, fv)
-            if consistent and is_trivial(fv, tol) and not is_trivial(s.value, tol) \
+            if consistent and is_trivial(v.value, tol) and not is_trivial(s.value, tol) \
+                    and not is_trivial(fv):
+                v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
+                            f"no follow-through credit: given your earlier answers this is "
+                            f"{fmt(fv)}, 0 only when rounded (an earlier answer is nearly 0)",
+                            earlier_bad)
+            elif consistent and is_trivial(fv, tol) and not is_trivial(s.value, tol) \
                     and degenerate is not None:
                 v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
                             f"no follow-through credit: your earlier answers make "
@@ -98,17 +109,17 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
                             "accepted: consistent with your rounded earlier answers")
             elif consistent and zeroed is not None:
                 v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
-                            f"no follow-through credit: an earlier answer ({zeroed}) is all "
-                            f"zeros", earlier_bad)
+                            f"no follow-through credit: an earlier answer ({zeroed[0]}) is "
+                            + ("all zeros" if zeroed[1] else "nearly 0"), earlier_bad)
             elif consistent:
                 v = Verdict(s.id, "follow_through", v.answer, v.value, s.value, fv,
                             f"right given your earlier answers (first wrong step: "
                             f"{earlier_bad})", earlier_bad)
             else:
-                v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv, v.message)
-        if v.status == "wrong" and zeroed is None \
-                and is_trivial(v.value, tol) and not is_trivial(s.value, tol):
-            zeroed = s.id
+                v = replace(v, follow_value=fv)
+        if v.status == "wrong" and zeroed is None and v.value is not None \
+                and is_trivial(v.value, near) and not is_trivial(s.value, near):
+            zeroed = (s.id, is_trivial(v.value, tol))  # (step, all zeros — else nearly 0)
         if v.status in ("wrong", "invalid") and earlier_bad is None:
             earlier_bad = s.id
         out.append(v)
@@ -125,7 +136,6 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
     """A wrong verdict with the entries that are off (right neither against the exact value
     nor given the student's own earlier answers) and, for an entry that should be 0, why it
     is 0 — the causes the solver recorded (``Step.causes``), not recomputed here."""
-    from dataclasses import replace
 
     from tutor.render import entry_name
     from tutor.rules import entries, is_zero
@@ -161,6 +171,13 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
     return replace(v, wrong_entries=tuple(bad), zero_causes=tuple(notes), zero_data=tuple(data))
 
 
+def nearly_zero(tol: Tolerance) -> Tolerance:
+    """"Nearly 0" for the guard: within ten times the tolerance of 0 (with 4 decimals,
+    |x| ≤ 0.001). A wrong answer that small, where the true value is not, makes every later
+    value small enough to pass as 0: guessing 0.00015 for δ3 is guessing 0."""
+    return Tolerance(10 * tol.abs, sp.Integer(0), "")
+
+
 def _leaves_nothing_to_learn(worked, follow, tol: Tolerance) -> str | None:
     """The first backward step's id when the student's own numbers make it all zeros where
     the true value is not (ŷ typed as y: δ3 = ŷ − y = 0, so every gradient and update after
@@ -183,10 +200,12 @@ def _first_verdict(s, text, tol) -> Verdict:
     if err == "missing":
         return Verdict(s.id, "missing", None, expected=s.value, message="no answer")
     if value is None:
-        return Verdict(s.id, "invalid", str(text), expected=s.value, message=err)
+        return Verdict(s.id, "invalid", str(text), expected=s.value, message=err,
+                       comma=decimal_comma(s, str(text)))
     ok = tol.ok(value, s.value)
     return Verdict(s.id, "correct" if ok else "wrong", str(text), value, s.value,
-                   message="" if ok else "does not match")
+                   message="" if ok else "does not match",
+                   comma=None if ok else decimal_comma(s, str(text)))
 
 
 def recomputed(follow, key) -> Any:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import signal
 import sys
@@ -40,9 +39,11 @@ from typing import Any, Callable, Mapping
 
 from tutor.errors import TutorError
 from tutor.budget import ANSWER_SECONDS, over, within
-from tutor.compare import is_trivial, parse_for
+from tutor.compare import decimal_comma, is_trivial, parse_for
 from tutor.grade import adds_up
-from tutor.words import capital, clip, listing, notation, phase_title, point, say
+from tutor import words
+from tutor.words import (capital, clip, comma_advice, comma_question, listing, notation,
+                         phase_title, point, say)
 from tutor.words.notation import meaning_text, note_text, only_the_value, restates
 from tutor.progress import Answer, Pending
 from tutor.render import entry_name, exact_text, fmt, shape_text
@@ -250,14 +251,13 @@ class Session:
         if budget.exceeded:
             return Feedback("invalid", step.id, (
                 f"Not judged: {over(budget, 'checking this answer')}. No try used.",))
-        comma = _decimal_comma(step, text)
+        comma = decimal_comma(step, text)
         if value is None:
             msg = "type an answer (or ? for a hint)" if err == "missing" else err
             lines = [f"Not read: {msg}. No try used."]
             codes: list[str] = []
             if comma:
-                lines.append(f"The decimal point is '.': type {_point(comma)}, not {comma} "
-                             f"(a comma separates entries).")
+                lines.append(comma_advice(comma))
             elif err != "missing":  # the wrong shape: a catalogued bug may give that shape
                 more, codes = self._shape_diagnosis(step, text)
                 lines += more
@@ -269,10 +269,8 @@ class Session:
                                 f"accepted: consistent with your rounded earlier answers "
                                 f"(exact: {fmt(step.value, 6)})")
         if comma and "[" not in text:  # 0,6 for a vector of 2: [0, 6], or the number 0.6?
-            return Feedback("invalid", step.id, (
-                f"Not read: is {comma} the number {_point(comma)}, or the entries "
-                f"{comma.replace(',', ' ')}? The decimal point is '.': type {_point(comma)} "
-                f"for the number; separate entries with spaces or ', '. No try used.",))
+            return Feedback("invalid", step.id, (f"Not read: {comma_question(comma)} No try "
+                                                 f"used.",))
         return self._wrong(step, value, fv)
 
     def _shape_diagnosis(self, step, text: str) -> tuple[list[str], list[str]]:
@@ -480,34 +478,6 @@ def _inputs(sol, step) -> str:
     return "with " + ", ".join(parts) if parts else ""
 
 
-def _decimal_comma(step, text: str) -> str | None:
-    """The student's first number written with a decimal comma ('0,552' in '0,552'; '0,6'
-    in '0,6 0,1'), when reading its commas as decimal points gives an answer — else None.
-    In brackets a comma between digits is a decimal comma only where the entries are
-    otherwise set apart by ', ' or spaces ('[0,6, 0,1]', '[0,6 0,1]'), never in a list typed
-    without spaces ('[1,2]', '[[1,2],[3]]'), and only if the decimal reading has the step's
-    shape."""
-    from tutor.expr import Parsed, try_parse_answer
-    from tutor.compare import coerce
-
-    m = re.search(r"(?<![\d.])\d+,\d+", text)
-    if m is None:
-        return None
-    if "[" in text:
-        groups = [g for g in re.findall(r"\[([^\[\]]*)\]", text) if re.search(r"\d,\d", g)]
-        if not groups or any(not re.search(r"\s", g.strip()) for g in groups):
-            return None
-    r = try_parse_answer(re.sub(r"(?<=\d),(?=\d)", ".", text))
-    if not isinstance(r, Parsed):
-        return None
-    if "[" in text and coerce(r.value, step.value)[0] is None:
-        return None
-    return m.group(0)
-
-
-def _point(number: str) -> str:
-    return number.replace(",", ".")
-
 
 # why a value is 0 (the engine's words, tutor.rules) → where to look, without the value
 def _scalar(v):
@@ -611,12 +581,15 @@ def resume_command(exercise: str, worked, seed: int | None, student: str | None,
 def run(exercise: str | None = None, *, tries: int | None = None, seed: int | None = None,
         student: str | None = None, plain: bool = False, restart: bool = False,
         ask: Callable[[str], str] | None = None, console=None, store=None,
-        lines: bool = False, screen: Callable[..., str] | None = None) -> int:
+        lines: bool = False, screen: Callable[..., str] | None = None,
+        new: bool = False) -> int:
     """The whole session. Returns the exit status (0; 130 after Ctrl-C, progress saved).
 
     ``exercise=None`` (a bare `tutor`): the most recently opened unfinished attempt, else
     the next unfinished bundled exercise (``pick``). ``tries=None``: the attempt's own try
     limit (the one it was begun with), else 3; a number is the new limit of the attempt.
+    ``new``: fresh numbers, a seed of its own (``--seed`` gives them again, and any
+    exercise takes a seed: tutor.fresh draws from its own numbers)
     ``screen(io, store, attempt) → "done" | "quit" | "interrupt"`` runs the full screen
     (tutor.screen) where one is wanted (``full_screen_wanted``); else line by line."""
     from rich.console import Console
@@ -649,8 +622,12 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
                               "scores; `tutor practice ID` works one again.")
                 return 0
             exercise, seed, student = picked
+        if new:
+            import secrets
+
+            seed, student = secrets.randbelow(10**9), None
         kw = {k: v for k, v in (("seed", seed), ("student", student)) if v is not None}
-        worked = work(exercise, **kw)
+        worked = work(exercise, fresh=True, **kw)
         variant = getattr(worked, "seed", None)
         attempt = saver.call(
             "open_attempt", worked.id, worked.exercise.sha, variant, len(worked.steps),
@@ -865,10 +842,10 @@ class _IO:
         w, s = self.s.worked, self.s
         spec = w.exercise.spec
         self.say(f"{spec.title or spec.id}  ({spec.id})", "bold")
-        if spec.source:
-            self.say(spec.source, "dim")
-        if getattr(w, "seed", None) is not None:
-            self.say(f"Your variant: seed {w.seed}", "dim")
+        if words.source(w):
+            self.say(words.source(w), "dim")
+        if words.variant(w):
+            self.say(f"Your numbers: {words.variant(w)}", "dim")
         self.say(f"{len(w.steps)} steps · tolerance: {w.tolerance.label} · "
                  f"{s.tries} tries a step")
         self.say(SYNTAX, "dim")

@@ -35,7 +35,7 @@ from tutor.practice import (COMMANDS, ENTRY_WORDS, HELP_WORDS, HINT_WORDS, QUIT_
                             SHOW_WORDS, SKIP_WORDS, STYLES, SYNTAX, assemble)
 from tutor.render import entry_name, shape_text
 from tutor.rules import entries
-from tutor.words import phase_title
+from tutor.words import phase_title, variant
 from tutor.words.notation import meaning_text
 
 
@@ -86,6 +86,8 @@ class PracticeApp(App):
         spec = w.exercise.spec
         intro = [Text(f"{len(w.steps)} steps · tolerance: {w.tolerance.label} · "
                       f"{s.tries} tries a step"), Text(SYNTAX, style="dim")]
+        if variant(w):
+            intro.insert(0, Text(f"Your numbers: {variant(w)}", style="dim"))
         if s.results and s.current is not None:
             intro.insert(0, Text(f"Resuming: {len(s.results)} of {len(w.steps)} steps "
                                  f"already done.", style="bold"))
@@ -106,7 +108,8 @@ class PracticeApp(App):
         n, total = s.position
         top = Text(f" {w.exercise.spec.title or w.id} · [{n}/{total}] · "
                    f"{phase_title(step.phase, step.iteration, w.solution.n_iterations)} · "
-                   f"{t.score} right, {t.first_try} on the first try")
+                   f"{t.score} right, {t.first_try} on the first try"
+                   + (f" · {variant(w)}" if variant(w) else ""))
         top.truncate(max(self.size.width, 20), overflow="ellipsis")
         self.query_one("#top", Static).update(top)
         width = max(self.size.width - 2, 40)

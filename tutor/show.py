@@ -34,6 +34,12 @@ def show(worked, grads: bool = False, fmt: str = "text", it: int = 1, console=No
         from rich.console import Console
 
         console = Console(highlight=False)
+    from tutor import words
+
+    if words.variant(worked):  # which numbers these are, above them
+        from rich.text import Text
+
+        console.print(Text(f"{worked.id}: {words.variant(worked)}", style="dim"))
     console.print(drawing(worked, grads=grads, it=it))
 
 
@@ -88,7 +94,9 @@ def to_dot(worked, grads: bool = False, it: int = 1) -> str:
     if sol.n_iterations > 1:
         title += f" — iteration {it}"
     if worked.seed is not None:
-        title += f" — variant {worked.seed}"
+        from tutor import words
+
+        title += f" — {words.variant(worked)}"
     lines = [f"digraph {_quote(worked.id)} {{",
              "  rankdir=LR;",
              f"  label={_quote(title)}; labelloc=t; fontname=\"Helvetica\";",

@@ -6,11 +6,25 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from tutor.render import shape_text
 from tutor.sheets import _one_line
 from tutor.words.notation import meaning_text
+
+
+def _grading_ref(ex) -> str:
+    """What `tutor check` needs to find the exercise: its id when bundled, else its file
+    (a local exercise's id is not something check can look up)."""
+    from tutor.catalog import bundled
+
+    here = Path(ex.file).resolve()
+    if any(e.id == ex.id and e.path.resolve() == here for e in bundled()):
+        return ex.id
+    import shlex
+
+    return shlex.quote(str(ex.file))
 
 
 # ─── writing: the blank template ──────────────────────────────────────────────────────
@@ -24,7 +38,7 @@ def template(worked, student: str = "") -> str:
         "# Write each answer after its colon. Numbers: -0.375  -3/8  1.2e-3  1/(1+exp(-2))",
         "#   vectors: [-0.5, 0]    matrices: [[-0.25, 0.5], [0, 0]]  or  -0.25 0.5; 0 0",
         f"#   tolerance: {worked.tolerance.label}. Leave a step blank to skip it.",
-        f"# Grade it: tutor check {ex.id} SHEET.yaml",
+        f"# Grade it: tutor check {_grading_ref(ex)} SHEET.yaml",
         *given_lines(worked),
         f"exercise: {ex.id}",
         f"sha: \"{ex.math_sha or ex.sha}\"  # the exercise's hash: leave it as it is",
@@ -43,6 +57,35 @@ def template(worked, student: str = "") -> str:
         label = f"{s.id}:".ljust(width)
         out.append(f"  {label}  # {_one_line(meaning_text(s.meaning))}, {shape_text(s.value)}")
     return "\n".join(out) + "\n"
+
+
+def personal_sheets(ref: str, roster, out: Path):
+    """One sheet per roster student in ``out`` (made if missing): their own variant where
+    the exercise has variants, their id in ``student:`` either way. Yields (student, path,
+    status) as each is done — "written", "unchanged" (the same sheet is there), or "kept"
+    (another file is there: perhaps filled in, never overwritten) — so a front end can show
+    progress. Two ids that make the same file name are refused before anything is written."""
+    from tutor.core import work
+    from tutor.errors import InputError
+    from tutor.roster import sheet_name
+
+    names: dict[str, str] = {}
+    for st in roster.students:
+        n = sheet_name(st.id).lower()
+        if n in names:
+            raise InputError(f"students '{names[n]}' and '{st.id}' would get the same sheet "
+                             f"file ({sheet_name(st.id)})", roster.file, st.line)
+        names[n] = st.id
+    out.mkdir(parents=True, exist_ok=True)
+    for st in roster.students:
+        path = out / sheet_name(st.id)
+        text = template(work(ref, student=st.id, note=False), st.id)
+        if path.exists():
+            old = path.read_text(encoding="utf-8", errors="replace")
+            yield st, path, "unchanged" if old == text else "kept"
+            continue
+        path.write_text(text, encoding="utf-8")
+        yield st, path, "written"
 
 
 GIVEN_WIDTH = 100  # a given matrix longer than this is written one row per line

@@ -24,14 +24,16 @@ import hashlib
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from tutor.errors import ExerciseError, InputError, TutorError
+from tutor.roster import student_key  # noqa: F401  (how an id picks a variant)
 
 MAX_GRID = 10**6  # values one range may offer
+GRID_KEPT = 1000  # a range of up to this many values is listed once, not computed per draw
 DRAWABLE = ("input", "target", "layers", "inputs", "params", "constants", "iterations",
             "learning_rate")
 _PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
@@ -42,14 +44,6 @@ class VariantError(ExerciseError):
 
 
 # ─── seeds ───────────────────────────────────────────────────────────────────────────────
-def student_key(student: str) -> str:
-    """A student id as it picks a variant: surrounding spaces dropped, inner runs of
-    whitespace one space, lower case. ``str.lower`` rather than ``casefold``: an id that is
-    already lower case is its own key, so every seed handed out before stays valid
-    (casefold would turn "straße" into "strasse")."""
-    return " ".join(str(student).split()).lower()
-
-
 def student_seeds(student: str, exercise_id: str) -> tuple[int, ...]:
     """The seeds that are this student's own: ``student_seed``, and — for an id with capitals
     or inner spaces — the seed tutor gave it before ids were normalised (sha256 of the id
@@ -184,15 +178,33 @@ class Sampler:
     step: Fraction = Fraction(1)
     count: int = 0  # grid size (range)
     exclude: frozenset = frozenset()
+    grid: list | None = field(default=None, compare=False, repr=False)  # made by _grid
 
     def draw(self, rng: random.Random) -> Any:
         if self.choices:
             return copy.deepcopy(self.choices[rng.randrange(len(self.choices))])
+        grid = self._grid()
         for _ in range(10_000):
-            v = self.lo + self.step * rng.randrange(self.count)
+            k = rng.randrange(self.count)
+            if grid is not None:
+                if grid[k] is not None:
+                    return grid[k]
+                continue
+            v = self.lo + self.step * k
             if v not in self.exclude:
                 return to_data(v)
         raise ExerciseError(f"draw '{self.key}': every value of the range is excluded")
+
+    def _grid(self) -> list | None:
+        """The range's values as data (None where excluded), made once — for ranges of up
+        to GRID_KEPT values; the draws are the same either way."""
+        if self.count > GRID_KEPT:
+            return None
+        if self.grid is None:  # frozen: the one field set after construction
+            object.__setattr__(self, "grid", [
+                None if (v := self.lo + self.step * k) in self.exclude else to_data(v)
+                for k in range(self.count)])
+        return self.grid
 
 
 def samplers(data: dict, file: str = "", doc: Any = None) -> tuple[list[Sampler], list[InputError]]:
@@ -285,8 +297,11 @@ def _check_numbers(v: Any, what: str) -> None:
 
 
 def substitute(data: dict, draws: dict[tuple, Any]) -> dict:
-    """A copy of the parsed file with each drawn value put at its path."""
-    out = copy.deepcopy(data)
+    """A copy of the parsed file with each drawn value put at its path (only the sections
+    a draw may change are copied deeply: the rest is shared, never written)."""
+    out = dict(data)
+    for key in {path[0] for path in draws}:
+        out[key] = copy.deepcopy(data[key])
     for path, value in draws.items():
         cur = out
         for part in path[:-1]:
@@ -397,15 +412,82 @@ def decimals_needed(v) -> int | None:
     return max(twos, fives) if q == 1 else -1
 
 
-def unmet(worked, require, pairs: list | None = None) -> list[Unmet]:
+@dataclass(frozen=True)
+class Baseline:
+    """What ``keep_relu_signs`` and ``keep_zeros`` compare a variant with: the base values'
+    ReLU input signs ((iteration, label) → −1, 0, 1), zero answer entries ((step key,
+    entry)) and the keys of iteration 1's forward steps (checked before solving)."""
+
+    signs: dict
+    zeros: frozenset
+    forward: tuple = ()
+
+
+def baseline(worked) -> Baseline:
+    return Baseline({(r.iteration, r.label): _sign(r.value) for r in relu_inputs(worked)},
+                    _zero_entries((s.key, s.value) for s in worked.steps),
+                    tuple(s.key for s in worked.steps if s.key[:2] == (1, "value")))
+
+
+def _zero_entries(keyed) -> frozenset:
+    """(key, entry) of every entry that is exactly 0 (the engine's certified test)."""
+    from tutor.rules import entries, is_zero
+
+    return frozenset((key, idx) for key, value in keyed for idx, v in entries(value)
+                     if is_zero(v))
+
+
+def _sign_fails(inputs: list[ReluInput], base: Baseline) -> list[Unmet]:
+    """The first ReLU input whose sign differs from the base values' (iterations checked
+    are those in ``inputs``)."""
+    words = {-1: "negative (dead)", 0: "0", 1: "positive"}
+    for r in inputs:
+        want = base.signs.get((r.iteration, r.label))
+        if want is not None and _sign(r.value) != want:
+            at = f" in iteration {r.iteration}" if r.iteration > 1 else ""
+            return [Unmet("keep_relu_signs", f"{r.label}{at} is {words[_sign(r.value)]}, "
+                          f"not {words[want]} as in the base values")]
+    return []
+
+
+def _zeros_fail(keyed: list, base: Baseline, name) -> list[Unmet]:
+    """keep_zeros over the (key, value) pairs given: the same zero entries as the base."""
+    from tutor.render import entry_name
+
+    keys = {k for k, _ in keyed}
+    zeros = _zero_entries(keyed)
+    want = frozenset(z for z in base.zeros if z[0] in keys)
+    if zeros == want:
+        return []
+    extra, lost = sorted(zeros - want, key=repr), sorted(want - zeros, key=repr)
+    key, idx = (extra or lost)[0]
+    value = dict(keyed)[key]
+    where = entry_name(name(key), idx, getattr(value, "shape", None))
+    return [Unmet("keep_zeros", f"{where} is " + ("0, unlike the base values" if extra
+                                                  else "not 0 as in the base values"))]
+
+
+def unmet(worked, require, pairs: list | None = None,
+          base: Baseline | None = None) -> list[Unmet]:
     """The conditions this worked exercise fails, in words ([] when it meets them all).
-    ``pairs``: ``indistinguishable(worked)`` when the caller has it already."""
+    ``pairs``: ``indistinguishable(worked)`` when the caller has it already; ``base``: the
+    base values' ``baseline`` (without it, keep_relu_signs and keep_zeros hold: the base
+    values keep themselves)."""
     from tutor.rules import entries
 
     if require is None:
         return []
     if require.dead_relu or require.no_relu_at_zero:
         fails = _relu_fails(relu_inputs(worked), require, worked.graph.kind)
+        if fails:
+            return fails
+    if base is not None and require.keep_relu_signs:
+        fails = _sign_fails(relu_inputs(worked), base)
+        if fails:
+            return fails
+    if base is not None and require.keep_zeros:
+        ids = {s.key: s.id for s in worked.steps}
+        fails = _zeros_fail([(s.key, s.value) for s in worked.steps], base, ids.get)
         if fails:
             return fails
     fails: list[Unmet] = []
@@ -456,7 +538,7 @@ def variant_exercise(ex, draws: dict[tuple, Any]):
         raise ExerciseError(f"a drawn variant is not a valid exercise: "
                             f"{e.errors()[0]['msg']}", ex.file, code="E044") from None
     return Exercise(spec=spec, file=ex.file, doc=_VariantDoc(ex.doc, data), sha=ex.sha,
-                    text_sha=ex.text_sha, math_sha=ex.math_sha)
+                    text_sha=ex.text_sha, math_sha=ex.math_sha, fresh=ex.fresh)
 
 
 # The draws of a seed are bounded by count (variants.tries), so which variant a student gets
@@ -506,8 +588,9 @@ def _space(found: list[Sampler]) -> int | None:
 def _realize(ex, seed: int):
     import time
 
-    from tutor.worked import work_exercise
     from tutor.graph import compile_exercise
+    from tutor.limits import Trouble
+    from tutor.worked import work_exercise
 
     v = ex.spec.variants
     found, problems = samplers(ex.doc.data, ex.file, ex.doc)
@@ -520,6 +603,8 @@ def _realize(ex, seed: int):
     tried, out_of_time = 0, False
     space = _space(found)  # how many different variants there are (None: too many to list)
     rejected: dict[str, str] = {}  # a draw already refused → why (never solved twice)
+    keep = v.require.keep_relu_signs or v.require.keep_zeros
+    base = baseline(work_exercise(ex)) if keep else None
     for _ in range(v.tries):
         if tried and time.monotonic() > deadline:
             out_of_time = True
@@ -534,11 +619,16 @@ def _realize(ex, seed: int):
             continue
         try:
             vex = variant_exercise(ex, draws)
-            if v.require.dead_relu or v.require.no_relu_at_zero:
+            if v.require.dead_relu or v.require.no_relu_at_zero or base is not None:
                 graph = compile_exercise(vex)
                 values = forward_values(graph)
-                early = _relu_fails(_relu_inputs(graph, lambda n, it: values[n], 1),
-                                    v.require, graph.kind)
+                first = _relu_inputs(graph, lambda n, it: values[n], 1)
+                early = _relu_fails(first, v.require, graph.kind)
+                if not early and base is not None and v.require.keep_relu_signs:
+                    early = _sign_fails(first, base)
+                if not early and base is not None and v.require.keep_zeros:
+                    early = _zeros_fail([(k, values[k[2]]) for k in base.forward
+                                         if k[2] in values], base, lambda k: k[2])
                 if early:
                     cond = early[0].condition
                     why[cond] += 1
@@ -546,13 +636,13 @@ def _realize(ex, seed: int):
                         rejected[seen] = cond
                     continue
             worked = work_exercise(vex)
-        except TutorError as err:
-            cond = getattr(err, "message", str(err))  # the engine's refusal, whole
+        except (TutorError, Trouble) as err:  # Trouble: the early forward pass refused
+            cond = getattr(err, "message", None) or str(err)  # the engine's refusal, whole
             why[cond] += 1
             if seen is not None:
                 rejected[seen] = cond
             continue
-        fails = unmet(worked, v.require)
+        fails = unmet(worked, v.require, base=base)
         if not fails:
             return replace(worked, seed=seed)
         cond = fails[0].condition

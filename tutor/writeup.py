@@ -10,6 +10,7 @@ from typing import Any
 
 from tutor.render import entry_name, exact_text, fmt, to_json
 from tutor.steps import Step
+from tutor import words
 from tutor.words import PHASE_TITLES, SKILLS, phase_title, record, say
 from tutor.formula import Formula, Operand
 from tutor.grade import adds_up
@@ -69,10 +70,10 @@ def to_markdown(worked, steps: list[Step]) -> str:
     spec = worked.exercise.spec
     out = [f"# {spec.title or spec.id}", ""]
     meta = [f"`{spec.id}`"]
-    if spec.source:
-        meta.append(f"*{spec.source}*")
-    if getattr(worked, "seed", None) is not None:
-        meta.append(f"variant (seed) {worked.seed}")
+    if words.source(worked):
+        meta.append(f"*{words.source(worked)}*")
+    if words.variant(worked):
+        meta.append(words.variant(worked))
     out += [" · ".join(meta), ""]
     if spec.notes:
         out += [spec.notes.strip(), ""]
@@ -181,11 +182,11 @@ def to_rich(worked, steps: list[Step], console) -> None:
     from rich.text import Text
 
     spec = worked.exercise.spec
-    variant = f", variant {worked.seed}" if getattr(worked, "seed", None) is not None else ""
+    variant = f", {words.variant(worked)}" if words.variant(worked) else ""
     console.print(Text(spec.title or spec.id, style="bold"),
                   Text(f"  ({spec.id}{variant})", style="dim"))
-    if spec.source:
-        console.print(Text(spec.source, style="dim"))
+    if words.source(worked):
+        console.print(Text(words.source(worked), style="dim"))
     if spec.notes:
         console.print(Text(spec.notes.strip(), style="italic"))
     groups: list[tuple[str, list[Step]]] = []

@@ -51,6 +51,37 @@ def capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def variant(worked) -> str | None:
+    """Which numbers these are: "variant 7" (an author's variants: block), "fresh numbers,
+    seed 7" (tutor.fresh), None (the base values)."""
+    seed = getattr(worked, "seed", None)
+    if seed is None:
+        return None
+    return f"fresh numbers, seed {seed}" if worked.exercise.fresh else f"variant {seed}"
+
+
+def source(worked) -> str | None:
+    """The source line; with fresh numbers it says the numbers are not the source's."""
+    src = worked.exercise.spec.source
+    if src and getattr(worked, "seed", None) is not None and worked.exercise.fresh:
+        return f"New numbers for: {src}"
+    return src
+
+
+def comma_advice(comma: str) -> str:
+    """The advice for a number typed with a decimal comma ("-0,3654")."""
+    return (f"The decimal point is '.': type {comma.replace(',', '.')}, not {comma} (a comma "
+            f"separates entries).")
+
+
+def comma_question(comma: str) -> str:
+    """The question for "0,6" where a vector is asked: a number, or two entries?"""
+    point = comma.replace(",", ".")
+    return (f"is {comma} the number {point}, or the entries {comma.replace(',', ' ')}? The "
+            f"decimal point is '.': type {point} for the number; separate entries with "
+            f"spaces or ', '.")
+
+
 def phase_title(phase: str, iteration: int = 1, iterations: int = 1) -> str:
     """'Backward pass', or 'Backward pass — iteration 2' when there are several."""
     return PHASE_TITLES[phase] + (f" — iteration {iteration}" if iterations > 1 else "")
