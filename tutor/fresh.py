@@ -34,31 +34,23 @@ TRIES = 2000  # draws per seed (count-bounded: the same variant on every machine
 
 def _decimals(f: Fraction) -> int | None:
     """Decimals of a terminating fraction (0.05 → 2), None when it does not terminate."""
-    q, k = f.denominator, 0
-    while q != 1 and k <= 12:
-        if q % 10 == 0:
-            q //= 10
-        elif q % 2 == 0:
-            q //= 2
-        elif q % 5 == 0:
-            q //= 5
-        else:
-            return None
-        k += 1
-    d = 0
-    while (f * 10**d).denominator != 1:
-        d += 1
-    return d
+    import sympy as sp
+
+    from tutor.variants import decimals_needed
+
+    d = decimals_needed(sp.Rational(f.numerator, f.denominator))
+    return None if d is None or d < 0 else d
 
 
 def draw_of(value: Any, signed: bool = True) -> dict | None:
     """The range one given number is drawn from (None: it stays as written); ``signed``:
     of the number's own sign (else either sign, 0 excluded)."""
+    from tutor.errors import TutorError
     from tutor.variants import _fraction, to_data
 
     try:
         f = _fraction(value, "a number")
-    except (ValueError, Exception):  # noqa: BLE001 — anything not an exact rational stays
+    except (ValueError, TutorError):  # not an exact rational: it stays as written
         return None
     if f == 0:
         return None
