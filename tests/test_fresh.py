@@ -100,9 +100,8 @@ def test_100_fresh_draws_keep_what_the_exercise_is_about(ex_id):
         assert not [p for p in indistinguishable(w) if p[1] in told], seed
         assert unmet(w, req, base=want) == []
         seen.add(_plain(w.exercise.doc.data))
-    # fresh numbers: most draws differ from each other and from the base values
-    assert _plain(ex.doc.data) not in seen or len(seen) > 1
-    assert len(seen) >= min(20, N // 2), len(seen)
+    # fresh numbers: the 100 draws give at least 20 different exercises
+    assert len(seen) >= 20, len(seen)
 
 
 @pytest.mark.parametrize("ex_id", PLAIN)

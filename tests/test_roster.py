@@ -7,27 +7,16 @@ import io
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from tutor.cli import app
 from tutor.core import work
 from tutor.errors import InputError
 from tutor.render import fmt
 from tutor.roster import parse_roster, sheet_name
 
-SHEETS = Path(__file__).parent / "sheets"
-LAB9 = "lab9-relu-sigmoid-bce"
+# tutor check's own fixture (TUTOR_HOME, NO_COLOR, COLUMNS) and CLI helper
+from test_check import LAB9, SHEETS, env, run  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+pytestmark = pytest.mark.usefixtures(env.__name__)
 
 
 def test_rosters_as_canvas_and_moodle_export_them():

@@ -296,7 +296,7 @@ def once_per_student(results: list[SheetResult]) -> list[SheetResult]:
     aside): each is graded and says so; the class figures count the last one by file name."""
     from dataclasses import replace
 
-    from tutor.variants import student_key
+    from tutor.roster import student_key
 
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(results):
@@ -787,9 +787,7 @@ def to_gradebook(report: Report, system: str, roster=None, assignment: str = "")
     names = {student_key(st.id): st for st in roster.students} if roster is not None else {}
     rows: list[tuple[str, str, str]] = []  # (id, name, score)
     seen = set()
-    for r in report.results:
-        if r.error is not None or not r.counted:
-            continue
+    for r in report.counted:
         key = student_key(r.student)
         seen.add(key)
         st = names.get(key)
