@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from tutor import budget, grade
 from tutor.budget import OverBudget, within
+from tutor.words import verdict_text
 from tutor.cli import app
 from tutor.core import work
 from tutor.practice import Session
@@ -98,10 +99,10 @@ def _slow_when(monkeypatch, marker: str):
     """Make judging an answer containing ``marker`` take 60 s (the net must stop it)."""
     real = grade._first_verdict
 
-    def slow(s, text, tol):
+    def slow(s, text, tol, worked=None):
         if text is not None and marker in str(text):
             time.sleep(60)
-        return real(s, text, tol)
+        return real(s, text, tol, worked)
 
     monkeypatch.setattr(grade, "_first_verdict", slow)
 
@@ -113,7 +114,7 @@ def test_a_hanging_answer_makes_that_step_invalid_and_the_sheet_is_graded(monkey
     vs = {v.step_id: v for v in grade.grade(w, {"L": "0.4548", "z3": "0.552"})}
     assert time.monotonic() - t < budget.ANSWER_SECONDS + 1
     assert vs["L"].status == "invalid"
-    assert vs["L"].message == ("reading this answer took longer than 2 s (the limit for it) "
+    assert verdict_text(vs["L"]) == ("reading this answer took longer than 2 s (the limit for it) "
                                "and was stopped; write the answers more simply, e.g. as decimals")
     assert vs["z3"].status == "correct"
 
@@ -147,10 +148,10 @@ def test_practice_answer_over_its_budget_costs_no_try(monkeypatch):
 
     real = practice.parse_for
 
-    def slow(step, text):
+    def slow(step, text, names=None):
         if "9999" in text:
             time.sleep(60)
-        return real(step, text)
+        return real(step, text, names)
 
     monkeypatch.setattr(practice, "parse_for", slow)
     s = Session(work("merge-sum"))

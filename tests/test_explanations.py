@@ -154,7 +154,7 @@ def test_shown_arithmetic_that_does_not_add_up_with_the_rounded_numbers_says_app
     """Issue 14: ∂J/∂v = 12/343 is shown as 0.035, and 0.035 + 0.035 · 4 = 0.175, not the
     0.1749 shown for ∂J/∂u = 60/343: that line says ≈. Lab 9's δ3 = 0.6346 − 1 = -0.3654
     adds up as shown and keeps =."""
-    from tutor.grade import adds_up
+    from tutor.words.notation import adds_up
 
     w = work("branch-merge-l2")
     assert not adds_up(w, w.step("du"))

@@ -25,7 +25,8 @@ from tutor.render import fmt
 from tutor.rules import entries, is_zero
 from tutor.variants import baseline, realize, relu_inputs, unmet
 
-PLAIN = [e.id for e in bundled() if load(e.path).spec.variants is None]
+PLAIN = [e.id for e in bundled() if load(e.path).spec.variants is None
+         and not load(e.path).symbolic]  # symbols: no numbers to draw (test below)
 N = 100
 
 
@@ -70,7 +71,7 @@ def test_100_fresh_draws_keep_what_the_exercise_is_about(ex_id):
     req = fx.spec.variants.require
     assert req.keep_relu_signs and req.keep_zeros
     want = baseline(base)
-    signs = [(r.iteration, r.label, r.value) for r in relu_inputs(base)]
+    signs = [(r.iteration, r.where, r.value) for r in relu_inputs(base)]
     seen = set()
     for seed in range(N):
         w = realize(fx, seed)
@@ -84,7 +85,7 @@ def test_100_fresh_draws_keep_what_the_exercise_is_about(ex_id):
             assert spec.nodes == bspec.nodes and spec.loss == bspec.loss
         assert [s.id for s in w.steps] == [s.id for s in base.steps]
         # the sign of every ReLU input, in every iteration, is the base values' own
-        got = [(r.iteration, r.label, r.value) for r in relu_inputs(w)]
+        got = [(r.iteration, r.where, r.value) for r in relu_inputs(w)]
         assert [(i, lab, sp.sign(v)) for i, lab, v in got] == \
             [(i, lab, sp.sign(v)) for i, lab, v in signs]
         # the same zero entries, and no others
@@ -227,3 +228,12 @@ def test_a_new_attempt_resumes_after_the_terminal_is_killed(tmp_path):
     child.expect(r"\r\nb = $")
     child.sendline("quit")
     child.expect(pexpect.EOF)
+
+
+def test_a_symbolic_exercise_has_nothing_to_draw_and_stays_as_it_is():
+    """--new on an exercise in symbols keeps its symbols: its numbers are none to draw."""
+    from tutor.core import work
+
+    w = work("two-paths-symbolic", fresh=True, note=False)
+    assert w.symbolic and w.seed is None
+    assert w.step("dx").value == work("two-paths-symbolic").step("dx").value

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 import sympy as sp
 
-from tutor.words import zeros
+from tutor.words import verdict_text, wrong_entry_names, zero_misses, zeros
 from tutor.core import work
 from tutor.grade import Weights, grade, score
 from tutor.render import fmt
@@ -84,7 +84,7 @@ def test_every_answer_form_of_the_design_is_accepted(step, text):
 def test_a_wrong_shape_or_garbage_is_invalid_with_the_reason():
     vs = by_id(grade(lab9(), {**LAB9, "dW2": "[-0.1315, -0.0219]", "delta3": "minus 0.37"}))
     assert vs["dW2"].status == "invalid"
-    assert "2×2" in vs["dW2"].message
+    assert "2×2" in verdict_text(vs["dW2"])
     assert vs["delta3"].status == "invalid"
     assert vs["dW2"].code == "dW2.invalid"
 
@@ -101,7 +101,7 @@ def test_one_wrong_delta_then_consistent_steps_earn_follow_through_naming_the_fi
     for sid in AFTER_DELTA2:
         assert vs[sid].status == "follow_through", sid
         assert vs[sid].first_wrong == "delta2"
-        assert "delta2" in vs[sid].message
+        assert "delta2" in verdict_text(vs[sid])
     # dW2 given the student's δ2: δ2 h1ᵀ = [[-0.1315, -0.0219], [0.0877, 0.0146]]
     assert fmt(vs["dW2"].follow_value) == "[[-0.1315, -0.0219], [0.0877, 0.0146]]"
     assert fmt(vs["dW2"].expected) == "[[-0.1315, -0.0219], [0, 0]]"
@@ -129,7 +129,7 @@ def test_numbas_368_all_zero_earlier_answers_earn_no_follow_through():
     vs = by_id(grade(lab9(), {**LAB9, "yhat": "0", "delta3": "-1", "db3": "-1"}))
     assert vs["yhat"].status == "wrong"
     assert vs["delta3"].status == "wrong"
-    assert "all zeros" in vs["delta3"].message and "yhat" in vs["delta3"].message
+    assert "all zeros" in verdict_text(vs["delta3"]) and "yhat" in verdict_text(vs["delta3"])
     assert vs["db3"].status == "wrong"
     # the same method from a non-trivial wrong ŷ does earn it
     vs = by_id(grade(lab9(), {**LAB9, "yhat": "0.7", "delta3": "-0.3", "db3": "-0.3"}))
@@ -171,21 +171,28 @@ def test_a_memo_gives_the_same_verdicts():
 ])
 def test_shape_messages_name_both_shapes_in_words(step, text, message):
     v = by_id(grade(lab9(), {**LAB9, step: text}))[step]
-    assert v.status == "invalid" and v.message == message
+    assert v.status == "invalid" and verdict_text(v) == message
 
 
 def test_a_wrong_matrix_lists_its_wrong_entries_and_why_a_zero_entry_is_zero():
     answers = {**LAB9, "dW2": "[[-0.1315, -0.0219], [0.0877, 0.0146]]"}  # δ2 right, no mask
     v = by_id(grade(lab9(), answers))["dW2"]
     assert v.status == "wrong"
-    assert v.wrong_entries == ("dW2[2,1]", "dW2[2,2]")
-    assert v.zero_causes == (
-        "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
-        "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)",)
+    assert v.wrong_entries == ((1, 0), (1, 1))  # 0-based entries, as data
+    (miss,) = v.zero_misses
+    assert miss.entries == ((1, 0), (1, 1)) and miss.written == (sp.Rational(877, 10**4),
+                                                                 sp.Rational(146, 10**4))
     # the cause is the solver's own record for that entry, not recomputed
-    assert zeros(lab9().step("dW2"))[(1, 0)] in v.zero_causes[0]
+    assert miss.cause is lab9().step("dW2").causes[(1, 0)]
+    assert [c.kind.value for c in miss.cause.chain()] == ["no_error_signal", "dead_relu"]
+    # the words (tutor.words, golden)
+    assert wrong_entry_names(v) == ["dW2[2,1]", "dW2[2,2]"]
+    assert zero_misses(v) == [
+        "dW2[2,1], dW2[2,2] should be 0, not 0.0877, 0.0146: no error signal reaches unit 2: "
+        "δ2[2] = 0 (dead ReLU: z2[2] = -0.17 < 0, so ReLU′ = 0)"]
+    assert zeros(lab9().step("dW2"))[(1, 0)] in zero_misses(v)[0]
     one = by_id(grade(lab9(), {**LAB9, "dW2": "[[-0.1315, 0.5], [0, 0]]"}))["dW2"]
-    assert one.wrong_entries == ("dW2[1,2]",) and one.zero_causes == ()
+    assert wrong_entry_names(one) == ["dW2[1,2]"] and one.zero_misses == ()
 
 
 def test_a_bug_is_not_named_below_its_home_answered_right():
@@ -241,7 +248,7 @@ def test_answers_within_tolerance_of_zero_are_as_trivial_as_zeros(zero):
     vs = grade(lab9(), _zero_sheet(zero))
     assert not [v.step_id for v in vs if v.status == "follow_through"]
     assert score(lab9(), vs).total == 7  # the forward pass only, like the all-zeros sheet
-    assert "an earlier answer (delta3) is all zeros" in by_id(vs)["W1_new"].message
+    assert "an earlier answer (delta3) is all zeros" in verdict_text(by_id(vs)["W1_new"])
     tol = lab9().tolerance
     assert is_trivial(sp.Matrix([[sp.Rational(1, 10**9)]]), tol)
     assert not is_trivial(sp.Rational(1, 10**9))  # without a tolerance: exactly zero only
@@ -256,13 +263,15 @@ def test_a_nearly_zero_guess_scores_no_more_than_the_all_zero_sheet():
     vs = by_id(grade(lab9(), att))
     assert score(lab9(), list(vs.values())).total <= score(lab9(), grade(lab9(), _zero_sheet("0"))).total == 7
     assert not [v for v in vs.values() if v.status == "follow_through"]
-    assert "an earlier answer (delta3) is nearly 0" in vs["db3"].message
-    assert "an earlier answer (delta3) is nearly 0" in vs["W3_new"].message
+    assert (vs["db3"].reason.kind, vs["db3"].reason.step, vs["db3"].reason.all_zeros) == (
+        "after_zeroed", "delta3", False)  # the guard's reason, as data
+    assert "an earlier answer (delta3) is nearly 0" in verdict_text(vs["db3"])
+    assert "an earlier answer (delta3) is nearly 0" in verdict_text(vs["W3_new"])
     # a zero that is right given the student's answers only after rounding earns nothing:
     # their h2 is tiny, so δ3 · h2ᵀ = 0.00004… passes as 0 — but it is not 0
     att = {**LAB9, "h2": "[0.0001, 0.0001]", "z3": "0.3", "dW3": "[0, 0]"}
     v = by_id(grade(lab9(), att))["dW3"]
-    assert v.status == "wrong" and "0 only when rounded" in v.message
+    assert v.status == "wrong" and "0 only when rounded" in verdict_text(v)
 
 
 # z2 slipped to [-0.42, -0.17]: both units dead, so h2 = 0 — honestly — and every later step
@@ -281,7 +290,7 @@ def test_zeros_that_follow_from_the_students_own_answers_earn_follow_through():
     assert fmt(vs["h2"].follow_value) == "[0, 0]"
     later = [s.id for s in lab9().steps][4:]
     assert {vs[s].status for s in later} == {"follow_through"}, \
-        {s: vs[s].message for s in later if vs[s].status != "follow_through"}
+        {s: verdict_text(vs[s]) for s in later if vs[s].status != "follow_through"}
     assert vs["yhat"].first_wrong == "z2"
     assert score(lab9(), list(vs.values())).total == Fraction(25, 2)  # z1, h1 + 21 × ½
 
@@ -293,4 +302,5 @@ def test_a_wrong_answer_that_leaves_nothing_to_learn_earns_no_follow_through():
     vs = by_id(grade(lab9(), att))
     assert not [v for v in vs.values() if v.status == "follow_through"]
     assert score(lab9(), list(vs.values())).total == 5
-    assert "make delta3 all zeros" in vs["dW2"].message
+    assert (vs["dW2"].reason.kind, vs["dW2"].reason.step) == ("nothing_left", "delta3")
+    assert "make delta3 all zeros" in verdict_text(vs["dW2"])

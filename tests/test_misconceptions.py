@@ -24,6 +24,7 @@ from tutor.misconceptions import (CATALOGUE, RULES, Diagnosis, annotate, buggy_r
 from tutor.render import fmt
 from tutor.solve import solve
 from tutor.words import SKILLS
+from tutor.words.misconceptions import explain, hint, text as rule_text
 
 LAB9 = "lab9-relu-sigmoid-bce"
 # misconception → (exercise where it shows, step, variant, what the bug gives there)
@@ -218,8 +219,8 @@ def test_a_second_bug_on_top_of_a_first_is_found_from_the_students_own_answers()
     assert list(d2) == [-x for x in w.step("dh2").value]  # [0.2192, -0.1462]: flipped, unmasked
     ds = diagnose(w, "delta2", d2, own)
     assert [(d.misconception.id, d.from_own) for d in ds] == [("no-relu-mask", True)]
-    assert "gives [0.2192, -0.1462] (from your own earlier answers)" in ds[0].explain()
-    assert ds[0].explain().endswith("gives [0.2192, 0].")
+    assert "gives [0.2192, -0.1462] (from your own earlier answers)" in explain(w, ds[0])
+    assert explain(w, ds[0]).endswith("gives [0.2192, 0].")
     assert diagnose(w, "delta2", d2) == []  # from the correct values, no bug gives it
 
 
@@ -245,7 +246,7 @@ def test_explain_shows_the_buggy_rule_beside_the_correct_one_with_numbers():
     w = worked(LAB9)
     (d,) = diagnose(w, "delta2", buggy_value("no-relu-mask"))
     assert isinstance(d, Diagnosis) and not d.from_own
-    assert d.explain() == (
+    assert explain(w, d) == (
         "no ReLU mask at delta2: the gradient goes through ReLU unmasked, even where z2 ≤ 0. "
         "Your rule δ = ∂L/∂h gives [-0.2192, 0.1462] (from the correct inputs); the correct "
         "rule δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0] gives [-0.2192, 0].")
@@ -254,7 +255,7 @@ def test_explain_shows_the_buggy_rule_beside_the_correct_one_with_numbers():
 def test_explain_without_reveal_gives_the_rule_but_not_the_value():
     w = worked(LAB9)
     (d,) = diagnose(w, "delta2", buggy_value("no-relu-mask"))
-    assert d.explain(reveal=False) == (
+    assert explain(w, d, reveal=False) == (
         "no ReLU mask at delta2: the gradient goes through ReLU unmasked, even where z2 ≤ 0. "
         "Your rule δ = ∂L/∂h gives [-0.2192, 0.1462] (from the correct inputs); the correct "
         "rule is δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0].")
@@ -263,15 +264,17 @@ def test_explain_without_reveal_gives_the_rule_but_not_the_value():
 def test_rule_texts_speak_of_the_steps_own_node():
     w = worked("merge-sum")  # x is a parameter here: a rule "∂L/∂x = …" at dy would mislead
     (d,) = [d for d in diagnose(w, "dy", sp.Integer(16))]
-    assert d.explain() == (
+    assert (d.misconception.id, d.step_id, d.buggy_value, d.correct_value) == (
+        "no-sum-at-merge", "dy", 16, 64)  # the diagnosis is data; its words below
+    assert explain(w, d) == (
         "forgot to sum at a merge at dy: a quantity used twice gets the gradient of one path "
         "only. Your rule ∂L/∂y = the contribution of one consumer gives 16 (from the correct "
         "inputs); the correct rule ∂L/∂y = Σ over y's consumers of their contributions "
         "gives 64.")
     (u,) = diagnose(worked(LAB9), "b3_new", sp.Rational(2635, 10000))
-    assert "Your rule b3′ = b3 + η ∂L/∂b3 gives 0.2635" in u.explain()
+    assert "Your rule b3′ = b3 + η ∂L/∂b3 gives 0.2635" in explain(worked(LAB9), u)
     m = CATALOGUE["no-sum-at-merge"]
-    assert m.text("correct") == "∂L/∂v = Σ over v's consumers of their contributions"
+    assert rule_text(m, "correct") == "∂L/∂v = Σ over v's consumers of their contributions"
 
 
 HINTS = {  # what the hint aimed at each bug says at the step where it shows
@@ -291,14 +294,11 @@ HINTS = {  # what the hint aimed at each bug says at the step where it shows
 
 @pytest.mark.parametrize("mid", sorted(CASES))
 def test_each_misconception_has_a_one_line_hint_in_the_steps_names(mid):
-    from tutor.misconceptions import hint
-
     ex, sid, _, _ = CASES[mid]
     w = worked(ex)
     text = hint(w, sid, mid)
     assert text and "\n" not in text and "{" not in text and len(text) < 200
-    assert [d.hint() for d in diagnose(w, sid, buggy_value(mid)) if d.misconception.id == mid
-            ] == [text]
+    assert mid in [d.misconception.id for d in diagnose(w, sid, buggy_value(mid))]
     if mid in HINTS:
         assert text == HINTS[mid]
 
@@ -523,9 +523,12 @@ def test_a_sign_flip_made_at_delta3_and_carried_through_is_still_named(tmp_path)
     v = {x.step_id: x for x in grade(w, sheet(LAB9, {"dW2": flipped["dW2"]},
                                               blank=("delta3", "dh2", "delta2")))}
     assert v["dW2"].code == "dW2.loss-sign-flip"
-    assert v["dW2"].explanation.startswith("sign flip (y − ŷ) at dW2: ")
-    assert "Made at every step from the steps you got right" in v["dW2"].explanation
-    assert v["dW2"].explanation.endswith(f"gives {fmt(w.step('dW2').value)}.")
+    d = v["dW2"].diagnosis  # as data: the bug made throughout, the student's value
+    assert (d.misconception.id, d.step_id, d.throughout) == ("loss-sign-flip", "dW2", True)
+    said = explain(w, d)
+    assert said.startswith("sign flip (y − ŷ) at dW2: ")
+    assert "Made at every step from the steps you got right" in said
+    assert said.endswith(f"gives {fmt(w.step('dW2').value)}.")
     # but a right delta2 on the way down rules it out at dW2, even with delta3 blank
     v = {x.step_id: x for x in grade(w, sheet(LAB9, {"dW2": flipped["dW2"]},
                                               blank=("delta3",)))}

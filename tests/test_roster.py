@@ -91,10 +91,12 @@ def test_a_class_of_300_from_roster_to_gradebook(tmp_path):
     (out / "late1.yaml").unlink()
     (out / "late2.yaml").unlink()
 
+    feedback = tmp_path / "feedback"
     r = run("check", LAB9, out, "--roster", roster, "--format", "canvas",
-            "--assignment", "Lab 9")
+            "--assignment", "Lab 9", "--feedback", feedback)  # 300 sheets: graded by workers
     assert r.exit_code == 1
     assert "2 of 302 students on the roster handed in no sheet: late1, late2" in r.stderr
+    assert "feedback for 300 students in" in r.stderr and "600 files" in r.stderr
     rows = list(csv.reader(io.StringIO(r.stdout)))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lab 9"]
     assert rows[1] == ["Points Possible", "", "", "", "", "24"]
@@ -106,6 +108,26 @@ def test_a_class_of_300_from_roster_to_gradebook(tmp_path):
             assert body[sid][5] == want, (sid, body[sid])
     garbage = [float(body[f"s{i:03d}"][5]) for i in range(4, 300, 5)]
     assert all(g < 24 for g in garbage) and len(set(garbage)) == 1
+
+    # one Markdown and one HTML file per student who handed in a sheet, each their own
+    assert sorted(p.name for p in feedback.glob("*.md")) == [f"s{i:03d}.md" for i in range(300)]
+    assert len(list(feedback.glob("*.html"))) == 300 and len(list(feedback.iterdir())) == 600
+    for i in range(300):
+        kind = i % 5
+        text = (feedback / f"s{i:03d}.md").read_text()
+        page = (feedback / f"s{i:03d}.html").read_text()
+        assert f"**Student {i}** (s{i:03d})" in text and f"<b>Student {i}</b> (s{i:03d})" in page
+        want = expected[f"s{i:03d}"] or f"{garbage[0]:g}"
+        assert f"**Score: {want} / 24**" in text, (i, text[:400])
+        # the named misconception is in the files of the students who made it, and only there
+        named = "no ReLU mask at delta2: the gradient goes through ReLU unmasked" in text
+        assert named == (kind == 2), i
+        assert ("no ReLU mask at delta2" in page) == (kind == 2), i
+        if kind == 4:  # garbage: the invalid answers, said
+            assert "### `z1` — invalid answer" in text and "### `dW2` — invalid answer" in text
+            assert "`lots`" in text
+        if kind == 3:
+            assert "### `delta2` — left blank, 0 / 1" in text
 
     r = run("check", LAB9, out, "--roster", roster, "--format", "moodle")
     rows = list(csv.DictReader(io.StringIO(r.stdout)))

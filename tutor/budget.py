@@ -111,8 +111,3 @@ def within(seconds: float) -> Iterator[Budget]:
             signal.signal(signal.SIGALRM, previous)
         budget.elapsed = time.monotonic() - start
 
-
-def over(budget: Budget, what: str) -> str:
-    """The words for an exceeded budget: what took too long, the limit, what to do."""
-    return (f"{what} took longer than {budget.seconds:g} s (the limit for it) and was "
-            f"stopped; write the answers more simply, e.g. as decimals")

@@ -16,16 +16,18 @@ import csv
 import io
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from tutor.errors import ExitCode, InputError, UsageError, visible
-from tutor.budget import SHEET_SECONDS, over, within
+from tutor.budget import SHEET_SECONDS, within
+from tutor.compare import Reason
 from tutor.grade import FT_CREDIT, Score, Verdict, Weights, grade, score
 from tutor.sheets import Sheet, SheetWarning, read_sheet, unknown_ids
-from tutor.words import record
+from tutor.words import entry_names, record, wrong_entry_names, zero_misses
+from tutor.words.misconceptions import explain
 
 SHEET_SUFFIXES = (".yaml", ".yml")
 
@@ -42,6 +44,9 @@ class SheetResult:
     seed: int | None = None  # the variant graded against (None: the exercise's base values)
     notes: tuple[str, ...] = ()  # about the grading itself: "seed … is not bob's variant …"
     counted: bool = True  # in the class figures (False: another sheet of the same student is)
+    # what check(keep=…) kept of the Worked this sheet was graded against (its variant's):
+    # made once per variant where the sheet was graded, so it crosses worker processes
+    kept: Any = field(default=None, compare=False, repr=False)
 
     @property
     def student(self) -> str:
@@ -229,7 +234,8 @@ VARIANT_PARALLEL_FROM = 8  # sheets of an exercise with variants: each variant i
 def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
           ft_credit: Any = FT_CREDIT,
           progress: Callable[[int, int], None] | None = None, jobs: int = 0,
-          unnamed: str = "flag", roster=None) -> Report:
+          unnamed: str = "flag", roster=None,
+          keep: Callable[[Any], Any] | None = None, cache=None) -> Report:
     """Grade every sheet under ``paths`` against exercise ``ref`` (see the module docstring).
 
     ``jobs``: worker processes (0: one per core, up to 4, when there are at least
@@ -237,6 +243,12 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
     student's variant costs a draw (~0.5 s) — else one). Workers are forked after the
     exercise is solved, so each starts warm. ``roster`` (tutor.roster.Roster): a sheet
     whose student is not on it says so, and the report lists who handed in nothing.
+    ``keep(worked)``: a picklable value made from the Worked a sheet was graded against —
+    once per variant, in the process that graded it — and kept as that sheet's
+    ``SheetResult.kept``: how `tutor check --feedback` gives each student the worked solution
+    of their own numbers without solving any variant again (tutor.feedback.key).
+    ``cache`` (tutor.drawcache.DrawCache): which try of each student's seed gave their
+    variant, read before drawing it and written after (by each worker, per part).
     """
     import os
 
@@ -244,21 +256,28 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
 
     base = work(ref)
     files, notes = collect(paths)
+    varied = base.exercise.spec.variants is not None
+    if not varied:
+        cache = None
+    elif cache is not None:
+        cache.load(base.exercise)  # before the workers fork: each starts with the entries
     if jobs <= 0:
-        enough = VARIANT_PARALLEL_FROM if base.exercise.spec.variants is not None \
-            else PARALLEL_FROM
+        enough = VARIANT_PARALLEL_FROM if varied else PARALLEL_FROM
         jobs = min(os.cpu_count() or 1, 4) if len(files) >= enough else 1
     ctx = _fork_context() if jobs > 1 else None
+    state = _State(ref, base, weights, ft_credit, unnamed, keep, cache)
     if ctx is None:
-        state = _State(ref, base, weights, ft_credit, unnamed)
         results = []
-        for n, f in enumerate(files, start=1):
-            results.append(state.one(f))
-            if progress:
-                progress(n, len(files))
+        try:
+            for n, f in enumerate(files, start=1):
+                results.append(state.one(f))
+                if progress:
+                    progress(n, len(files))
+        finally:
+            if cache is not None:
+                cache.flush()
     else:
-        results = _parallel(ctx, jobs, _State(ref, base, weights, ft_credit, unnamed), files,
-                            progress)
+        results = _parallel(ctx, jobs, state, files, progress)
     results = once_per_student(results)
     if roster is not None:
         results, missing = against_roster(results, roster)
@@ -316,23 +335,64 @@ def once_per_student(results: list[SheetResult]) -> list[SheetResult]:
     return out
 
 
-class _State:
-    """What grading needs across sheets: one Worked and one grade memo per variant."""
+KEPT_VARIANTS = 128  # variants a grading process keeps solved (each with its caches)
 
-    def __init__(self, ref, base, weights, ft_credit, unnamed: str = "flag"):
+
+class _State:
+    """What grading needs across sheets: one Worked and one grade memo per variant (and,
+    with ``keep``, what is kept of each variant's Worked, by its seed).
+
+    Of an exercise with variants only the last KEPT_VARIANTS variants stay in memory: a
+    class of 10,000 kept every one, 1.7 GB a worker, and a full garbage collection of such
+    a heap takes long enough to run a sheet's follow-through over its time budget (so a
+    grade could depend on when the collector ran). A variant dropped and asked for again
+    (a second sheet of the same student, far down the list) is drawn again: the same one."""
+
+    def __init__(self, ref, base, weights, ft_credit, unnamed: str = "flag", keep=None,
+                 cache=None):
         self.ref, self.base, self.weights, self.ft_credit = ref, base, weights, ft_credit
         self.unnamed = unnamed
         self.variants: dict = {None: base}
         self.memos: dict = {}
+        self.keep, self.kept = keep, {}
+        self.cache = cache
+
+    def _variant(self, ref, seed=None, **kw):
+        """A variant of the exercise loaded once for the run (``base.exercise``), through
+        the variant cache: each student's is drawn once, the file read once."""
+        from tutor.core import variant, work
+
+        if seed is None or kw:
+            return work(ref, seed=seed, **kw)
+        return variant(self.base.exercise, int(seed), self.cache)
+
+    def _drop(self, n: int) -> None:
+        """Forget the ``n`` variants solved longest ago (never the base values)."""
+        drawn = self.base.exercise.drawn
+        for key in [k for k in self.variants if k is not None][:n]:
+            self.variants.pop(key, None)
+            self.memos.pop(key, None)
+            drawn.pop(key[1], None)
+
+    def _kept(self, worked) -> Any:
+        seed = getattr(worked, "seed", None)
+        if seed not in self.kept:
+            self.kept[seed] = self.keep(worked)
+        return self.kept[seed]
 
     def one(self, f: Path) -> SheetResult:
         """One sheet's result; whatever goes wrong with it stays with it (the class goes on)."""
         from tutor.core import work
         from tutor.errors import TutorError
 
+        varied = self.base.exercise.spec.variants is not None
+        get = self._variant if varied else work
+        if varied and len(self.variants) > KEPT_VARIANTS:
+            self._drop(len(self.variants) - KEPT_VARIANTS // 2)
         try:
             return _one(f, self.base, self.variants, self.memos, self.weights,
-                        self.ft_credit, self.ref, work, self.unnamed)
+                        self.ft_credit, self.ref, get, self.unnamed,
+                        self._kept if self.keep is not None else None)
         except TutorError as err:
             return SheetResult(str(f), error=InputError(str(err), str(f)))
         except Exception as exc:  # a bug in tutor: said, and the other sheets are graded
@@ -440,7 +500,10 @@ def _worker_main(conn, parts: list[list[Path]]) -> None:
 
 def _grade_part(part: list[Path]) -> list[tuple]:
     state = _WORKER["state"]
-    return [_pack(state.one(f), state.base) for f in part]
+    out = [_pack(state.one(f), state.base) for f in part]
+    if state.cache is not None:  # this worker's draws, one transaction per part
+        state.cache.flush()
+    return out
 
 
 def _pack(r: SheetResult, base_worked) -> tuple:
@@ -448,26 +511,26 @@ def _pack(r: SheetResult, base_worked) -> tuple:
         type(r.error).__name__, r.error.message, r.error.file, r.error.line, r.error.col,
         r.error.code)
     base = r.sheet is not None and r.seed is None
-    vs = tuple((v.step_id, v.status, v.answer, v.message, v.first_wrong, v.misconceptions,
+    vs = tuple((v.step_id, v.status, v.answer, v.reason, v.first_wrong, v.misconceptions,
                 None if v.status == "correct" else v.follow_value,
-                None if base else v.expected, v.wrong_entries, v.zero_causes, v.zero_data,
+                None if base else v.expected, v.wrong_entries, v.zero_misses,
                 v.explanation)
                for v in r.verdicts)
-    return (r.file, r.sheet, vs, r.score, r.warnings, r.stale, err, r.seed, r.notes)
+    return (r.file, r.sheet, vs, r.score, r.warnings, r.stale, err, r.seed, r.notes, r.kept)
 
 
 def _unpack(p: tuple, by_id: dict) -> SheetResult:
-    file, sheet, vs, sc, warnings, stale, err, seed, notes = p
+    file, sheet, vs, sc, warnings, stale, err, seed, notes, kept = p
     if err is not None:
         return SheetResult(file, error=InputError(err[1], err[2], err[3], err[4], err[5]))
     verdicts = tuple(Verdict(sid, status, answer, None,
                              by_id.get(sid) if expected is None else expected, follow,
-                             message, first_wrong, tuple(mis), wrong_entries=tuple(bad),
-                             zero_causes=tuple(zeros), zero_data=tuple(data),
-                             explanation=explanation)
-                     for sid, status, answer, message, first_wrong, mis, follow, expected,
-                     bad, zeros, data, explanation in vs)
-    return SheetResult(file, sheet, verdicts, sc, warnings, stale, seed=seed, notes=notes)
+                             why, first_wrong, tuple(mis), wrong_entries=tuple(bad),
+                             zero_misses=tuple(zeros), explanation=explanation)
+                     for sid, status, answer, why, first_wrong, mis, follow, expected,
+                     bad, zeros, explanation in vs)
+    return SheetResult(file, sheet, verdicts, sc, warnings, stale, seed=seed, notes=notes,
+                       kept=kept)
 
 
 UNNAMED = ("flag", "file", "base")  # what `tutor check --unnamed` does with a sheet
@@ -515,7 +578,7 @@ def variant_key(base, sheet: Sheet, unnamed: str = "flag") -> tuple[Any, str | N
 
 
 def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work,
-         unnamed: str = "flag") -> SheetResult:
+         unnamed: str = "flag", keep=None) -> SheetResult:
     try:
         sheet = read_sheet(f)
         if sheet.exercise is not None and sheet.exercise != base.id:
@@ -530,13 +593,16 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work,
     answers = {k: v for k, v in sheet.answers.items() if k not in sheet.invalid}
     with within(SHEET_SECONDS) as budget:  # nothing a sheet holds can stall the class
         verdicts = grade(worked, answers, memo=memos.setdefault(key, {}))
+        verdicts = [replace(v, explanation=explain(worked, v.diagnosis))  # a grader's report
+                    if v.diagnosis is not None else v for v in verdicts]     # reveals answers
     if budget.exceeded:  # every step invalid, with the reason: the teacher sees why
-        why = over(budget, "grading this sheet")
+        why = Reason("over_budget", what="grading this sheet", seconds=budget.seconds)
         verdicts = [Verdict(s.id, "invalid", sheet.answers.get(s.id), expected=s.value,
-                            message=why) for s in worked.steps]
+                            reason=why) for s in worked.steps]
     if sheet.invalid:
         verdicts = [Verdict(v.step_id, "invalid", sheet.answers.get(v.step_id),
-                            expected=v.expected, message=sheet.invalid[v.step_id])
+                            expected=v.expected,
+                            reason=Reason("given", text=sheet.invalid[v.step_id]))
                     if v.step_id in sheet.invalid else v for v in verdicts]
     warnings = list(sheet.warnings) + unknown_ids(sheet, [s.id for s in worked.steps])
     stale = bool(sheet.sha) and not worked.exercise.is_version(sheet.sha)
@@ -552,7 +618,8 @@ def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work,
     notes = (note,) if note else ()
     return SheetResult(str(f), sheet, tuple(verdicts),
                        score(worked, verdicts, weights, ft_credit), tuple(warnings), stale,
-                       seed=getattr(worked, "seed", None), notes=notes)
+                       seed=getattr(worked, "seed", None), notes=notes,
+                       kept=keep(worked) if keep is not None else None)
 
 
 # ─── output ───────────────────────────────────────────────────────────────────────────
@@ -582,15 +649,15 @@ def sheet_notes(r: SheetResult) -> list[str]:
 
 def reason(v: Verdict) -> str:
     """Why a step earned less than full marks, in words."""
-    if v.status == "correct":
-        return v.message
-    if v.status == "missing":
-        return "no answer"
-    from tutor.words import comma_advice
+    from tutor.words import comma_advice, verdict_text
 
+    message = verdict_text(v)
+    if v.status in ("correct", "missing"):
+        return message
     if v.status == "invalid":
-        return v.message + (f"; {comma_advice(v.comma)}" if v.comma else "")
-    parts = [v.message] if v.message and v.message != "does not match" else []
+        return message + (f"; {comma_advice(v.comma)}" if v.comma else "")
+    plain = v.reason is None or v.reason.kind == "does_not_match"  # said by "expected …"
+    parts = [] if plain else [message]
     if v.comma:
         parts.append(comma_advice(v.comma))
     if v.status == "wrong":
@@ -598,8 +665,8 @@ def reason(v: Verdict) -> str:
     if v.wrong_entries:
         n = len(v.expected) if hasattr(v.expected, "shape") else len(v.wrong_entries)
         parts.append(f"{len(v.wrong_entries)} of {n} entries wrong: "
-                     + ", ".join(v.wrong_entries))
-    parts += list(v.zero_causes)
+                     + ", ".join(wrong_entry_names(v)))
+    parts += zero_misses(v)
     names = _misconception_names(v.misconceptions)
     if names:
         parts.append("misconception: " + ", ".join(names))
@@ -715,8 +782,9 @@ def sheet_record(r: SheetResult, exercise: str) -> dict:
             "expected": _text(v.expected) or None,
             "given_yours": _text(v.follow_value) if v.status == "follow_through" else None,
             "first_wrong": v.first_wrong, "message": reason(v) or None,
-            "wrong_entries": list(v.wrong_entries), "zero_causes": list(v.zero_causes),
-            "zeros": [{"entries": list(e), "cause": record(c)} for e, c in v.zero_data],
+            "wrong_entries": wrong_entry_names(v), "zero_causes": zero_misses(v),
+            "zeros": [{"entries": entry_names(v.step_id, m.entries, m.shape),
+                       "cause": record(m.cause)} for m in v.zero_misses],
             "explanation": v.explanation or None,
         })
     # file and student as shown everywhere: a name's control characters and non-UTF-8 bytes

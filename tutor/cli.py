@@ -282,7 +282,37 @@ def progress() -> None:
             table.add_row(name, str(r.steps), str(r.first_try), str(r.correct),
                           str(r.revealed), str(r.hints))
     _console().print(table)
+    _mastery_chart(store)
     _console().print(f"Progress file: {store.path}", style="dim")
+
+
+def _mastery_chart(store) -> None:
+    """`tutor progress`: mastery per skill as bars (tutor.mastery over the answers), and
+    what a bare `tutor` opens next, with why."""
+    from rich.text import Text
+
+    from tutor.adapt import candidates, masteries
+    from tutor.practice import pick
+    from tutor.words import mastery as said
+
+    console = _console()
+    skills = masteries(store)
+    styles = {"mastered": "green", "learning": "yellow", "weak": "red"}
+    console.print()
+    console.print(Text(said.chart_title(), style="bold"))
+    for line, state in said.chart_rows(skills):
+        console.print(Text(line, style=styles.get(state, "")), no_wrap=True, overflow="crop")
+    more = said.untried(skills, sorted({k for c in candidates(store) for k in c.skills}))
+    if more:
+        console.print(Text(more, style="dim"))
+    picked = pick(store)
+    if picked is None:
+        line = said.next_line(None)
+    elif picked[3] is None:  # an attempt left open: a bare `tutor` resumes it
+        line = said.resume_line(picked[0])
+    else:
+        line = said.next_line(picked[3])
+    console.print(Text(line, style="bold"))
 
 
 # ─── template, check ───────────────────────────────────────────────────────────────────
@@ -299,6 +329,10 @@ def template(
                                                "(an id column; written to --out)."),
     out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
                                        help="Where --roster writes the sheets (ID.yaml each)."),
+    cache: bool = typer.Option(True, "--cache/--no-cache",
+                               help="With --roster, for an exercise with variants: write "
+                                    "which draw gave each student's variant to the variant "
+                                    "cache, so that `tutor check` need not search again."),
 ):
     """A blank answer sheet (YAML) to fill in and grade.
 
@@ -317,7 +351,7 @@ def template(
                              "--roster students.csv --out DIR")
         if seed is not None or student:
             raise UsageError("--roster names every student: not with --student or --seed")
-        raise typer.Exit(_roster_sheets(exercise, roster, out))
+        raise typer.Exit(_roster_sheets(exercise, roster, out, cache))
     if seed is not None and student:
         raise UsageError("give --student or --seed, not both: a sheet that names a student "
                          "is graded against that student's own variant")
@@ -330,12 +364,13 @@ def template(
     typer.echo(make(w, student), nl=False)
 
 
-def _roster_sheets(exercise: str, roster_file: Path, out: Path) -> int:
+def _roster_sheets(exercise: str, roster_file: Path, out: Path, cache: bool = True) -> int:
     """tutor template --roster: the sheets, a progress bar on a terminal, one summary line."""
     from collections import Counter
 
     from rich.progress import Progress
 
+    from tutor.drawcache import for_command
     from tutor.roster import read_roster
     from tutor.template import personal_sheets
 
@@ -345,7 +380,8 @@ def _roster_sheets(exercise: str, roster_file: Path, out: Path) -> int:
     err = _console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("writing sheets", total=len(roster.students))
-        for st, path, status in personal_sheets(exercise, roster, out):
+        for st, path, status in personal_sheets(exercise, roster, out,
+                                                for_command(cache, read=False)):
             done[status] += 1
             if status == "kept":
                 kept.append(path.name)
@@ -367,6 +403,8 @@ class CheckFormat(str, Enum):
     junit = "junit"
     canvas = "canvas"
     moodle = "moodle"
+    markdown = "markdown"
+    html = "html"
 
 
 @app.command()
@@ -377,7 +415,11 @@ def check(
     format: CheckFormat = typer.Option(CheckFormat.rich, "--format", "-f",
                                        help="rich (tables), json, csv (one row per sheet, "
                                             "points per step), junit (XML for CI), canvas or "
-                                            "moodle (a grade import file: one row per student)."),
+                                            "moodle (a grade import file: one row per student), "
+                                            "markdown or html (a class report: the score "
+                                            "distribution as a chart, the misconceptions and "
+                                            "the commonest mistakes per step: `-f html > "
+                                            "class.html`)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="YAML: step id or phase "
                                            "(forward, backward, inputs, update) → weight; "
                                            "default 1 per step."),
@@ -400,12 +442,27 @@ def check(
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes; 0: one per core "
                              "(up to 4) from 200 sheets up, or from 8 sheets up for an "
                              "exercise with variants (each student's variant is drawn anew)."),
+    feedback: Optional[Path] = typer.Option(
+        None, "--feedback", metavar="DIR",
+        help="Also write each student's feedback into DIR (made if missing): ID.md and "
+             "ID.html (opens in any browser, nothing fetched) with their score, each step "
+             "not right with its diagnosis, the misconception and the rule in words, and "
+             "the worked solution with their own numbers. One pair per student (the "
+             "counted sheet of one who handed in two); only DIR is written to."),
+    cache: bool = typer.Option(True, "--cache/--no-cache",
+                               help="For an exercise with variants: use the variant cache "
+                                    "(which draw gave each student's variant, written by "
+                                    "`tutor template --roster` and earlier checks; checked "
+                                    "before use). --no-cache draws every variant anew."),
 ):
     """Grade answer sheets (files or folders of them).
 
     Per step: correct, wrong, missing, invalid, or follow-through (right given your own
     earlier answers). Exit 0 when all are correct, 1 when anything is not, 2 for unreadable
-    input (a sheet, an empty folder, a bad exercise); the other sheets are still graded."""
+    input (a sheet, an empty folder, a bad exercise) or feedback that cannot be written; the
+    other sheets are still graded. Back to the class: `tutor check EXERCISE class/
+    --feedback feedback/ --format html > class.html` writes each student their own page
+    (Markdown and HTML) and the teacher the class report."""
     from fractions import Fraction
 
     from tutor import check as checking
@@ -423,10 +480,21 @@ def check(
         from tutor.roster import read_roster
 
         class_list = read_roster(roster)
+    if feedback is not None and feedback.exists() and not feedback.is_dir():
+        from tutor.errors import UsageError
+
+        raise UsageError(f"--feedback {visible(str(feedback))}: that is a file; give a "
+                         "folder (it is made if missing)")
+    from tutor import feedback as fb
+
     bar = _ProgressBar()
     try:
+        from tutor.drawcache import for_command
+
         report = checking.check(exercise, sheets, w, Fraction(str(ft_credit)), bar.update,
-                                jobs, unnamed.value, roster=class_list)
+                                jobs, unnamed.value, roster=class_list,
+                                keep=fb.key if feedback is not None else None,
+                                cache=for_command(cache))
     finally:
         bar.close()
     if format is CheckFormat.json:
@@ -439,6 +507,10 @@ def check(
     elif format in (CheckFormat.canvas, CheckFormat.moodle):
         typer.echo(checking.to_gradebook(report, format.value, class_list, assignment),
                    nl=False)
+    elif format is CheckFormat.markdown:
+        typer.echo(fb.class_markdown(report), nl=False)
+    elif format is CheckFormat.html:
+        typer.echo(fb.class_html(report), nl=False)
     else:
         checking.to_rich(report, _console())
     if format is not CheckFormat.rich:  # the rich report has them; the others on stderr
@@ -452,24 +524,36 @@ def check(
             typer.echo(f"{len(bad)} of {len(report.results)} sheets not graded:", err=True)
         for r in bad:  # unreadable sheets also go to stderr, after the report
             typer.echo(f"error: {visible(r.error)}", err=True)
+    if feedback is not None:
+        done = fb.write(report, feedback, class_list)
+        for note in done.notes:
+            typer.echo(f"note: {visible(note)}", err=True)
+        typer.echo(f"feedback for {done.students} student{'s' if done.students != 1 else ''} "
+                   f"in {visible(str(feedback))}: {len(done.files)} files (.md and .html)",
+                   err=True)
     raise typer.Exit(report.exit_code)
 
 
 class _ProgressBar:
-    """A rich progress bar on stderr, only for many sheets and only on a terminal."""
+    """A rich progress bar on stderr, only for long runs (many sheets, many variants) and
+    only on a terminal."""
 
-    def __init__(self):
+    def __init__(self, label: str = "grading", at_least: int = 20):
         self.bar = self.task = None
+        self.label, self.at_least = label, at_least
 
     def update(self, done: int, total: int) -> None:
         if self.bar is None:
-            if total < 20 or not sys.stderr.isatty():
+            if total < self.at_least or not sys.stderr.isatty():
                 return
+            from rich.markup import escape
             from rich.progress import Progress
+
+            from tutor.errors import visible
 
             self.bar = Progress(console=_console(stderr=True), transient=True)
             self.bar.start()
-            self.task = self.bar.add_task("grading", total=total)
+            self.task = self.bar.add_task(escape(visible(self.label)), total=total)
         self.bar.update(self.task, completed=done)
 
     def close(self) -> None:
@@ -505,12 +589,17 @@ def validate(
     strict: bool = typer.Option(False, "--strict", help="Also W305: every single step whose "
                                 "answer a catalogued misconception reproduces."),
     codes: bool = typer.Option(False, "--codes", help="List every code and what it means."),
+    variants: Optional[int] = typer.Option(
+        None, "--variants", min=1, metavar="N",
+        help="Draw seeds 0…N-1 of every exercise with a variants: block (not only seed 0) "
+             "and check each, with its tests:."),
 ):
     """Lint exercise files: every problem at once.
 
     Each as `file:line:col: CODE message` (`--codes` lists the codes). Exit 1 when there is
     any problem, 2 when a file cannot be read (E000: missing, not UTF-8); the other files
-    are still checked."""
+    are still checked. An exercise's `tests:` (answers and the verdicts they must get) are
+    checked too."""
     import json
 
     from tutor.errors import UsageError
@@ -533,7 +622,12 @@ def validate(
     files = [g for f in files for g in (sorted(list(f.glob("*.yaml")) + list(f.glob("*.yml")))
                                         if f.is_dir() else [f])]
     for f in files:
-        for p in validate_file(f, strict):
+        bar = _ProgressBar(f"variants of {f.name}", at_least=10)
+        try:
+            problems = validate_file(f, strict, variants or 0, bar.update)
+        finally:
+            bar.close()
+        for p in problems:
             unreadable = unreadable or p.code == UNREADABLE
             if p.code == UNREADABLE or (p.code not in skip
                                         and not (no_warnings and p.is_warning)):

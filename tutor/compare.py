@@ -1,6 +1,6 @@
 """Judging one answer on its own: parse it into the step's shape, compare it with a value.
 
-    parse_for(step, "0.6 0.1")   → (Matrix([[3/5], [1/10]]), "")  or (None, "expected …")
+    parse_for(step, "0.6 0.1")   → (Matrix([[3/5], [1/10]]), None)  or (None, Unread(…))
     Tolerance.ok(answer, exact)  → entry by entry |a − v| ≤ abs + rel·|v|
     Verdict                      → what a grader says of one step (tutor.grade fills it in)
 
@@ -10,102 +10,53 @@ tutor.misconceptions (which bug gives this answer) build on it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
-from functools import lru_cache
 import re
 from typing import Any
 
 import sympy as sp
 
 from tutor.expr import Parsed, try_parse_answer
-from tutor.render import fmt
+from tutor.equivalence import is_symbolic
+from tutor.tolerance import Tolerance  # noqa: F401  (judging's names for it, re-exported)
 
 STATUSES = ("correct", "follow_through", "wrong", "missing", "invalid")
 
 
 @dataclass(frozen=True)
-class Tolerance:
-    """Accept an entry a when |a − v| ≤ abs + rel·|v| (the abs part lets zero gradients pass)."""
+class Unread:
+    """Why an answer could not be read as the step's value, as data (its words:
+    tutor.words.unread — "expected a 3×2 matrix, got a vector of 2").
 
-    abs: Any = sp.Rational(1, 10**4)
-    rel: Any = sp.Integer(0)
-    label: str = "4 decimals (|error| ≤ 0.0001)"
+    kind "missing": nothing typed · "syntax": the parser's own ``message`` (tutor.expr, the
+    input layer's words for what it refused) at ``offset`` · "shape": ``want`` the step's
+    shape, ``got`` what was typed, each ("number",), ("bracketed",) — one number in
+    brackets —, ("vector", n) or ("matrix", rows, cols)."""
 
-    @classmethod
-    def from_spec(cls, spec) -> "Tolerance":
-        """decimals d: abs 10⁻ᵈ · sig n: rel 5·10⁻ⁿ · rel/abs as given · default: 4 decimals."""
-        from tutor.exercise import number
-
-        if spec is None:
-            return cls()
-        if spec.decimals is not None:
-            d = spec.decimals
-            return cls(sp.Rational(1, 10**d), sp.Integer(0), f"{d} decimals (|error| ≤ 1e-{d})")
-        if spec.sig is not None:
-            n = spec.sig
-            return cls(sp.Rational(1, 10**12), sp.Rational(5, 10**n), f"{n} significant digits")
-        a = number(spec.abs) if spec.abs is not None else sp.Integer(0)
-        r = number(spec.rel) if spec.rel is not None else sp.Integer(0)
-        return cls(a, r, f"abs {fmt(a, 8)}, rel {fmt(r, 8)}")
-
-    def entry_ok(self, a: Any, v: Any) -> bool:
-        """Exact for rational values; irrational ones are compared at 40 significant digits."""
-        if _rational(a) and _rational(v):
-            fa, fv = Fraction(int(a.p), int(a.q)), Fraction(int(v.p), int(v.q))
-            return abs(fa - fv) <= _fraction(self.abs) + _fraction(self.rel) * abs(fv)
-        ma, mv = _mpf(a), _mpf(v)  # any magnitude (e^(−10¹⁰) from a follow-through)
-        if ma is None or mv is None:
-            return False
-        import mpmath
-
-        with mpmath.workdps(60):
-            return abs(ma - mv) <= _mpf(self.abs) + _mpf(self.rel) * abs(mv)
-
-    def ok(self, answer: Any, exact: Any) -> bool:
-        if isinstance(exact, sp.MatrixBase):
-            return all(self.entry_ok(a, v) for a, v in zip(answer, exact))
-        return self.entry_ok(answer, exact)
+    kind: str
+    message: str = ""
+    offset: int | None = None
+    want: tuple = ()
+    got: tuple = ()
 
 
-def _rational(x: Any) -> bool:
-    return getattr(x, "is_Rational", False) is True
-
-
-@lru_cache(maxsize=65536)
-def _mpf(x: Any):
-    """x as a 45-digit certified mpmath number (exact for a bounded rational)."""
-    from tutor.numeric import to_mpf
-
-    return to_mpf(x, 45)
-
-
-@lru_cache(maxsize=65536)
-def _fraction(x: Any) -> Fraction | None:
-    """x as a Fraction: exact when rational, else from 40 certified digits."""
-    from tutor.numeric import as_fraction
-
-    return as_fraction(x, 40)
-
-
-def coerce(parsed: Any, like: Any) -> tuple[Any, str]:
-    """A parsed answer in the shape of ``like`` (the exact value), or (None, what is wrong).
+def coerce(parsed: Any, like: Any) -> tuple[Any, Unread | None]:
+    """A parsed answer in the shape of ``like`` (the exact value), or (None, the shapes).
 
     Vectors may be typed either way round; a 1×1 quantity may be typed as a plain number.
-    The message names both shapes: "expected a 3×2 matrix, got a vector of 2".
     """
-    want = f"expected {_wanted(like)}, got {_describe(parsed)}"
+    want = Unread("shape", want=_wanted(like), got=_described(parsed))
     if not isinstance(like, sp.MatrixBase):
         if isinstance(parsed, tuple):
             flat = _flat(parsed)
             if len(flat) == 1:
-                return flat[0], ""
+                return flat[0], None
             return None, want
-        return parsed, ""
+        return parsed, None
     r, c = like.shape
     if r == c == 1:
         flat = _flat(parsed) if isinstance(parsed, tuple) else [parsed]
         if len(flat) == 1:
-            return sp.Matrix([[flat[0]]]), ""
+            return sp.Matrix([[flat[0]]]), None
         return None, want
     if not isinstance(parsed, tuple):
         return None, want
@@ -114,10 +65,10 @@ def coerce(parsed: Any, like: Any) -> tuple[Any, str]:
         is_vec = not isinstance(parsed[0], tuple) or len(parsed) == 1 or all(
             len(row) == 1 for row in parsed)
         if is_vec and len(flat) == r * c:
-            return sp.Matrix(r, c, flat), ""
+            return sp.Matrix(r, c, flat), None
         return None, want
     if isinstance(parsed[0], tuple) and (len(parsed), len(parsed[0])) == (r, c):
-        return sp.Matrix([list(row) for row in parsed]), ""
+        return sp.Matrix([list(row) for row in parsed]), None
     return None, want
 
 
@@ -128,27 +79,27 @@ def _flat(parsed) -> list:
     return out
 
 
-def _wanted(like) -> str:
-    """The shape of an exact value in words: a single number, a vector of 2, a 3×2 matrix."""
+def _wanted(like) -> tuple:
+    """The shape of an exact value: ("number",), ("vector", 2), ("matrix", 3, 2)."""
     if not isinstance(like, sp.MatrixBase) or like.shape == (1, 1):
-        return "a single number"
+        return ("number",)
     r, c = like.shape
     if r == 1 or c == 1:
-        return f"a vector of {r * c}"
-    return f"a {r}×{c} matrix"
+        return ("vector", r * c)
+    return ("matrix", r, c)
 
 
-def _describe(parsed) -> str:
-    """The shape of what was typed, in the same words."""
+def _described(parsed) -> tuple:
+    """The shape of what was typed, the same way (("bracketed",): one number in brackets)."""
     if not isinstance(parsed, tuple):
-        return "a single number"
+        return ("number",)
     if isinstance(parsed[0], tuple):
         if all(len(row) == 1 for row in parsed) and len(parsed) > 1:
-            return f"a vector of {len(parsed)}"
-        return f"a {len(parsed)}×{len(parsed[0])} matrix"
+            return ("vector", len(parsed))
+        return ("matrix", len(parsed), len(parsed[0]))
     if len(parsed) == 1:
-        return "a single number in brackets"
-    return f"a vector of {len(parsed)}"
+        return ("bracketed",)
+    return ("vector", len(parsed))
 
 
 def is_trivial(v: Any, tol: "Tolerance | None" = None) -> bool:
@@ -156,9 +107,54 @@ def is_trivial(v: Any, tol: "Tolerance | None" = None) -> bool:
     tolerance, every entry within it of 0 (an answer of 1e-9 everywhere is as trivial as
     0 everywhere: it is accepted wherever 0 would be)."""
     vals = list(v) if isinstance(v, sp.MatrixBase) else [v]
+    if any(is_symbolic(x) for x in vals):  # an expression: 0 only when it is 0 as built
+        return all(sp.sympify(x, strict=True) == 0 for x in vals)
     if tol is not None:
         return all(tol.entry_ok(x, sp.Integer(0)) for x in vals)
     return all(sp.sympify(x, strict=True) == 0 for x in vals)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a step's verdict is what it is, as data (its words: tutor.words.verdict_text).
+
+    ==============  ================================================================
+    kind            fields
+    ==============  ================================================================
+    no_answer
+    unread          unread: the Unread
+    given           text: a reason in the input layer's own words (an answer sheet's
+                    line that could not be read, tutor.sheets)
+    over_budget     what ("reading this answer"), seconds
+    does_not_match
+    differs         an expression answer that is another function: what (the quantity's
+                    name, ∂L/∂x), value (the tutor.equivalence.Judged, with a point)
+    rounded_chain   (accepted: consistent with the student's rounded earlier answers)
+    follow_through  step: the first wrong step before it
+    rounded_zero    value: the step's value given the earlier answers (0 only rounded)
+    nothing_left    step: the backward step the earlier answers make all zeros
+    after_zeroed    step: the earlier answer that is all zeros (all_zeros) or nearly 0
+    ==============  ================================================================
+    """
+
+    kind: str
+    unread: Unread | None = None
+    text: str = ""
+    what: str = ""
+    seconds: float | None = None
+    step: str | None = None
+    value: Any = None
+    all_zeros: bool = False
+
+
+@dataclass(frozen=True)
+class ZeroMiss:
+    """Entries written as non-zero that are 0, with the one cause they share."""
+
+    entries: tuple  # 0-based (row, col) of each, in the step's shape; ((),) for a scalar
+    written: tuple  # what the student wrote there, entry by entry
+    shape: tuple | None  # the step's shape (None: a scalar)
+    cause: Any  # the tutor.cause.Cause the solver recorded
 
 
 @dataclass(frozen=True)
@@ -169,14 +165,18 @@ class Verdict:
     value: Any = None  # the answer, parsed and shaped
     expected: Any = None  # the exact value
     follow_value: Any = None  # the value given the student's own earlier answers
-    message: str = ""
+    reason: "Reason | None" = None  # why, as data (its words: tutor.words.verdict_text)
     first_wrong: str | None = None  # for follow_through: the first wrong step before it
     misconceptions: tuple = field(default_factory=tuple)  # catalogue ids (tutor.misconceptions)
-    wrong_entries: tuple = ()  # for a wrong matrix/vector: the entries off ("dW2[2,1]", …)
-    zero_causes: tuple = ()  # "dW2[2,1], dW2[2,2] should be 0, not …: <why it is 0>"
-    zero_data: tuple = ()  # the same as data: ((entries, tutor.cause.Cause), …)
-    # for a named misconception: the buggy rule beside the correct one, with the numbers
-    # (tutor.misconceptions.annotate / throughout: a grader's report, which reveals answers)
+    wrong_entries: tuple = ()  # for a wrong matrix/vector: the 0-based entries off ((1, 0), …)
+    # for a wrong entry that should be 0: its ZeroMiss (entries, what was written, the
+    # Cause the solver recorded), one per cause — "dW2[2,1], dW2[2,2] should be 0, not …"
+    zero_misses: tuple = ()
+    # for a named misconception: the first one's Diagnosis (tutor.misconceptions.annotate /
+    # throughout), as data; and its words, the buggy rule beside the correct one with the
+    # numbers (tutor.words.misconceptions.explain: a grader's report, which reveals answers),
+    # put in by the front end that reports it (tutor.check)
+    diagnosis: Any = None
     explanation: str = ""
     comma: str | None = None  # the answer's first number with a decimal comma ("-0,3654")
 
@@ -210,14 +210,25 @@ def decimal_comma(step, text: str) -> str | None:
     return m.group(0)
 
 
-def parse_for(step, text: Any) -> tuple[Any, str]:
-    """(value shaped like the step's answer, "") or (None, message)."""
+def parse_for(step, text: Any, names: dict | None = None) -> tuple[Any, Unread | None]:
+    """(value shaped like the step's answer, None) or (None, why it could not be read).
+
+    A symbolic step (its value an expression in symbols) takes an expression answer in the
+    exercise's ``names`` (Worked.answer_names: leaves and nodes), read by
+    tutor.expr.parse_symbolic; every other step a number, vector or matrix."""
     if text is None or (isinstance(text, str) and not text.strip()):
-        return None, "missing"
+        return None, Unread("missing")
+    if is_symbolic(step.value):
+        from tutor.errors import ExprError
+        from tutor.expr import parse_symbolic
+
+        try:
+            return parse_symbolic(str(text), names or {}), None
+        except ExprError as err:
+            return None, Unread("syntax", err.message, err.offset)
     r = try_parse_answer(str(text))
     if not isinstance(r, Parsed):
-        where = f" (at character {r.offset + 1})" if r.offset is not None else ""
-        return None, r.message + where
+        return None, Unread("syntax", r.message, r.offset)
     return coerce(r.value, step.value)
 
 

@@ -13,7 +13,7 @@ from tutor.worked import Worked, work_exercise  # noqa: F401  (the front door's 
 
 
 def work(ref: str | Path, seed: int | None = None, student: str | None = None,
-         note: bool = True, fresh: bool = False) -> Worked:
+         note: bool = True, fresh: bool = False, cache=None) -> Worked:
     """Load (bundled id or path), compile, solve and list the steps of an exercise.
 
     An exercise with a ``variants:`` block gives the variant of ``seed`` (or of ``student``,
@@ -22,7 +22,11 @@ def work(ref: str | Path, seed: int | None = None, student: str | None = None,
     and show) makes ``seed`` draw fresh numbers from the exercise's own (tutor.fresh);
     otherwise — graded work, where a sheet's numbers must be the ones handed out — both are
     ignored, and with ``note`` one line on stderr says so ("this exercise has no variants:
-    --seed ignored"); the command still succeeds."""
+    --seed ignored"); the command still succeeds.
+
+    ``cache``: a variant cache (tutor.drawcache.DrawCache: ``hint(ex, seed)`` and
+    ``note(ex, seed)``) — which try of the seed gave its variant in an earlier run, checked
+    by tutor.variants.realize before it is used, and remembered for the next run."""
     from tutor.catalog import resolve
     from tutor.exercise import load
 
@@ -43,11 +47,24 @@ def work(ref: str | Path, seed: int | None = None, student: str | None = None,
         ignored_note(seed, student)
     if ex.spec.variants is None or (seed is None and student is None):
         return work_exercise(ex)
-    from tutor.variants import realize, student_seed
+    from tutor.variants import student_seed
 
     if seed is None:
         seed = student_seed(str(student), ex.id)
-    return realize(ex, int(seed))
+    return variant(ex, int(seed), cache)
+
+
+def variant(ex, seed: int, cache=None) -> Worked:
+    """The variant ``seed`` of a loaded exercise with variants (tutor.variants.realize),
+    through ``cache`` when one is given (see ``work``). Drawn once per Exercise object:
+    `tutor check` asks its one loaded exercise for every student's."""
+    from tutor.variants import realize
+
+    if cache is None:
+        return realize(ex, seed)
+    worked = realize(ex, seed, cache.hint(ex, seed))
+    cache.note(ex, seed)
+    return worked
 
 
 def ignored_note(seed: int | None, student: str | None) -> None:

@@ -99,6 +99,11 @@ def _escape(m: re.Match) -> str:
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
+def clip(text: str, width: int = 60) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def visible(text: Any, lines: bool = False) -> str:
     """Outside text made safe to show on a terminal, or to write as JSON, CSV or XML: every
     control character — ESC, BEL, CR, C1 codes, the bidirectional overrides that reorder what

@@ -46,6 +46,8 @@ ACTIVATIONS = ("identity", "relu", "leaky_relu", "elu", "softplus", "sigmoid", "
 LOSSES = ("mse", "sse", "half_sse", "bce", "ce")
 PHASES = ("forward", "backward", "inputs", "update")
 MAX_EXPONENT = 100  # a file number such as 1e999999999 is refused, not expanded
+# what YAML 1.1 would read as booleans and YAML 1.2 (tutor.yamlio, and editors) reads as text
+YAML11_BOOLEANS = ("yes", "no", "on", "off")
 
 
 class _Model(BaseModel):
@@ -99,8 +101,10 @@ class ToleranceSpec(_Model):
                   {"required": ["abs"], "properties": {"abs": {"not": {"enum": [0, None]}}}},
                   {"required": ["rel"], "properties": {"rel": {"not": {"enum": [0, None]}}}}]})
 
-    decimals: Optional[whole(ge=0, le=30)] = None
-    sig: Optional[whole(ge=1, le=30)] = None
+    decimals: Optional[whole(ge=0, le=30)] = Field(None, description=(
+        "d decimals: |answer − exact| ≤ 10⁻ᵈ (4: within 0.0001)"))
+    sig: Optional[whole(ge=1, le=30)] = Field(None, description=(
+        "n significant digits: |answer − exact| ≤ 5·10⁻ⁿ·|exact|"))
     rel: Optional[Num] = Field(None, json_schema_extra={"minimum": 0},
                                description="relative tolerance (≥ 0): |error| ≤ rel·|exact|")
     abs: Optional[Num] = Field(None, json_schema_extra={"minimum": 0},
@@ -123,15 +127,20 @@ class Layer(_Model):
 
     W: NMatrix = Field(description="column layout: (out, in); row layout: (in, out)")
     b: Union[NVector, Num] = Field(description="one bias per output unit")
-    activation: Literal[ACTIVATIONS] = "identity"
+    activation: Literal[ACTIVATIONS] = Field("identity", description=(
+        "φ in h = φ(z): identity (the default), relu, leaky_relu (slope), elu (alpha), "
+        "softplus, sigmoid, tanh, softmax (over two or more units; loss ce needs a softmax "
+        "output)"))
     slope: Optional[Num] = Field(None, description="leaky_relu slope α (default 0.01)")
     alpha: Optional[Num] = Field(None, description="elu's α: ELU(z) = α (e^z − 1) for z ≤ 0 "
                                  "(default 1)")
 
 
 class NetworkIteration(_Model):
-    input: Optional[Union[NVector, NMatrix]] = None
-    target: Optional[Union[Num, NVector, NMatrix]] = None
+    input: Optional[Union[NVector, NMatrix]] = Field(None, description=(
+        "this step's input (left out: the exercise's own), of the same shape"))
+    target: Optional[Union[Num, NVector, NMatrix]] = Field(None, description=(
+        "this step's target (left out: the exercise's own)"))
 
 
 class Draw(_Model):
@@ -145,7 +154,10 @@ class Draw(_Model):
         "if": {"required": ["choice"]},
         "then": {"properties": {"step": {"type": "null"}, "exclude": {"maxItems": 0}}}})
 
-    choice: Optional[list[Union[Num, Vector, Matrix]]] = Field(None, min_length=1, max_length=1000)
+    choice: Optional[list[Union[Num, Vector, Matrix]]] = Field(
+        None, min_length=1, max_length=1000, description=(
+            "the values to pick from (numbers, vectors or matrices of the replaced value's "
+            "shape)"))
     range: Optional[list[Num]] = Field(None, min_length=2, max_length=2,
                                        description="[lo, hi], both included")
     step: Optional[Num] = Field(None, description="grid step of a range (default 1)")
@@ -187,26 +199,86 @@ class Variants(_Model):
     param name ``a``) to how its value is drawn; ``require`` the conditions; ``tries`` bounds
     the rejection sampling."""
 
-    draw: dict[str, Draw] = Field(min_length=1, max_length=200)
-    require: Require = Require()
-    tries: whole(ge=1, le=5000) = 200
+    draw: dict[str, Draw] = Field(min_length=1, max_length=200, description=(
+        "path → how its value is drawn: input, input[1], target, layers[0].W[1][0], "
+        "layers[1].b, iterations[1].input; in a graph a parameter, input or constant name"))
+    require: Require = Field(Require(), description="the conditions every variant meets "
+                             "(draws that fail them are drawn again)")
+    tries: whole(ge=1, le=5000) = Field(200, description=(
+        "draws per seed before giving up (E045); a count, so a seed's variant is the same on "
+        "every machine"))
+
+
+# the verdicts a question test may expect (tutor.compare.STATUSES but missing), besides a
+# misconception id (tutor validate checks the id against the catalogue: E050)
+TEST_VERDICTS = ("correct", "wrong", "follow_through", "invalid")
+Answer = Union[Num, NVector, NMatrix]  # as a student writes it: 0.25, "-3/8", [0.1, 0]
+
+
+def _seed_value(value: Any) -> Any:
+    """A test's seed: a whole number, all, or left out (one message for anything else)."""
+    if value is None or value == "all":
+        return value
+    value = _whole(value)
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"must be a whole number ≥ 0 or all, not {shown(value)}"
+                         f"{close_word(value, ['all'])}")
+    return value
+
+
+class AnswerTest(_Model):
+    """A question test (as STACK's): an answer to one step and the verdict tutor must give
+    it, checked by ``tutor validate`` at the base values, at one variant (``seed: 3``) or at
+    every variant validate draws (``seed: all``)."""
+
+    step: str = Field(description=(
+        "the step answered, by its id as `tutor template` lists it (z1, delta2, dW2, db1, "
+        "W1_new, L …): one of the steps asked"))
+    answer: Answer = Field(description=(
+        'the answer as a student writes it: 0.25, "-3/8", "1/(1+exp(-2))", [0.1, 0] or '
+        '[[0.5, 0], [0, 0]]'))
+    expect: str = Field(json_schema_extra={"examples": list(TEST_VERDICTS)}, description=(
+        "the verdict tutor must give: correct; wrong; follow_through (wrong, but right given "
+        "the answers in given); invalid (does not parse, or the wrong shape); or a "
+        "misconception id (no-relu-mask …): wrong, and diagnosed as that mistake"))
+    seed: Annotated[Optional[Union[Annotated[int, Field(ge=0)], Literal["all"]]],
+                    BeforeValidator(_seed_value)] = Field(None, description=(
+        "which numbers: left out, the base values; a number, that variant (--seed N); all, "
+        "the base values and every variant tutor validate draws (seed 0, or 0 … N−1 with "
+        "--variants N)"))
+    given: dict[str, Answer] = Field({}, max_length=100, description=(
+        "the student's answers to other steps (step id → answer): follow-through is judged "
+        "from them"))
 
 
 class _Common(_Model):
-    format_version: whole(ge=1, le=FORMAT_VERSION) = 1
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
-    title: str = ""
-    source: Optional[str] = None
-    notes: Optional[str] = None
+    format_version: whole(ge=1, le=FORMAT_VERSION) = Field(1, description=(
+        "the version of this format the file is written in (this tutor reads 1)"))
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80, description=(
+        "the exercise id (letters, digits, '-', '_', '.'): what `tutor practice ID` and "
+        "answer sheets name it by"))
+    title: str = Field("", description="one line shown above the exercise (else its id)")
+    source: Optional[str] = Field(None, description="where the exercise comes from (a "
+                                  "course, a lab, a book), shown with the solution")
+    notes: Optional[str] = Field(None, description="free text printed with the worked "
+                                 "solution (tutor solve, the Markdown key)")
     learning_rate: Optional[Num] = Field(
         None, json_schema_extra={"minimum": 0},
         description="the SGD step size η (> 0; 0 is a warning: the update changes nothing)")
     ask: list[Literal["forward", "backward", "inputs", "update"]] = Field(
         ["backward"], json_schema_extra={"minItems": 1},
-        description="the phases asked (at least one)")
-    tolerance: Optional[ToleranceSpec] = None
-    conventions: Conventions = Conventions()
+        description="the phases asked (at least one): forward (every value), backward (every "
+                    "gradient), inputs (∂L/∂input), update (each parameter after one SGD "
+                    "step); default [backward]")
+    tolerance: Optional[ToleranceSpec] = Field(None, description=(
+        "how close an answer must be: {decimals: d}, {sig: n}, or {abs: …, rel: …}; default "
+        "4 decimals"))
+    conventions: Conventions = Field(Conventions(), description=(
+        "choices the mathematics leaves open (ReLU′ at 0)"))
     variants: Optional[Variants] = Field(None, description="randomized variants per student")
+    tests: list[AnswerTest] = Field([], max_length=200, description=(
+        "question tests: answers and the verdict tutor must give each, checked by tutor "
+        "validate (at every variant with --variants N)"))
 
     @field_validator("title", "source", "notes")
     @classmethod
@@ -219,24 +291,62 @@ class _Common(_Model):
 
 
 class NetworkSpec(_Common):
-    kind: Literal["network"]
-    layout: Literal["column", "row"] = "column"
+    kind: Literal["network"] = Field(description="network: layers of units (W, b, "
+                                     "activation); graph: a computation graph of named nodes")
+    layout: Literal["column", "row"] = Field("column", description=(
+        "column: z = W x + b, W is outputs × inputs, a batch has one example per column; "
+        "row: z = x W + b, W is inputs × outputs, one example per row"))
     input: Union[NVector, NMatrix] = Field(
         description="a vector, or a batch: one example per column (row layout: per row)")
-    target: Union[Num, NVector, NMatrix]
-    layers: list[Layer] = Field(min_length=1, max_length=12)
-    loss: Literal["mse", "sse", "half_sse", "bce", "ce"]
-    iterations: Optional[list[NetworkIteration]] = Field(None, max_length=10)
+    target: Union[Num, NVector, NMatrix] = Field(description=(
+        "what the output should be, in the output's shape; with loss ce a single example's "
+        "target may be a class index (0-based), a batch's is a one-hot matrix"))
+    layers: list[Layer] = Field(min_length=1, max_length=12, description=(
+        "the layers from the input to the output, each {W, b, activation}"))
+    loss: Literal["mse", "sse", "half_sse", "bce", "ce"] = Field(description=(
+        "mse (the mean of the squared errors), sse (their sum), half_sse (½·their sum), bce "
+        "(binary cross-entropy, a sigmoid output), ce (cross-entropy, a softmax output)"))
+    iterations: Optional[list[NetworkIteration]] = Field(None, max_length=10, description=(
+        "successive SGD steps, each from the parameters the previous one left, with its "
+        "own input and/or target (left out: the exercise's own)"))
+
+
+ASSUMPTIONS = ("real", "positive", "negative", "nonzero")  # what a symbol may be said to be
+
+
+class SymbolSpec(_Model):
+    """A name left as a symbol, with what is known of it: ``{symbol: positive}``."""
+
+    symbol: Literal[ASSUMPTIONS] = Field(
+        description="what the symbol is known to be: real (the default), positive, negative "
+                    "or nonzero")
+
+
+# a leaf of a graph exercise: a number, or a symbol (``x: symbol`` — every value and gradient
+# is then an exact expression in it; ``x: {symbol: positive}`` with an assumption)
+Leaf = Union[Literal["symbol"], SymbolSpec, Num]
 
 
 class GraphSpec(_Common):
-    kind: Literal["graph"]
-    inputs: dict[str, Num] = {}
-    params: dict[str, Num] = Field(min_length=1)
-    constants: dict[str, Num] = {}
-    nodes: dict[str, Union[str, int, Decimal]] = Field(min_length=1, max_length=200)
-    loss: str
-    iterations: Optional[list[dict[str, Num]]] = Field(None, max_length=10)
+    kind: Literal["graph"] = Field(description="graph: a computation graph of named nodes; "
+                                   "network: layers of units (W, b, activation)")
+    inputs: dict[str, Leaf] = Field({}, description=(
+        "name → value of the data, never updated (its gradient is asked with ask: [inputs]): "
+        "a number, symbol, or {symbol: positive}"))
+    params: dict[str, Leaf] = Field(min_length=1, description=(
+        "name → value of each trainable parameter (its gradient is asked, it is updated): a "
+        "number, symbol, or {symbol: positive}"))
+    constants: dict[str, Leaf] = Field({}, description=(
+        "name → value of each constant (λ, a target y …): neither asked nor updated; a "
+        "number, symbol, or {symbol: positive}"))
+    nodes: dict[str, Union[str, int, Decimal]] = Field(min_length=1, max_length=200,
+                                                       description=(
+        "name → expression in the inputs, params, constants and other nodes (+ - * / **, "
+        "relu, sigmoid, tanh, exp, log, sqrt, max, min …), in any order; they form a DAG"))
+    loss: str = Field(description="the node that is the loss (a scalar)")
+    iterations: Optional[list[dict[str, Num]]] = Field(None, max_length=10, description=(
+        "successive SGD steps, each from the parameters the previous one left: the inputs "
+        "and constants each one sets (name → value)"))
 
 
 Spec = Annotated[Union[NetworkSpec, GraphSpec], Field(discriminator="kind")]
@@ -272,6 +382,16 @@ class Exercise:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @property
+    def symbolic(self) -> bool:
+        """A graph exercise with a leaf left as a symbol (``x: symbol``): its values are
+        expressions, its answers too (docs/symbolic.md); nothing in it can be drawn."""
+        if self.spec.kind != "graph":
+            return False
+        leaves = [*self.spec.params.values(), *self.spec.inputs.values(),
+                  *self.spec.constants.values()]
+        return any(v == "symbol" or isinstance(v, SymbolSpec) for v in leaves)
 
     def error(self, message: str, path: tuple = (), cls=ExerciseError, code="E100") -> InputError:
         """An error located at ``path`` inside this file."""
@@ -372,6 +492,43 @@ def did_you_mean(key: str, allowed: list[str]) -> str:
     return f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
 
 
+# other tools' words for one of our values (activation, loss, layout, ask): "did you mean"
+WORD_SYNONYMS = {"linear": "identity", "none": "identity", "id": "identity",
+                 "logistic": "sigmoid", "lrelu": "leaky_relu", "leakyrelu": "leaky_relu",
+                 "prelu": "leaky_relu", "cross_entropy": "ce", "crossentropy": "ce",
+                 "categorical_crossentropy": "ce", "categorical_cross_entropy": "ce",
+                 "softmax_cross_entropy": "ce", "nll": "ce", "binary_cross_entropy": "bce",
+                 "binary_crossentropy": "bce", "log_loss": "bce", "logloss": "bce",
+                 "mean_squared_error": "mse", "squared_error": "sse",
+                 "sum_squared_error": "sse", "l2": "half_sse", "columns": "column",
+                 "col": "column", "rows": "row", "backwards": "backward",
+                 "backprop": "backward", "forwards": "forward", "updates": "update",
+                 "sgd": "update", "input": "inputs", "follow-through": "follow_through",
+                 "followthrough": "follow_through", "right": "correct", "incorrect": "wrong"}
+
+
+def close_word(value: Any, allowed: list[str]) -> str:
+    """' (did you mean 'sigmoid'?)' for a misspelt word (difflib, then case, then another
+    tool's word for it), or ''."""
+    if not isinstance(value, str) or not allowed or value in allowed:
+        return ""
+    low = {a.lower(): a for a in allowed}
+    key = value.strip().lower().replace("-", "_").replace(" ", "_")
+    near = [low[key]] if key in low else difflib.get_close_matches(value, allowed, n=1,
+                                                                   cutoff=0.6)
+    if not near:
+        near = [low[m] for m in difflib.get_close_matches(key, list(low), n=1, cutoff=0.6)]
+    if not near and WORD_SYNONYMS.get(key) in allowed:
+        near = [WORD_SYNONYMS[key]]
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
+def _literal_hint(err: dict) -> str:
+    """The did-you-mean of a word outside a ``Literal`` (pydantic's ctx lists the words)."""
+    allowed = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+    return close_word(err.get("input"), allowed)
+
+
 def _message(err: dict, spec_cls, data: Any = None) -> str:
     loc = _pretty_loc(err["loc"], data)
     name = ".".join(str(p) for p in loc) or "file"
@@ -383,11 +540,11 @@ def _message(err: dict, spec_cls, data: Any = None) -> str:
         return f"missing required key '{loc[-1] if loc else name}'"
     if err["type"] == "literal_error":
         return (f"{name}: {err['msg'].replace('Input should be', 'must be')}, "
-                f"not {shown(err['input'])}")
+                f"not {shown(err['input'])}{_literal_hint(err)}")
     own = _OWN_WORDS.get(err["type"])
     if own is not None:
         return (f"{name}: {own.format(**err.get('ctx', {}))}, not {shown(err.get('input'))}"
-                f"{_hint(err.get('input'))}")
+                f"{_hint(err.get('input'), err['type'])}")
     msg = err["msg"].removeprefix("Value error, ")
     return f"{name}: {msg}"
 
@@ -416,8 +573,14 @@ def shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _hint(value: Any) -> str:
-    """Why a value that looks like a number is not one (strict models, as the schema)."""
+def _hint(value: Any, kind: str = "") -> str:
+    """Why a value that looks like a number (or a boolean, or text) is not one (strict
+    models, as the schema); ``kind``: the pydantic error type."""
+    if kind == "bool_type" and isinstance(value, str) and value.lower() in YAML11_BOOLEANS:
+        return (" (yes, no, on and off are text in YAML 1.2, as editors read them: write true "
+                "or false)")
+    if isinstance(value, bool) and kind == "string_type":
+        return f" (a bare {shown(value)} is a boolean: put text in quotes, '{shown(value)}')"
     if isinstance(value, bool):
         return " (true and false are not numbers: write 1 or 0)"
     if isinstance(value, str) and re.fullmatch(r"[-+]?[0-9]+", value.strip()):
@@ -441,7 +604,11 @@ def _union_message(loc: tuple, errs: list[dict]) -> str:
         return f"{name}: {errs[0]['msg'].removeprefix('Value error, ')}"
     text = " or ".join(w.replace("a number", 'a number (0.5, -2 or "1/3")', 1) for w in wants)
     got = errs[0].get("input")
-    return f"{name}: expected {text}, got {shown(got)}{_hint(got) if isinstance(got, bool) else ''}"
+    words = next((_literal_hint(e) for e in errs if e["type"] == "literal_error"
+                  and _literal_hint(e)), "") or next(
+        (_hint(got, "bool_type") for e in errs if e["type"] == "bool_type"), "")
+    return (f"{name}: expected {text}, got {shown(got)}"
+            f"{_hint(got) if isinstance(got, bool) else words}")
 
 
 def _fields_at(spec_cls, loc: tuple) -> list[str]:
@@ -494,7 +661,7 @@ def from_document(doc, file: str, text: str = "") -> Exercise:
 
 
 # keys that change what is said, not what is asked or its answers (math_sha leaves them out)
-PRESENTATION = ("title", "source", "notes", "tolerance", "misconceptions")
+PRESENTATION = ("title", "source", "notes", "tolerance", "misconceptions", "tests")
 
 
 def content_hash(data) -> str:
@@ -534,7 +701,8 @@ def spec_errors(doc, file: str) -> list[InputError]:
                     ("format_version",), "E002")]
     kind = data.get("kind")
     if kind not in ("network", "graph"):
-        return [err(f"kind must be 'network' or 'graph', not {kind!r}" if kind is not None
+        return [err(f"kind must be 'network' or 'graph', not {shown(kind)}"
+                    f"{close_word(kind, ['network', 'graph'])}" if kind is not None
                     else "missing required key 'kind' (network or graph)", ("kind",), "E003")]
     cls = NetworkSpec if kind == "network" else GraphSpec
     huge = list(_huge_numbers(data, ()))
@@ -548,7 +716,16 @@ def spec_errors(doc, file: str) -> list[InputError]:
         out, groups = [], {}
         for e in exc.errors():
             # A union reports every alternative at one location: one message for them all.
-            groups.setdefault(_pretty_loc(e["loc"], data), []).append(e)
+            loc = _pretty_loc(e["loc"], data)
+            if e["type"] != "missing" and loc and not _there(data, loc):
+                loc = loc[:-1]  # a union's tag (int, str …) is not a missing key
+            groups.setdefault(loc, []).append(e)
+        # a mapping where a union allows one ({symbol: positiv}): the mapping's own problem
+        # is meant, not "must be a number" from the other alternatives
+        groups = {loc: errs for loc, errs in groups.items()
+                  if not (isinstance(_value_at(data, loc), dict)
+                          and all(e["type"] in _WANTS for e in errs)
+                          and any(len(o) > len(loc) and o[:len(loc)] == loc for o in groups))}
         for loc, errs in groups.items():
             e = errs[0]
             m = doc.key_marks.get(loc) if e["type"] == "extra_forbidden" else None
@@ -564,6 +741,25 @@ def spec_errors(doc, file: str) -> list[InputError]:
 
 
 _RANGE = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+
+
+def _there(data: Any, loc: tuple) -> bool:
+    """Whether ``loc`` names a value in the data."""
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+def _value_at(data: Any, loc: tuple) -> Any:
+    """The value at ``loc`` in the data (None when it is not there)."""
+    for part in loc:
+        data = data[part] if _there(data, (part,)) else None
+    return data
 
 
 def author_errors(spec, doc, file: str) -> list[InputError]:
@@ -628,6 +824,10 @@ def author_errors(spec, doc, file: str) -> list[InputError]:
                         f"write activation: {fn}", ("layers", i, option), key=True)
         has_relu = any(layer.activation == "relu" for layer in spec.layers)
         out += _size_errors(spec, doc, file)
+        for path, target, given in _targets(spec):
+            msg = class_index_message(spec, target, given)
+            if msg:
+                add("E204", msg, path)
     else:
         has_relu = any(re.search(r"(?<![A-Za-z0-9_])relu\s*\(", str(e))
                        for e in spec.nodes.values())
@@ -651,6 +851,46 @@ def _sign(value: Any) -> Optional[int]:
         return sign(number(value))
     except Exception:  # an expression that does not parse or is no real number: E231/E240
         return None
+
+
+def _targets(spec) -> list[tuple[tuple, Any, Any]]:
+    """(path, target, the input it goes with) of a network: its own and each iteration's."""
+    out = [(("target",), spec.target, spec.input)]
+    for k, it in enumerate(spec.iterations or []):
+        if it.target is not None:
+            out.append((("iterations", k, "target"), it.target,
+                        it.input if it.input is not None else spec.input))
+    return out
+
+
+def class_index_message(spec, target: Any, given: Any) -> str:
+    """E204's words for a batch's target written as class indices (``target: [0, 2, 1]``
+    with loss ce and 3 outputs): a batch's target is a one-hot matrix of the output's shape,
+    and the message writes it out. '' when the target is not that."""
+    column = spec.layout == "column"
+    if spec.loss != "ce" or not isinstance(target, list) or len(target) < 2 or \
+            not all(isinstance(t, int) and not isinstance(t, bool) for t in target):
+        return ""
+    if not (isinstance(given, list) and given and all(isinstance(r, list) and r for r in given)):
+        return ""  # a single example: [0, 0, 1] is its one-hot target
+    batch = len(given[0]) if column else len(given)
+    W = spec.layers[-1].W
+    if not (W and all(isinstance(r, list) and r for r in W)):
+        return ""
+    out = len(W) if column else len(W[0])
+    if out < 2 or len(target) != batch:
+        return ""
+    shape = f"{out}×{batch}, one column per example" if column else \
+        f"{batch}×{out}, one row per example"
+    said = (f"target: {shown(target)} reads as class indices, one per example; with a batch, "
+            f"loss ce takes the target as a one-hot matrix of the output's shape ({shape}, "
+            "a 1 at the example's class)")
+    bad = [t for t in target if not 0 <= t < out]
+    if bad:
+        return f"{said}; class {bad[0]} is out of range 0…{out - 1}"
+    rows = [[int(t == r) for t in target] for r in range(out)] if column else \
+        [[int(c == t) for c in range(out)] for t in target]
+    return f"{said}: target: [{', '.join('[' + ', '.join(map(str, r)) + ']' for r in rows)}]"
 
 
 def _size_errors(spec, doc, file: str) -> list[InputError]:
@@ -740,8 +980,9 @@ def load(path: str | Path) -> Exercise:
     return load_text(text, str(path))
 
 
-def json_schema() -> dict:
-    """The JSON Schema of the exercise format, from the same models the loader uses."""
+def json_schema(misconceptions: tuple[str, ...] = ()) -> dict:
+    """The JSON Schema of the exercise format, from the same models the loader uses
+    (``misconceptions``: the catalogue's ids, offered as completions; tutor.scaffold)."""
     schema = SPEC.json_schema()
     mapping = schema.pop("discriminator")["mapping"]
     schema.pop("oneOf")
@@ -749,6 +990,78 @@ def json_schema() -> dict:
     # not at "not valid under any of the given schemas"
     schema.update({"type": "object",
                    "if": {"properties": {"kind": {"const": "graph"}}, "required": ["kind"]},
-                   "then": {"$ref": mapping["graph"]}, "else": {"$ref": mapping["network"]}})
+                   "then": {"$ref": mapping["graph"]}, "else": {"$ref": mapping["network"]},
+                   # both kinds at the top: an editor completes `kind: ` with either (the
+                   # if/then/else alone offers only the branch it is in)
+                   "properties": {"kind": {"enum": ["network", "graph"], "title": "Kind",
+                                           "description": (
+                       "network: layers of units (W, b, activation); graph: a computation "
+                       "graph of named nodes")}},
+                   "required": ["kind"]})
+    _for_editors(schema)
+    if misconceptions:  # completions for a misconception id (examples: any text is valid)
+        defs = schema["$defs"]
+        defs["AnswerTest"]["properties"]["expect"]["examples"] += list(misconceptions)
+        listed = defs["Require"]["properties"]["distinguishable"]["anyOf"][1]
+        listed["items"]["examples"] = list(misconceptions)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "tutor exercise",
             **schema}
+
+
+def _for_editors(node: Any) -> None:
+    """The schema as editors read it, meaning the same: an ``anyOf`` of bare types (a
+    number is ``integer``, ``number`` or ``string``; ``Optional`` adds ``null``) becomes one
+    ``type`` list. yaml-language-server shows an ``anyOf``'s every branch title on hover
+    ("Learning Rate || Learning Rate || …"); with one ``type`` it shows the property's own
+    title and description once."""
+    if isinstance(node, list):
+        for item in node:
+            _for_editors(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for value in node.values():
+        _for_editors(value)
+    branches = node.get("anyOf")
+    if not isinstance(branches, list) or "type" in node:
+        return
+    bare = [b for b in branches if isinstance(b, dict) and set(b) == {"type"}
+            and isinstance(b["type"], str)]
+    if len(bare) >= 2 or len(bare) == len(branches):
+        types = list(dict.fromkeys(b["type"] for b in bare))
+        rest = [b for b in branches if b not in bare]
+        merged = {"type": types[0] if len(types) == 1 else types}
+        if not rest:
+            del node["anyOf"]
+            node.update(merged)
+            return
+        branches = node["anyOf"] = [merged] + rest
+    # what is left is a real choice (a number, a vector or a matrix): each branch gets a
+    # title, or yaml-language-server takes any untitled schema that matches for every branch
+    # and shows "Target || Target || Target"
+    own = f"{node['title']}: " if isinstance(node.get("title"), str) else ""
+    for b in branches:
+        if isinstance(b, dict) and "title" not in b and "$ref" not in b:
+            b["title"] = own + _branch_title(b)
+
+
+def _branch_title(b: dict) -> str:
+    """A short name for one alternative of an ``anyOf`` (shown by editors)."""
+    t = b.get("type")
+    items = b.get("items") if isinstance(b.get("items"), dict) else {}
+    if "const" in b:
+        return str(b["const"])
+    if "enum" in b:
+        return "one of " + ", ".join(map(str, b["enum"][:4])) + (" …" if len(b["enum"]) > 4
+                                                                   else "")
+    if t == "array":
+        inner = items.get("type")
+        if inner == "array":
+            return "a matrix (a list of rows)"
+        if isinstance(inner, list) and "number" in inner:
+            return "a vector (a list of numbers)"
+        return "a list"
+    if isinstance(t, list) and "number" in t:
+        return 'a number (0.5, -2 or "1/3")' + (" or null" if "null" in t else "")
+    return {"null": "null (left out)", "integer": "a whole number", "boolean": "true or false",
+            "string": "text", "number": "a number", "object": "a mapping"}.get(str(t), str(t))

@@ -48,12 +48,11 @@ from typing import Mapping, Union
 
 import sympy as sp
 
-from tutor.errors import ExprError
+from tutor.errors import ExprError, clip
 from tutor.functions import FUNCTIONS
-from tutor.words import clip
 
 __all__ = ["Answer", "Parsed", "ParseFailure", "parse_expression", "parse_answer",
-           "try_parse_answer", "format_offset_caret"]
+           "parse_symbolic", "try_parse_answer", "format_offset_caret"]
 
 Answer = Union[sp.Expr, tuple[sp.Expr, ...], tuple[tuple[sp.Expr, ...], ...]]
 
@@ -87,6 +86,7 @@ ANSWER_FUNCTIONS = {"ln": "log"}  # another name of a function of tutor.function
 ANSWER_CONSTANTS = {"e": sp.E}
 
 _TYPOGRAPHY = str.maketrans({
+    "\u2032": "'",  # prime: relu′(z) as relu'(z)
     "\u2212": "-", "\u2013": "-",  # minus sign, en dash
     "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u2217": "*",  # × · ⋅ ∗
     "\u00f7": "/",  # ÷
@@ -133,6 +133,71 @@ def parse_expression(text: str, names: Mapping[str, sp.Expr] | None = None) -> s
     names = {name: _as_sympy(value) for name, value in (names or {}).items()}
     s = _normalise(text)
     return _parse_span(s, 0, len(s), names, answer=False)
+
+
+def parse_symbolic(text: str, names: Mapping[str, sp.Expr]) -> sp.Expr:
+    """Parse an expression answer to a symbolic step: the grammar, the exercise's ``names``
+    (its symbols, and its nodes standing for their definitions: ``2*b*a`` for ∂L/∂x), the
+    answer notation (``ln``, ``e``) and the tutor's notation for derivatives:
+
+        relu'(z)  1[z > 0]  1[z >= 0]   ReLU′(z) (``′`` or ``'``; at z = 0 the convention)
+        sigmoid'(z)   σ(z)(1 − σ(z))      tanh'(z)  1 − tanh(z)²      softplus'(z)  σ(z)
+
+    Raises :class:`ExprError` with the offset in ``text`` as typed."""
+    names = {name: _as_sympy(value) for name, value in names.items()}
+    s = _derivative_notation(_normalise(text))
+    return _parse_span(s, 0, len(s), names, answer=False, symbolic=True)
+
+
+def _derivative_notation(s: str) -> str:
+    """``f'(`` → ``f_(`` and ``1[u > 0]`` → ``_(u - 0)`` (``>=``: ``- ``), one character
+    for one so that every offset still points into the text as typed."""
+    out = list(s)
+    for i, c in enumerate(s):
+        if c == "'" and i + 1 < len(s) and s[i + 1] == "(" and (s[:i] + "'")[-2:-1].isalnum():
+            out[i] = "_"
+    i = 0
+    while True:
+        i = s.find("1[", i)
+        if i < 0:
+            break
+        if i > 0 and (s[i - 1].isalnum() or s[i - 1] in "._"):
+            i += 2
+            continue
+        depth, j, cmp = 0, i + 1, None
+        while j < len(s):
+            if s[j] in "([":
+                depth += 1
+            elif s[j] in ")]":
+                depth -= 1
+                if depth == 0:
+                    break
+            elif s[j] == ">" and depth == 1 and cmp is None:
+                cmp = j
+            j += 1
+        tail = s[cmp + 1:j] if cmp is not None and j < len(s) else ""
+        tail = tail[1:] if tail.startswith("=") else tail
+        if cmp is not None and j < len(s) and tail.strip() == "0":
+            out[i], out[i + 1], out[j], out[cmp] = "_", "(", ")", "-"
+            if s[cmp + 1] == "=":
+                out[cmp + 1] = " "
+        i = j if j > i else i + 2
+    return "".join(out)
+
+
+def _d_sigmoid(z):
+    from tutor.functions import sigmoid
+
+    return sigmoid(z) * (1 - sigmoid(z))
+
+
+def _derivatives() -> dict:
+    """The derivative functions an expression answer may use (see parse_symbolic)."""
+    from tutor.functions import relu_step, sigmoid
+
+    return {"_": (1, 1, relu_step), "relu_": (1, 1, relu_step),
+            "sigmoid_": (1, 1, _d_sigmoid), "tanh_": (1, 1, lambda z: 1 - sp.tanh(z) ** 2),
+            "softplus_": (1, 1, sigmoid)}
 
 
 def parse_answer(text: str) -> Answer:
@@ -372,7 +437,8 @@ class _Source:
 
 # ─── the tree walk ────────────────────────────────────────────────────────────────────
 
-def _parse_span(s: str, a: int, b: int, names: dict, answer: bool) -> sp.Expr:
+def _parse_span(s: str, a: int, b: int, names: dict, answer: bool,
+                symbolic: bool = False) -> sp.Expr:
     """Parse ``s[a:b]`` (already normalised); offsets in errors are offsets in ``s``."""
     a, b = _trim(s, a, b)
     if a == b:
@@ -397,7 +463,7 @@ def _parse_span(s: str, a: int, b: int, names: dict, answer: bool) -> sp.Expr:
         raise ExprError(f"cannot read the expression: {err}", a) from None
     _check_size(tree, src)
     try:
-        value = _Builder(src, names, answer).build(tree.body)
+        value = _Builder(src, names, answer, symbolic).build(tree.body)
         if not isinstance(value, sp.Expr):
             raise ExprError("not a number", a)
         if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
@@ -452,8 +518,11 @@ _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: 
 class _Builder:
     """Walks an allow-listed ``ast`` tree and builds the SymPy value."""
 
-    def __init__(self, src: _Source, names: dict, answer: bool):
+    def __init__(self, src: _Source, names: dict, answer: bool, symbolic: bool = False):
         self.src, self.names, self.answer = src, names, answer
+        # an expression answer: names, the answer notation, derivatives (parse_symbolic)
+        self.symbolic = symbolic
+        self.functions = {**FUNCTIONS, **_derivatives()} if symbolic else FUNCTIONS
         self.factoring = 0  # bits of the numbers under roots and logarithms so far
         self._roots: dict = {}
         self.levels: dict[ast.AST, int] = {}  # nesting of irrational operations, per node
@@ -524,7 +593,9 @@ class _Builder:
         name = self.src.name(node)
         if name in self.names:
             return self.names[name]
-        if name in FUNCTIONS or (self.answer and name in ANSWER_FUNCTIONS):
+        if self.symbolic and name in ANSWER_CONSTANTS:
+            return ANSWER_CONSTANTS[name]
+        if name in FUNCTIONS or ((self.answer or self.symbolic) and name in ANSWER_FUNCTIONS):
             raise self.fail(f"'{name}' is a function: write {name}(...)", node)
         if self.answer:
             if name in ANSWER_CONSTANTS:
@@ -710,9 +781,9 @@ class _Builder:
             raise self.fail(f"missing '*' before '(' (write {before}*(...))",
                             self.src.offset(max(paren, 0)))
         name = self.src.name(func)
-        if self.answer:  # the tutor's own notation: −[1 ln 0.6346 + …]
+        if self.answer or self.symbolic:  # the tutor's own notation: −[1 ln 0.6346 + …]
             name = ANSWER_FUNCTIONS.get(name, name)
-        if name not in FUNCTIONS:
+        if name not in self.functions:
             if name in self.names:
                 raise self.fail(f"'{name}' is not a function (for a product write "
                                 f"{name}*(...))", func)
@@ -726,7 +797,7 @@ class _Builder:
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise self.fail("unexpected '*'", arg)
-        lo, hi, builder = FUNCTIONS[name]
+        lo, hi, builder = self.functions[name]
         n = len(node.args)
         if not lo <= n <= hi:
             raise self.fail(f"'{name}' takes {_arity(lo, hi)}, got {n}", func)

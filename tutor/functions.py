@@ -209,6 +209,9 @@ class _Printer(StrPrinter):
     def _print_Min(self, expr):
         return "min(%s)" % ", ".join(self._print(a) for a in expr.args)
 
+    def _print_relu_step(self, expr):  # ReLU′, as an expression answer writes it
+        return "relu'(%s)" % self._print(expr.args[0])
+
 
 _PRINTER = _Printer()
 

@@ -34,8 +34,9 @@ from typing import Any, Mapping
 
 import sympy as sp
 
-from tutor.compare import Tolerance, Verdict, decimal_comma, is_trivial, parse_for, same_shape
-from tutor.render import fmt
+from tutor.equivalence import equivalent, is_symbolic
+from tutor.compare import (Reason, Tolerance, Verdict, ZeroMiss, decimal_comma, is_trivial,
+                           parse_for, same_shape)
 
 def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
           memo: dict | None = None) -> list[Verdict]:
@@ -46,7 +47,7 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
     calls for the same ``worked`` (a class of sheets): each distinct (step, text) is parsed
     and compared once, each distinct set of answers solved once.
     """
-    from tutor.budget import ANSWER_SECONDS, FOLLOW_SECONDS, over, within
+    from tutor.budget import ANSWER_SECONDS, FOLLOW_SECONDS, within
     from tutor.solve import solve
 
     steps, tol = worked.steps, worked.tolerance
@@ -59,10 +60,11 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
         v = memo.get(mkey)
         if v is None:
             with within(ANSWER_SECONDS) as budget:
-                v = _first_verdict(s, text, tol)
+                v = _first_verdict(s, text, tol, worked)
             if budget.exceeded:
                 v = Verdict(s.id, "invalid", str(text), expected=s.value,
-                            message=over(budget, "reading this answer"))
+                            reason=Reason("over_budget", what="reading this answer",
+                                          seconds=budget.seconds))
             memo[mkey] = v
         first[s.id] = v
         if v.value is not None:
@@ -96,25 +98,21 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
             if consistent and is_trivial(v.value, tol) and not is_trivial(s.value, tol) \
                     and not is_trivial(fv):
                 v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
-                            f"no follow-through credit: given your earlier answers this is "
-                            f"{fmt(fv)}, 0 only when rounded (an earlier answer is nearly 0)",
-                            earlier_bad)
+                            Reason("rounded_zero", value=fv), earlier_bad)
             elif consistent and is_trivial(fv, tol) and not is_trivial(s.value, tol) \
                     and degenerate is not None:
                 v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
-                            f"no follow-through credit: your earlier answers make "
-                            f"{degenerate} all zeros (nothing left to learn)", earlier_bad)
+                            Reason("nothing_left", step=degenerate), earlier_bad)
             elif consistent and earlier_bad is None:
                 v = Verdict(s.id, "correct", v.answer, v.value, s.value, fv,
-                            "accepted: consistent with your rounded earlier answers")
+                            Reason("rounded_chain"))
             elif consistent and zeroed is not None:
                 v = Verdict(s.id, "wrong", v.answer, v.value, s.value, fv,
-                            f"no follow-through credit: an earlier answer ({zeroed[0]}) is "
-                            + ("all zeros" if zeroed[1] else "nearly 0"), earlier_bad)
+                            Reason("after_zeroed", step=zeroed[0], all_zeros=zeroed[1]),
+                            earlier_bad)
             elif consistent:
                 v = Verdict(s.id, "follow_through", v.answer, v.value, s.value, fv,
-                            f"right given your earlier answers (first wrong step: "
-                            f"{earlier_bad})", earlier_bad)
+                            Reason("follow_through", step=earlier_bad), earlier_bad)
             else:
                 v = replace(v, follow_value=fv)
         if v.status == "wrong" and zeroed is None and v.value is not None \
@@ -137,9 +135,7 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
     nor given the student's own earlier answers) and, for an entry that should be 0, why it
     is 0 — the causes the solver recorded (``Step.causes``), not recomputed here."""
 
-    from tutor.render import entry_name
     from tutor.rules import entries, is_zero
-    from tutor.words import say
 
     value, exact, fv = v.value, step.value, v.follow_value
     if value is None:
@@ -148,8 +144,7 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
         a = value[0, 0] if isinstance(value, sp.MatrixBase) else value
         if step.causes and is_trivial(exact) and not tol.entry_ok(a, 0):
             c = next(iter(step.causes.values()))
-            return replace(v, zero_causes=(f"{step.id} should be 0, not {fmt(a)}: {say(c)}",),
-                           zero_data=(((step.id,), c),))
+            return replace(v, zero_misses=(ZeroMiss(((),), (a,), None, c),))
         return v
     shape = exact.shape
     fv = fv if isinstance(fv, sp.MatrixBase) and fv.shape == shape else None
@@ -158,24 +153,20 @@ def _with_entries(v: Verdict, step, tol: Tolerance) -> Verdict:
         a = value[idx]
         if tol.entry_ok(a, x) or (fv is not None and tol.entry_ok(a, fv[idx])):
             continue
-        name = entry_name(step.id, idx, shape)
-        bad.append(name)
+        bad.append(idx)
         if idx in step.causes and is_zero(x):
-            c = step.causes[idx]
-            zeros.setdefault(say(c), (c, []))[1].append((name, fmt(a)))
-    notes, data = [], []
-    for why, (c, group) in zeros.items():
-        names, vals = ", ".join(n for n, _ in group), ", ".join(a for _, a in group)
-        notes.append(f"{names} should be 0, not {vals}: {why}")
-        data.append((tuple(n for n, _ in group), c))
-    return replace(v, wrong_entries=tuple(bad), zero_causes=tuple(notes), zero_data=tuple(data))
+            c = step.causes[idx]  # entries with one cause (the same value) are told together
+            zeros.setdefault(c, []).append((idx, a))
+    misses = tuple(ZeroMiss(tuple(i for i, _ in group), tuple(a for _, a in group), shape, c)
+                   for c, group in zeros.items())
+    return replace(v, wrong_entries=tuple(bad), zero_misses=misses)
 
 
 def nearly_zero(tol: Tolerance) -> Tolerance:
     """"Nearly 0" for the guard: within ten times the tolerance of 0 (with 4 decimals,
     |x| ≤ 0.001). A wrong answer that small, where the true value is not, makes every later
     value small enough to pass as 0: guessing 0.00015 for δ3 is guessing 0."""
-    return Tolerance(10 * tol.abs, sp.Integer(0), "")
+    return Tolerance(10 * tol.abs, sp.Integer(0), "abs_rel")
 
 
 def _leaves_nothing_to_learn(worked, follow, tol: Tolerance) -> str | None:
@@ -194,18 +185,32 @@ def _leaves_nothing_to_learn(worked, follow, tol: Tolerance) -> str | None:
     return None
 
 
-def _first_verdict(s, text, tol) -> Verdict:
-    """The verdict on one answer alone, against the exact value."""
-    value, err = parse_for(s, text)
-    if err == "missing":
-        return Verdict(s.id, "missing", None, expected=s.value, message="no answer")
+def _first_verdict(s, text, tol, worked=None) -> Verdict:
+    """The verdict on one answer alone, against the exact value (an expression answer to a
+    symbolic step: the same function of the symbols, tutor.equivalence; when it is not, the
+    reason carries a point where the two differ)."""
+    names = worked.answer_names() if worked is not None else {}
+    value, err = parse_for(s, text, names)
+    if err is not None and err.kind == "missing":
+        return Verdict(s.id, "missing", None, expected=s.value, reason=Reason("no_answer"))
     if value is None:
-        return Verdict(s.id, "invalid", str(text), expected=s.value, message=err,
-                       comma=decimal_comma(s, str(text)))
-    ok = tol.ok(value, s.value)
+        return Verdict(s.id, "invalid", str(text), expected=s.value,
+                       reason=Reason("unread", err), comma=decimal_comma(s, str(text)))
+    if is_symbolic(s.value) or is_symbolic(value):
+        judged = equivalent(value, s.value)
+        ok, why = judged.same, Reason("differs", what=quantity(worked, s), value=judged)
+    else:
+        ok, why = tol.ok(value, s.value), Reason("does_not_match")
     return Verdict(s.id, "correct" if ok else "wrong", str(text), value, s.value,
-                   message="" if ok else "does not match",
+                   reason=None if ok else why,
                    comma=None if ok else decimal_comma(s, str(text)))
+
+
+def quantity(worked, step) -> str:
+    """The name of what a step asks, as its node says it: ∂L/∂x for a gradient, a for a value."""
+    it, kind, node = step.key
+    n = worked.graph.nodes.get(node) if worked is not None else None
+    return n.grad_symbol if kind == "grad" and n is not None else node
 
 
 def recomputed(follow, key) -> Any:
@@ -241,39 +246,6 @@ def recomputed(follow, key) -> Any:
     if len(ops) == 3:
         return RULES["sgd"](ops[0].value, ops[2].value, ops[1].value)
     return q.value
-
-
-def adds_up(worked, step) -> bool:
-    """Whether the step's formula, worked with its numbers as they are shown (rounded: ∂J/∂v
-    = 12/343 shown as 0.035), gives its value as shown — 0.035 + 0.035 · 4 is 0.175, not
-    the 0.1749 shown for 60/343, so that step's numbers are written with "≈". Every quantity
-    is replaced by its shown number and the step recomputed by its own rule (one solve per
-    worked exercise, kept in its cache)."""
-    from tutor.limits import Trouble
-    from tutor.render import shown
-    from tutor.solve import solve
-
-    from tutor.budget import FOLLOW_SECONDS, within
-
-    failed = (Trouble, ArithmeticError, ValueError, TypeError)  # e.g. ŷ shown as 1: ln 0
-    if "shown" not in worked.cache:
-        sol = worked.solution
-        worked.cache["shown"] = None  # what stays when the numbers cannot be worked
-        with within(FOLLOW_SECONDS) as budget:  # as bounded as any follow-through solve
-            try:
-                again = solve(sol.graph, overrides={
-                    k: shown(q.value) for k, q in sol.quantities.items()})
-            except failed:
-                again = None
-        if not budget.exceeded:
-            worked.cache["shown"] = again
-    if worked.cache["shown"] is None:
-        return False
-    try:
-        got = recomputed(worked.cache["shown"], step.key)
-        return got is not None and bool(shown(got) == shown(step.value))
-    except failed:  # the shown numbers are not a number here (ln(1 − 1)): say ≈
-        return False
 
 
 # ─── scores ────────────────────────────────────────────────────────────────────────────

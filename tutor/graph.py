@@ -326,7 +326,8 @@ def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
     for sec, op in (("inputs", "input"), ("params", "param"), ("constants", "const")):
         for name, value in sections[sec].items():
             nodes[name] = Node(name, op, path=(sec, name))
-            init[name] = sink.attempt(_num, ex, value, (sec, name))
+            sym = _symbol(name, value)
+            init[name] = sym if sym is not None else sink.attempt(_num, ex, value, (sec, name))
     exprs: dict[str, tuple[sp.Expr, tuple[str, ...]]] = {}
     deps: dict[str, tuple[str, ...]] = {}  # what each node uses, for the cycle check
     for name, text in spec.nodes.items():
@@ -380,6 +381,19 @@ def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
                                             "grad_symbol": f"∂{spec.loss}/∂{name}"}})
     return Graph("graph", nodes, spec.loss, tuple(spec.params), tuple(spec.inputs), init,
                  tuple(iters), lr, spec.conventions.relu_prime_at_zero)
+
+
+def _symbol(name: str, value) -> sp.Symbol | None:
+    """A leaf given as ``symbol`` or ``{symbol: positive}``: a real SymPy symbol (with the
+    assumption), else None (a number). Every symbol is real: gradients of real functions."""
+    from tutor.exercise import SymbolSpec
+
+    if value == "symbol":
+        return sp.Symbol(name, real=True)
+    if isinstance(value, SymbolSpec):
+        said = value.symbol
+        return sp.Symbol(name, real=True, **({} if said == "real" else {said: True}))
+    return None
 
 
 def _names_despite_unknown(src: str, symbols: dict, err: ExprError) -> set[str] | None:

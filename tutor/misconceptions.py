@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
@@ -36,8 +35,6 @@ from tutor import rules as R
 from tutor.formula import Formula
 from tutor.functions import leaky_step, relu_step, resolve_steps, sign
 from tutor.limits import Trouble
-from tutor.render import fmt
-from tutor.words import listing
 from tutor.rules import ACTIVATIONS, LOSSES, RULES, Ctx
 
 
@@ -58,32 +55,6 @@ class Misconception:
     # keeping one consumer of a merge, but the more specific name says which one)
     subsumes: tuple[str, ...] = ()
 
-    def text(self, which: str, names: Mapping[str, str] | None = None) -> str:
-        """``description``, ``correct``, ``buggy`` or ``hint`` with the step's names put in (neutral names —
-        ∂L/∂v for a node v — where none are given)."""
-        return fill(getattr(self, which), names)
-
-
-NEUTRAL = {"v": "v", "L": "L", "dv": "∂L/∂v", "consumers": "more than one node",
-           "terms": "Σ over the consumers c of ∂L/∂c·∂c/∂v", "z": "z", "h": "h",
-           "x": "the layer's input", "W": "W", "dz": "δ", "dh": "∂L/∂h", "mask": "",
-           "conv": "0", "n": "n", "outer": "δ[i]·x[j] (δ xᵀ, not x δᵀ)",
-           "passback": "Σᵢ W[i, j]·δ[i], down column j of W: Wᵀ δ",
-           # no-relu-mask, in a layer's names; a graph step gets its own (names())
-           "mask_buggy": "δ = ∂L/∂h", "mask_correct": "δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0]",
-           "mask_hint": "multiply {dh} by ReLU′({z}) entry by entry: 0 wherever {z} ≤ 0"}
-
-
-def fill(template: str, names: Mapping[str, str] | None = None) -> str:
-    """``{key}`` → names[key] (else the neutral name); other braces are left alone. A name
-    may itself use names (``mask_hint`` uses ``{dh}``, ``{z}``): filled up to three deep."""
-    names = {**NEUTRAL, **(names or {})}
-    for _ in range(3):
-        new = re.sub(r"\{(\w+)\}", lambda m: names.get(m.group(1), m.group(0)), template)
-        if new == template:
-            break
-        template = new
-    return template
 
 
 @dataclass(frozen=True)
@@ -93,28 +64,8 @@ class Diagnosis:
     buggy_value: Any  # what the bug gives at this step
     from_own: bool  # reproduced from the student's own earlier answers
     correct_value: Any = None  # what the correct rule gives from the same inputs
-    names: tuple[tuple[str, str], ...] = ()  # the step's names for the templates (names())
+    throughout: bool = False  # found by ``throughout``: the bug made at every step
 
-    def explain(self, reveal: bool = True) -> str:
-        """Names the misconception; the buggy rule beside the correct one, with the numbers.
-
-        ``reveal=False``: the correct rule only, without the value it gives (a tutor that
-        has not shown the answer yet must not give it away here)."""
-        m, names = self.misconception, dict(self.names)
-        src = "from your own earlier answers" if self.from_own else "from the correct inputs"
-        text = (f"{m.name} at {self.step_id}: {m.text('description', names)}. "
-                f"Your rule {m.text('buggy', names)} gives {fmt(self.buggy_value)} ({src}); "
-                f"the correct rule ")
-        if not reveal:
-            return text + f"is {m.text('correct', names)}."
-        text += m.text("correct", names)
-        if self.correct_value is not None:
-            text += f" gives {fmt(self.correct_value)}"
-        return text + "."
-
-    def hint(self) -> str:
-        """The hint aimed at this bug, with the step's names and numbers."""
-        return self.misconception.text("hint", dict(self.names))
 
 
 # ─── the probe: which buggy rules were used, and for which parent ─────────────────────
@@ -141,6 +92,7 @@ def _only(k: int) -> Callable:
         if len(terms) > 1:
             _hit()
         return terms[k].value
+    accumulate.one_term_is_the_sum = True  # with one term it gives what accumulate gives
     return accumulate
 
 
@@ -262,9 +214,9 @@ def _expr_zero_is_one(ctx, p, sub, local_sym):
     if ctx.graph.relu_prime_at_zero == 1:
         return None
     at = local_sym.xreplace(sub)
-    if not at.has(relu_step, leaky_step):
+    if not any(not a.args[0].free_symbols for a in at.atoms(relu_step, leaky_step)):
         return None  # relu_step evaluates itself away from 0: only z = 0 exactly is open
-    return resolve_steps(at, 1)
+    return resolve_steps(at, 1)  # (in symbols, z is never 0 exactly: the bug does not apply)
 
 
 def _expr_at_activation(variant: str):
@@ -563,126 +515,6 @@ def _from_correct(worked, mid: str, key) -> list[tuple[Any, bool]]:
     return store[(mid, key)]
 
 
-# ─── the step's names, for the templates ──────────────────────────────────────────────
-def _mask(worked, z: str, it: int, fn: str) -> str:
-    """'z2 = [0.42, -0.17], so ReLU′(z2) = [1, 0]: ' (ReLU only: the mask is 0/1)."""
-    q = worked.solution.quantities.get((it, "value", z))
-    if q is None or fn != "relu":
-        return ""
-    return f"{z} = {fmt(q.value)}, so ReLU′({z}) = {fmt(_relu_prime(worked, q.value))}: "
-
-
-def _relu_prime(worked, v):
-    """ReLU′ at a value (entry by entry), by the engine's own rule: relu_step, with ReLU′(0)
-    the exercise's convention (tutor.functions.resolve_steps)."""
-    conv = worked.graph.relu_prime_at_zero
-    if isinstance(v, sp.MatrixBase):
-        return v.applyfunc(lambda e: resolve_steps(relu_step(e), conv))
-    return resolve_steps(relu_step(v), conv)
-
-
-def _relu_inside(worked, e, v: str, c: str, it: int, gs) -> dict[str, str]:
-    """The no-relu-mask names for a ReLU inside a graph node's expression: at ∂L/∂w1 with
-    r = relu(w1·x), "∂L/∂w1 without the ReLU′(w1·x) factor" ({} when v is under no ReLU)."""
-    from tutor.functions import leaky_relu, relu
-    from tutor.words.notation import pretty
-
-    sv = sp.Symbol(v)
-    atoms = sorted((a for a in e.atoms(relu, leaky_relu) if sv in a.args[0].free_symbols),
-                   key=sp.default_sort_key)
-    if not atoms:
-        return {}
-    a = atoms[0]
-    prime = "ReLU′" if isinstance(a, relu) else "LeakyReLU′"
-    zt = pretty(a.args[0])
-    sol, g = worked.solution, worked.graph
-    sub = {sp.Symbol(p): sol.value(p, it) for p in g.nodes[c].parents
-           if (it, "value", p) in sol.quantities}
-    zv = a.args[0].xreplace(sub)
-    mask = ""
-    if isinstance(a, relu) and zv.is_number:
-        mask = f"{zt} = {fmt(zv)}, so {prime}({zt}) = {fmt(_relu_prime(worked, zv))}: "
-    local, d = pretty(sp.diff(e, sv)), f"∂{c}/∂{v}"
-    return {"z": zt, "h": c, "dz": gs(v), "dh": gs(c), "mask": mask,
-            "mask_buggy": f"{gs(v)} without the {prime}({zt}) factor",
-            "mask_correct": f"{gs(v)} = {gs(c)} · {d} with {d} = {local}, ReLU′(z) = 1[z > 0]",
-            "mask_hint": f"keep the factor {prime}({zt}) in {d} = {local}: it is 0 unless "
-                         f"{zt} > 0"}
-
-
-def names(worked, step) -> dict[str, str]:
-    """The step's own names for the templates: {v} its node, {L} the loss, and — from the
-    node's consumers — {consumers}, {terms}, {z}, {h}, {dz}, {dh}, {W}, {x}, {mask} …"""
-    g = worked.graph
-    it, kind, v = step.key
-    L = g.loss
-    node = g.nodes.get(v)
-
-    def gs(n: str) -> str:
-        nd = g.nodes.get(n)
-        return nd.grad_symbol if nd is not None else f"∂{L}/∂{n}"
-
-    out = {"v": v, "L": L, "dv": gs(v), "conv": fmt(sp.sympify(g.relu_prime_at_zero, strict=True))}
-    if kind == "new" or node is None:
-        return out
-    if kind == "value":
-        if node.op == "loss" and node.parents:
-            p = worked.solution.quantities.get((it, "value", node.parents[0]))
-            if p is not None and isinstance(p.value, sp.MatrixBase):
-                out["n"] = str(p.value.rows * p.value.cols)
-        return out
-    qs = worked.solution.quantities
-    cons = [c for c in g.consumers(v) if (it, "grad", c) in qs]
-    if cons:
-        out["consumers"] = listing(cons, both=True)
-        out["terms"] = " + ".join(f"{gs(c)}·∂{c}/∂{v}" for c in cons)
-    for c in cons:
-        cn = g.nodes[c]
-        fn = ""
-        if cn.op == "act":
-            fn = cn.attrs.get("fn", "")
-        elif cn.op == "expr":
-            e = cn.attrs.get("expr")
-            if getattr(e, "args", None) == (sp.Symbol(v),):
-                fn = getattr(e.func, "__name__", "")
-            elif g.kind == "graph":
-                inner = _relu_inside(worked, e, v, c, it, gs)
-                if inner:
-                    out.update(inner)
-                    break
-        if fn in ("relu", "leaky_relu", "sigmoid", "tanh"):
-            out.update(z=v, h=c, dz=gs(v), dh=gs(c), mask=_mask(worked, v, it, fn))
-            if g.kind == "graph" and fn in ("relu", "leaky_relu"):  # no δ, no h: its own names
-                prime = "ReLU′" if fn == "relu" else "LeakyReLU′"
-                out.update(mask_buggy=f"{gs(v)} = {gs(c)}",
-                           mask_correct=f"{gs(v)} = {gs(c)} · {prime}({v}), ReLU′(z) = 1[z > 0]",
-                           mask_hint=f"multiply {gs(c)} by {prime}({v}): it is 0 unless {v} > 0")
-            break
-        if cn.op == "affine":
-            W, x = cn.parents[0], cn.parents[1]
-            dz = gs(c)
-            out.update(W=W, x=x, z=c, dz=dz)
-            if g.layout == "column":
-                out["outer"] = (f"{dz}[i]·{x}[j] (row i: output unit i, column j: input j), "
-                                f"so ∂{L}/∂{W} = {dz} · {x}ᵀ")
-                out["passback"] = f"Σᵢ {W}[i, j]·{dz}[i], down column j of {W}: {W}ᵀ · {dz}"
-            else:
-                out["outer"] = (f"{x}[i]·{dz}[j] (row i: input i, column j: output unit j), "
-                                f"so ∂{L}/∂{W} = {x}ᵀ · {dz}")
-                out["passback"] = f"Σₖ {W}[j, k]·{dz}[k], along row j of {W}: {dz} · {W}ᵀ"
-            break
-        if cn.op == "loss":
-            p = qs.get((it, "value", v))
-            if p is not None and isinstance(p.value, sp.MatrixBase):
-                out["n"] = str(p.value.rows * p.value.cols)
-    return out
-
-
-def hint(worked, step_id: str, mid: str) -> str:
-    """The hint aimed at misconception ``mid`` at this step, with the step's names."""
-    return CATALOGUE[mid].text("hint", names(worked, worked.step(step_id)))
-
-
 # ─── diagnosis ────────────────────────────────────────────────────────────────────────
 def _own_quantities(worked, step, answers: Mapping[str, Any] | None):
     """The solution recomputed from the student's earlier answers, or None if they are right."""
@@ -734,9 +566,6 @@ def _diagnose(worked, step, value, own) -> list[Diagnosis]:
             out.append(found)
     keep = most_specific([d.misconception.id for d in out])
     out = [d for d in out if d.misconception.id in keep]
-    if out:
-        ns = tuple(names(worked, step).items())
-        out = [replace(d, names=ns) for d in out]
     return out
 
 
@@ -804,7 +633,7 @@ def annotate(worked, verdicts: list) -> list:
                 ds = _diagnose(worked, worked.step(v.step_id), value, own)
                 if ds:
                     v = replace(v, misconceptions=tuple(d.misconception.id for d in ds),
-                                explanation=ds[0].explain(reveal=True))
+                                diagnosis=ds[0])
         out.append(v)
     return out
 
@@ -875,6 +704,54 @@ def _whole_from(worked, mid: str, k: int, q: Mapping, cleared: tuple) -> Mapping
     return out
 
 
+def _reach(worked, mid: str) -> frozenset | None:
+    """The solution keys whose value the bug made throughout (``_whole``) may change: those
+    whose own computation looks up an entry the bug swaps (``_entries_used``), and every
+    quantity computed from one of them — a forward value from its parents (and a parameter
+    from its last update), a gradient from its consumers' gradients and the iteration's
+    forward values, an update from the gradient and the parameter. Everywhere else the
+    buggy solve does exactly what the correct one does, so it gives the true value. None: it
+    cannot be told (a swapped activation with a φ of its own would change the forward pass,
+    which ``_entries_used`` does not follow); cached per Worked."""
+    store = _cache(worked)
+    if ("reach", mid) in store:
+        return store[("reach", mid)]
+    graph, swapped, tables = worked.graph, _SWAPPED[mid], _TABLES[mid]
+    out: frozenset | None = None
+    if not any(k in ACTIVATIONS and any(t[k].f is not RULES[k].f for t in tables)
+               for k in swapped):
+        live = graph.reaches_loss()
+        one_term = "accumulate" in swapped and all(
+            getattr(t["accumulate"], "one_term_is_the_sum", False) for t in tables)
+        tainted: set = set()
+        for key in worked.solution.quantities:  # in the order the solver made them
+            it, kind, name = key
+            try:
+                own = _entries_used(graph, key) & swapped
+            except Exception:  # a quantity the probe cannot place: it may change
+                own = {"?"}
+            if one_term and kind == "grad" and own == {"accumulate"}:
+                terms = sum(graph.nodes[c].parents.count(name) for c in graph.consumers(name)
+                            if c in live)
+                own = set() if terms < 2 else own
+            node = graph.nodes[name]
+            if kind == "value":
+                deps = [(it, "value", p) for p in node.parents]
+                if node.is_leaf and name in graph.params and it > 1:
+                    deps.append((it - 1, "new", name))
+                hit = any(d in tainted for d in deps)
+            elif kind == "grad":
+                hit = any((it, "grad", c) in tainted for c in graph.consumers(name)) or any(
+                    k[0] == it and k[1] == "value" for k in tainted)
+            else:
+                hit = (it, "grad", name) in tainted or (it, "value", name) in tainted
+            if own or hit:
+                tainted.add(key)
+        out = frozenset(tainted)
+    store[("reach", mid)] = out
+    return out
+
+
 def throughout(worked, verdicts: list) -> list:
     """The verdicts with ``misconceptions`` filled for a *wrong* answer that no single-step
     diagnosis (``annotate``) explains but the bug made at every step does.
@@ -902,7 +779,11 @@ def throughout(worked, verdicts: list) -> list:
         v = out[i]
         step = worked.step(v.step_id)
         found = []
+        off = not same(tol, v.value, step.value)  # the answer is not the true value
         for mid in CATALOGUE:
+            reach = _reach(worked, mid) if off else None
+            if reach is not None and step.key not in reach:
+                continue  # the bug gives the true value here, which is not the answer
             for k, q in _whole(worked, mid):
                 b = q.get(step.key)
                 if b is None or not same(tol, v.value, b.value):
@@ -918,28 +799,26 @@ def throughout(worked, verdicts: list) -> list:
                     break
         if found:
             ids = most_specific(found)
-            out[i] = replace(v, misconceptions=ids, explanation=_made_throughout(
-                worked, step, CATALOGUE[ids[0]], v.value))
+            out[i] = replace(v, misconceptions=ids, diagnosis=Diagnosis(
+                CATALOGUE[ids[0]], step.id, v.value, False, step.value, throughout=True))
     return out
 
 
-def _made_throughout(worked, step, m: Misconception, value) -> str:
-    """Why a bug found only by ``throughout`` explains the answer, in the rules' words."""
-    ns = names(worked, step)
-    return (f"{m.name} at {step.id}: {m.text('description', ns)}. Made at every step from the "
-            f"steps you got right, the rule {m.text('buggy', ns)} gives your {step.id} = "
-            f"{fmt(value)}; the correct rule {m.text('correct', ns)} gives {fmt(step.value)}.")
-
-
-def indistinguishable(worked) -> list[tuple[str, str]]:
+def indistinguishable(worked, only=None, first: bool = False) -> list[tuple[str, str]]:
     """(step id, misconception id) where the bug applies but gives the true answer: an
-    all-positive layer hides a missing mask, a symmetric W hides a transpose."""
+    all-positive layer hides a missing mask, a symmetric W hides a transpose. ``only``: these
+    misconception ids (default every one); ``first``: stop at the first pair found — all a
+    variant condition needs to refuse a draw (most draws of lab9-variants are refused so)."""
     out = []
     for s in worked.steps:
         for mid in CATALOGUE:
+            if only is not None and mid not in only:
+                continue
             if any(applies and same(worked.tolerance, b, s.value)
                    for b, applies in _from_correct(worked, mid, s.key)):
                 out.append((s.id, mid))
+                if first:
+                    return out
     return out
 
 

@@ -181,3 +181,42 @@ def carried(v: Any) -> sp.Float:
     if near < -1:
         guard = min(int(-near) + 2, 4000)
     return sp.Float(approx(v, CARRIED_DIGITS + guard), CARRIED_DIGITS + guard)
+
+
+PLACES = 4  # decimals shown by default
+
+
+def decimal_text(x: Any, places: int = PLACES) -> str:
+    """One number as decimal digits, rounded half-up once from its exact value: 2 → '2',
+    0.63459… → '0.6346', 3.1e-7 → '3.1e-7'. Digits, not words: tutor.render builds vectors
+    and matrices from it, and a refusal that names a number (tutor.rules) uses it."""
+    x = sp.sympify(x, strict=True)
+    if x.is_Integer:
+        return str(x)
+    try:
+        a = approx(x, 30)
+        if not a.is_Number:
+            return str(x)
+        if a == 0:
+            return "0"
+        mag = log10_abs(a)
+    except TypeError:
+        return str(x)
+    if mag < -places - 0.30103 or mag >= 12:  # below half a unit of the last place, or huge
+        m = places - 2 if places > 4 else 2
+        if -300 < mag < 300:
+            f = float(a)
+            return f"{f:.{m}e}".replace("e-0", "e-").replace("e+0", "e")
+        e = math.floor(mag)  # beyond a double's range: the mantissa from the exact digits
+        import mpmath
+
+        with mpmath.workdps(m + 25):  # 10^e as a binary float: e may be −4.8e8 (3^(−10⁹))
+            mant = to_mpf(a, m + 25) / mpmath.mpf(10) ** e
+        mant = rounded(sp.Float(mant, m + 20), m)
+        if abs(mant) >= 10:
+            mant, e = mant / 10, e + 1
+        return f"{mant}e{e}".replace("e-0", "e-")
+    # rounded half-up once, from the exact value: 717/800 = 0.89625 → 0.8963
+    d = rounded(x, places)
+    s = f"{d:f}".rstrip("0").rstrip(".") if "." in f"{d:f}" else f"{d:f}"
+    return "0" if s in ("-0", "") else s

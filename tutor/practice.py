@@ -38,13 +38,15 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from tutor.errors import TutorError
-from tutor.budget import ANSWER_SECONDS, over, within
-from tutor.compare import decimal_comma, is_trivial, parse_for
-from tutor.grade import adds_up
+from tutor.budget import ANSWER_SECONDS, within
+from tutor.compare import Reason, decimal_comma, is_trivial, parse_for
+from tutor.equivalence import equivalent, is_symbolic
+from tutor.grade import quantity
 from tutor import words
-from tutor.words import (capital, clip, comma_advice, comma_question, listing, notation,
-                         phase_title, point, say)
-from tutor.words.notation import meaning_text, note_text, only_the_value, restates
+from tutor.errors import clip
+from tutor.words import (capital, comma_advice, comma_question, listing, notation,
+                         phase_title, point, say, tolerance_label)
+from tutor.words.notation import adds_up, meaning_text, note_text, only_the_value, restates
 from tutor.progress import Answer, Pending
 from tutor.render import entry_name, exact_text, fmt, shape_text
 from tutor.rules import entries, is_zero
@@ -137,7 +139,8 @@ class Session:
             a = (done or {}).get(s.id)
             if a is None:
                 continue
-            value = parse_for(s, a.text)[0] if a.result == "correct" and a.text else None
+            value = parse_for(s, a.text, self.worked.answer_names())[0] \
+                if a.result == "correct" and a.text else None
             self.results[s.id] = a
             self.own[s.id] = value if value is not None else s.value
         cur = self.current
@@ -227,7 +230,8 @@ class Session:
 
     def earned(self) -> list[str]:
         """The hints already given at the step under way (shown again on resume)."""
-        from tutor.misconceptions import CATALOGUE, hint
+        from tutor.misconceptions import CATALOGUE
+        from tutor.words.misconceptions import hint
 
         step = self.current
         if step is None:
@@ -240,7 +244,7 @@ class Session:
     def submit(self, text: str) -> Feedback:
         step = self.current
         with within(ANSWER_SECONDS) as budget:  # judging untrusted text: bounded in time
-            value, err = parse_for(step, text)
+            value, err = parse_for(step, text, self.worked.answer_names())
             right = value is not None and self.tol.ok(value, step.value)
             fv = None
             if value is not None and not right:
@@ -250,15 +254,16 @@ class Session:
                     and not is_trivial(fv, self.tol)
         if budget.exceeded:
             return Feedback("invalid", step.id, (
-                f"Not judged: {over(budget, 'checking this answer')}. No try used.",))
+                f"Not judged: {words.over(budget.seconds, 'checking this answer')}. No try used.",))
         comma = decimal_comma(step, text)
         if value is None:
-            msg = "type an answer (or ? for a hint)" if err == "missing" else err
+            missing = err.kind == "missing"
+            msg = "type an answer (or ? for a hint)" if missing else words.unread(err)
             lines = [f"Not read: {msg}. No try used."]
             codes: list[str] = []
             if comma:
                 lines.append(comma_advice(comma))
-            elif err != "missing":  # the wrong shape: a catalogued bug may give that shape
+            elif not missing:  # the wrong shape: a catalogued bug may give that shape
                 more, codes = self._shape_diagnosis(step, text)
                 lines += more
             return Feedback("invalid", step.id, tuple(lines), None, tuple(codes))
@@ -266,7 +271,7 @@ class Session:
             return self._accept(step, value, text, "")
         if consistent:
             return self._accept(step, value, text,
-                                f"accepted: consistent with your rounded earlier answers "
+                                f"{words.reason_text(Reason('rounded_chain'))} "
                                 f"(exact: {fmt(step.value, 6)})")
         if comma and "[" not in text:  # 0,6 for a vector of 2: [0, 6], or the number 0.6?
             return Feedback("invalid", step.id, (f"Not read: {comma_question(comma)} No try "
@@ -288,15 +293,14 @@ class Session:
             lines.append("Type ? for a hint aimed at this mistake.")
         return lines, codes
 
-    @staticmethod
-    def _named(ds, reveal: bool) -> list[str]:
-        """"This looks like: …" for each diagnosis (the correct value only when ``reveal``)."""
+    def _named(self, ds, reveal: bool) -> list[str]:
+        """"This looks like: …" for each diagnosis (the correct value only when ``reveal``);
+        the explanation begins with the misconception's name."""
+        from tutor.words.misconceptions import explain
+
         out = []
         for d in ds:
-            text, name = d.explain(reveal=reveal), d.misconception.name
-            if not text.lower().startswith(name.lower()):
-                text = f"{name} — {text}"
-            out.append(f"This looks like: {text}")
+            out.append(f"This looks like: {explain(self.worked, d, reveal=reveal)}")
         return out
 
     def hint(self) -> Feedback:
@@ -316,7 +320,8 @@ class Session:
         if self.target is not None:
             mid, self.target = self.target, None
             self.told.add(mid)
-            from tutor.misconceptions import CATALOGUE, hint
+            from tutor.misconceptions import CATALOGUE
+            from tutor.words.misconceptions import hint
 
             if mid in CATALOGUE:  # (a store written by another version may name others)
                 return f"Hint ({CATALOGUE[mid].name}): {hint(self.worked, step.id, mid)}", True
@@ -340,6 +345,9 @@ class Session:
         lines = [f"✗ {step.id} = {clip(fmt(value))} is not right"
                  f" ({self.wrong} of {self.tries} tries)."]
         lines += self._entry_report(step, value, fv, last)
+        if is_symbolic(step.value):  # where the two functions differ, with both values
+            lines.append(capital(words.differs(equivalent(value, step.value),
+                                               quantity(self.worked, step))) + ".")
         ds = self._diagnose(step, value)
         codes = [d.misconception.id for d in ds]
         lines += self._named(ds, reveal=last)
@@ -539,9 +547,12 @@ def next_exercise(store) -> str | None:
     return None
 
 
-def pick(store) -> tuple[str, int | None, str | None] | None:
-    """What a bare `tutor` opens: (exercise, seed, student) of the most recently opened
-    attempt still open whose file is still there; else the next unfinished bundled one."""
+def pick(store) -> tuple[str, int | None, str | None, Any] | None:
+    """What a bare `tutor` opens: (exercise, seed, student, None) of the most recently
+    opened attempt still open whose file is still there; else (exercise, None, None,
+    choice) of tutor.adapt.choose_next — the exercise that trains the weakest skill, or the
+    next unfinished one in teaching order (``choice``: a tutor.mastery.Choice, which says
+    why and whether to draw fresh numbers)."""
     from pathlib import Path
 
     from tutor.catalog import bundled
@@ -550,9 +561,11 @@ def pick(store) -> tuple[str, int | None, str | None] | None:
     for a in store.open_attempts():
         ref = a.ref or a.exercise
         if ref in ids or (a.ref is not None and Path(ref).is_file()):
-            return ref, (a.seed if a.student is None else None), a.student
-    nxt = next_exercise(store)
-    return (nxt, None, None) if nxt is not None else None
+            return ref, (a.seed if a.student is None else None), a.student, None
+    from tutor.adapt import choose_next
+
+    c = choose_next(store)
+    return (c.exercise, None, None, c) if c is not None else None
 
 
 def _ref(exercise: str) -> str:
@@ -621,7 +634,13 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
                 console.print("Every bundled exercise is done. `tutor list` shows your "
                               "scores; `tutor practice ID` works one again.")
                 return 0
-            exercise, seed, student = picked
+            exercise, seed, student, why = picked
+            if why is not None:  # chosen by the mastery model: say why (and fresh numbers?)
+                new = new or why.new
+                if why.reason != "first":
+                    from tutor.words.mastery import next_line
+
+                    console.print(Text(next_line(why), style="bold"))
         if new:
             import secrets
 
@@ -644,7 +663,7 @@ def run(exercise: str | None = None, *, tries: int | None = None, seed: int | No
         # line by line, the drawing is drawn when the phase changes (and on `show`), never
         # between an explanation and the next prompt: it would scroll the explanation away
         io = _IO(session, console, ask, redraw=False, cmd=cmd)
-        io.saver = saver
+        io.saver, io.exercise = saver, exercise
         if attempt.last_done is not None and not attempt.started:
             io.retry = attempt.last_done
         if attempt.changed:
@@ -781,6 +800,8 @@ class _IO:
         self.retry = None  # an unstarted attempt at a finished exercise: the last Finished
         self.saver = None  # the session's _Saver (its ``fault``: progress is not saved)
         self.last_feedback = None  # the full screen's last feedback, when it ended the session
+        self.exercise: str | None = None  # the exercise as named (for the commands offered)
+        self.named: list[tuple[str, str]] = []  # (step id, misconception id), as named
 
     def dropped(self, store, attempt: int) -> bool:
         """Quitting a new attempt at a finished exercise with nothing in it: delete it (the
@@ -846,9 +867,9 @@ class _IO:
             self.say(words.source(w), "dim")
         if words.variant(w):
             self.say(f"Your numbers: {words.variant(w)}", "dim")
-        self.say(f"{len(w.steps)} steps · tolerance: {w.tolerance.label} · "
+        self.say(f"{len(w.steps)} steps · tolerance: {tolerance_label(w.tolerance, w.symbolic)} · "
                  f"{s.tries} tries a step")
-        self.say(SYNTAX, "dim")
+        self.say(words.expression_syntax(w) if w.symbolic else SYNTAX, "dim")
         self.say(COMMANDS, "dim")
         if self.retry is not None:
             f = self.retry
@@ -896,7 +917,8 @@ class _IO:
                     self.draw(step)
                     continue
                 if word in HELP_WORDS:
-                    self.say(SYNTAX)
+                    self.say(words.expression_syntax(self.s.worked)
+                             if self.s.worked.symbolic else SYNTAX)
                     self.say(COMMANDS)
                     continue
                 fb = (s.hint() if word in HINT_WORDS else s.skip() if word in SKIP_WORDS
@@ -907,6 +929,7 @@ class _IO:
 
     def keep(self, store, attempt: int, fb: Feedback) -> None:
         """Save what this feedback used: a finished step, or the step under way."""
+        self.named += [(fb.step_id, m) for m in fb.misconceptions]
         if fb.record is not None:
             store.record(attempt, fb.record)
         elif fb.kind in ("wrong", "hint"):  # the try limit cannot be dodged by quitting
@@ -985,12 +1008,32 @@ class _IO:
             rows = s.parameters(it)
             if rows:
                 self.param_table(rows, it if n_it > 1 else None)
+        self.offer(store)
         yes = (self.ask_line("Show the worked solution? [y/N] ") or "").strip().lower()
         if yes in ("y", "yes"):
             from tutor.writeup import to_rich
 
             to_rich(w, w.steps, self.console)
         return 0
+
+    def offer(self, store) -> None:
+        """After a named misconception: fresh numbers that tell it apart from the truth at
+        its step (tutor.adapt.separating), one line and the command."""
+        if not self.named or self.exercise is None:
+            return
+        from tutor.adapt import separating
+        from tutor.words.mastery import separate_line
+
+        w = self.s.worked
+        try:
+            found = separating(self.exercise, w, self.named, store.seeds(w.id) or ())
+        except TutorError:
+            return
+        if found is not None:
+            self.say(separate_line(found.name, found.step), "bold")
+            self.command(" ".join(shlex.quote(p) for p in
+                                  ("tutor", "practice", self.exercise, "--seed",
+                                   str(found.seed))))
 
     def param_table(self, rows: list[ParamRow], it: int | None) -> None:
         """One iteration's parameters: gradient (→ updated value), changes, why not."""

@@ -16,7 +16,8 @@ Tables (schema version in ``meta``):
 Every answer, wrong try and hint is one transaction, so Ctrl-C or a closed terminal loses
 nothing; an attempt that is still ``open`` is resumed where it stopped: its answered steps
 are not asked again and the step under way keeps its tries and hints. The per-skill record
-is the answers table grouped by the step's skill tag.
+is the answers table grouped by the step's skill tag; the mastery estimate (tutor.mastery)
+is the same answers replayed in time order (``history``).
 
 An exercise opened again after it was finished (same exercise and variant) begins a new
 attempt; as long as that attempt is *unstarted* — no answer, no wrong try, no hint — it
@@ -694,6 +695,24 @@ class Store:
             "FROM answers a JOIN attempts t ON t.id = a.attempt "
             "WHERE t.status != 'abandoned' GROUP BY a.skill").fetchall()
         return [SkillRecord(r[0], r[1], r[2] or 0, r[3] or 0, r[4] or 0, r[5] or 0) for r in rows]
+
+    @_guarded
+    def seeds(self, exercise: str) -> set[int]:
+        """The variant seeds this exercise was opened with (the base numbers: none)."""
+        rows = self.db.execute("SELECT DISTINCT seed FROM attempts WHERE exercise=? AND seed "
+                               "IS NOT NULL", (exercise,)).fetchall()
+        return {int(r[0]) for r in rows}
+
+    @_guarded
+    def history(self) -> list[Answer]:
+        """Every answer of every attempt the record counts (not abandoned ones, as
+        ``skills``), in the order they were given: what the mastery model replays
+        (tutor.mastery.trace)."""
+        rows = self.db.execute(
+            "SELECT a.step, a.skill, a.result, a.text, a.wrong, a.hints "
+            "FROM answers a JOIN attempts t ON t.id = a.attempt "
+            "WHERE t.status != 'abandoned' ORDER BY a.at, a.attempt, a.rowid").fetchall()
+        return [Answer(*r) for r in rows]
 
 
 def _locked(err: Exception) -> bool:

@@ -6,10 +6,10 @@
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
-PLACES = 4
+from tutor.numeric import PLACES, decimal_text as scalar_text  # noqa: F401 (one number)
+
 
 
 def is_matrix(v: Any) -> bool:
@@ -25,48 +25,6 @@ def vector_entries(v: Any) -> list[Any] | None:
     if is_matrix(v) and (v.cols == 1 or v.rows == 1):
         return list(v)
     return None
-
-
-def scalar_text(x: Any, places: int = PLACES) -> str:
-    """One number, rounded: 2 → '2', 0.63459… → '0.6346', 3.1e-7 → '3.1e-7'."""
-    import sympy as sp
-
-    x = sp.sympify(x, strict=True)
-    if x.is_Integer:
-        return str(x)
-    from tutor.numeric import approx, rounded
-
-    from tutor.numeric import log10_abs
-
-    try:
-        a = approx(x, 30)
-        if not a.is_Number:
-            return str(x)
-        if a == 0:
-            return "0"
-        mag = log10_abs(a)
-    except TypeError:
-        return str(x)
-    if mag < -places - 0.30103 or mag >= 12:  # below half a unit of the last place, or huge
-        m = places - 2 if places > 4 else 2
-        if -300 < mag < 300:
-            f = float(a)
-            return f"{f:.{m}e}".replace("e-0", "e-").replace("e+0", "e")
-        e = math.floor(mag)  # beyond a double's range: the mantissa from the exact digits
-        import mpmath
-
-        from tutor.numeric import to_mpf
-
-        with mpmath.workdps(m + 25):  # 10^e as a binary float: e may be −4.8e8 (3^(−10⁹))
-            mant = to_mpf(a, m + 25) / mpmath.mpf(10) ** e
-        mant = rounded(sp.Float(mant, m + 20), m)
-        if abs(mant) >= 10:
-            mant, e = mant / 10, e + 1
-        return f"{mant}e{e}".replace("e-0", "e-")
-    # rounded half-up once, from the exact value: 717/800 = 0.89625 → 0.8963
-    d = rounded(x, places)
-    s = f"{d:f}".rstrip("0").rstrip(".") if "." in f"{d:f}" else f"{d:f}"
-    return "0" if s in ("-0", "") else s
 
 
 def shaped(v: Any, each: Callable[[Any], Any]) -> Any:
@@ -90,8 +48,30 @@ def bracketed(v: Any, each: Callable[[Any], str]) -> str:
 
 
 def fmt(v: Any, places: int = PLACES) -> str:
-    """A scalar, vector or matrix rounded for display."""
-    return bracketed(v, lambda x: scalar_text(x, places))
+    """A scalar, vector or matrix rounded for display; an expression in symbols in the answer
+    grammar, factored where that is shorter (2*x*(x + y)*(2*x + y))."""
+    return bracketed(v, lambda x: symbolic_text(x) if _symbolic(x) else scalar_text(x, places))
+
+
+def _symbolic(x: Any) -> bool:
+    return bool(getattr(x, "free_symbols", None))
+
+
+def symbolic_text(e: Any) -> str:
+    """An expression in symbols as a student may type it back: the grammar's spelling
+    (relu'(z) for ReLU′, exp(1) for e), a polynomial factored when the factored form is
+    shorter (bounded: small polynomials only)."""
+    import sympy as sp
+
+    plain = sstr(e)
+    try:
+        if not e.atoms(sp.Function) and sp.count_ops(e) <= 60:
+            short = sstr(sp.factor(e))
+            if len(short) < len(plain):
+                return short
+    except (sp.PolynomialError, TypeError, ValueError):
+        pass
+    return plain
 
 
 def shown(v: Any, places: int = PLACES) -> Any:
@@ -133,7 +113,7 @@ def to_json(v: Any) -> Any:
     -0.17, not the -0.16999999999999998 a 15-digit evaluation gives."""
     from tutor.numeric import approx
 
-    return shaped(v, lambda x: float(approx(x, 30)))
+    return shaped(v, lambda x: symbolic_text(x) if _symbolic(x) else float(approx(x, 30)))
 
 
 def shape_text(v: Any) -> str:

@@ -23,7 +23,7 @@ from tutor.formula import Const, Formula, Note, NoteKind, Operand, Sym, Written,
 from tutor.functions import (ELU_DEFAULT_ALPHA, elu, leaky_relu, relu, resolve_steps, sigmoid,
                              sign, softplus, sstr, tie_split)
 from tutor.limits import TooLong, Trouble, check, shortened
-from tutor.render import fmt  # Trouble messages only: the numbers a refusal names
+from tutor.numeric import decimal_text  # the numbers a refusal names (digits, not words)
 
 
 # ─── what a rule returns ───────────────────────────────────────────────────────────────
@@ -460,17 +460,18 @@ def _loss_domain(fn: str, p, y, col: bool) -> None:
     if fn == "bce":
         for idx, t in entries(y):
             if sign(t) < 0 or sign(1 - t) < 0:
-                raise Trouble(f"bce needs targets between 0 and 1, not {fmt(t)}", ("target",))
+                raise Trouble(f"bce needs targets between 0 and 1, not {decimal_text(t)}",
+                              ("target",))
         for idx, v in entries(p):
             if sign(v) <= 0 or sign(1 - v) <= 0:
-                raise Trouble(f"bce needs 0 < ŷ < 1 (ln 0 is not a number), but ŷ = {fmt(v)}: "
+                raise Trouble(f"bce needs 0 < ŷ < 1 (ln 0 is not a number), but ŷ = {decimal_text(v)}: "
                               "give the output layer a sigmoid")
     if fn == "ce":
         cols = y if col else y.T
         for k in range(cols.cols):
             column = [cols[i, k] for i in range(cols.rows)]
             if any(sign(t) < 0 for t in column) or sign(sum(column) - 1) != 0:
-                shown = ", ".join(fmt(t) for t in column)
+                shown = ", ".join(decimal_text(t) for t in column)
                 raise Trouble(f"ce needs each example's targets to be ≥ 0 and sum to 1 "
                               f"(one-hot or a distribution), not [{shown}]", ("target",))
 

@@ -82,8 +82,9 @@ tolerance: {{decimals: 4}}
 def schema_text() -> str:
     """The JSON Schema as shipped in tutor/schema/exercise.schema.json."""
     from tutor.exercise import json_schema
+    from tutor.misconceptions import CATALOGUE  # their ids: completions in an editor
 
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(json_schema(tuple(CATALOGUE)), indent=2, ensure_ascii=False) + "\n"
 
 
 def skeleton(name: str, kind: str, schema: str | None = None) -> str:

@@ -35,7 +35,7 @@ from tutor.practice import (COMMANDS, ENTRY_WORDS, HELP_WORDS, HINT_WORDS, QUIT_
                             SHOW_WORDS, SKIP_WORDS, STYLES, SYNTAX, assemble)
 from tutor.render import entry_name, shape_text
 from tutor.rules import entries
-from tutor.words import phase_title, variant
+from tutor.words import phase_title, tolerance_label, variant
 from tutor.words.notation import meaning_text
 
 
@@ -84,7 +84,7 @@ class PracticeApp(App):
     def on_mount(self) -> None:
         w, s = self.s.worked, self.s
         spec = w.exercise.spec
-        intro = [Text(f"{len(w.steps)} steps · tolerance: {w.tolerance.label} · "
+        intro = [Text(f"{len(w.steps)} steps · tolerance: {tolerance_label(w.tolerance, w.symbolic)} · "
                       f"{s.tries} tries a step"), Text(SYNTAX, style="dim")]
         if variant(w):
             intro.insert(0, Text(f"Your numbers: {variant(w)}", style="dim"))

@@ -24,7 +24,7 @@ import sympy as sp
 from tutor.cause import Cause, Kind, Over
 from tutor.errors import SolveError
 from tutor.graph import Graph
-from tutor.limits import TooLong, Trouble, check, shortened
+from tutor.limits import MAX_BITS, TooLong, Trouble, check, shortened
 from tutor.numeric import CARRIED_DIGITS, carried
 from tutor.formula import Const, Formula, Note, NoteKind, Operand, combine, op
 from tutor.rules import RULES, Ctx, Term, entries, evaluate, is_zero
@@ -68,10 +68,45 @@ class Solution:
         return self.quantities[(it, "grad", node)].value
 
 
+def _plain(v: Any) -> Any:
+    """``v`` as ``_kept`` keeps it, when that is plain to see: a rational, or a matrix of
+    rationals, each of at most MAX_BITS bits and below 2^990 < 1e300 in size (what
+    tutor.limits.check passes and ``_tame`` keeps as it is) — else None (ask them)."""
+    if isinstance(v, sp.Rational):
+        return v if _small(v) else None
+    if type(v) is sp.MutableDenseMatrix:
+        for e in v:
+            if not (isinstance(e, sp.Rational) and _small(e)):
+                return None
+        return v.copy()  # a new matrix, as applyfunc gives
+    return None
+
+
+def _small(r) -> bool:
+    p, q = int(r.p).bit_length(), int(r.q).bit_length()
+    return p + q <= MAX_BITS and p - q < 990
+
+
+_OPS: dict = {}  # expression → sp.count_ops(expression): a value's entries recur (a bug
+# made throughout, the student's own numbers, a merge) and count_ops is most of _tame
+
+
+def _count_ops(e) -> int:
+    got = _OPS.get(e)
+    if got is None:
+        if len(_OPS) > 50_000:
+            _OPS.clear()
+        got = _OPS[e] = sp.count_ops(e)
+    return got
+
+
 def _kept(v: Any, what: str, path: tuple) -> tuple[Any, bool]:
     """``_tame``d, after tutor.limits says the value is a finite real of a sane size. An
     exact rational too long to keep (0.25 as a 2,000-bit fraction, after a few SGD steps) is
     not refused: it is carried as a certified decimal, like any exact form too long to read."""
+    plain = _plain(v)
+    if plain is not None:
+        return plain, True
     why = check(v)
     if isinstance(why, TooLong):
         v = shortened(v)
@@ -105,7 +140,7 @@ def _tame(v: Any) -> tuple[Any, bool]:
         return v, False
     if v.has(sp.Float):  # computed from a carried value: exact in form only, so carried too
         return carried(v), False
-    if nesting(v) <= MAX_NESTING and sp.count_ops(v) <= MAX_OPS:
+    if nesting(v) <= MAX_NESTING and _count_ops(v) <= MAX_OPS:
         return v, True
     return carried(v), False
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tutor.render import shape_text
 from tutor.sheets import _one_line
+from tutor.words import expression_syntax, tolerance_label
 from tutor.words.notation import meaning_text
 
 
@@ -35,9 +36,12 @@ def template(worked, student: str = "") -> str:
     width = max((len(s.id) for s in worked.steps), default=0) + 2
     out = [
         f"# Answer sheet: {_one_line(ex.spec.title or ex.id)}",
-        "# Write each answer after its colon. Numbers: -0.375  -3/8  1.2e-3  1/(1+exp(-2))",
-        "#   vectors: [-0.5, 0]    matrices: [[-0.25, 0.5], [0, 0]]  or  -0.25 0.5; 0 0",
-        f"#   tolerance: {worked.tolerance.label}. Leave a step blank to skip it.",
+        *(["# Write each answer after its colon."] +
+          ["# " + line for line in expression_syntax(worked).splitlines()]
+          if worked.symbolic else
+          ["# Write each answer after its colon. Numbers: -0.375  -3/8  1.2e-3  1/(1+exp(-2))",
+           "#   vectors: [-0.5, 0]    matrices: [[-0.25, 0.5], [0, 0]]  or  -0.25 0.5; 0 0"]),
+        f"#   tolerance: {tolerance_label(worked.tolerance, worked.symbolic)}. Leave a step blank to skip it.",
         f"# Grade it: tutor check {_grading_ref(ex)} SHEET.yaml",
         *given_lines(worked),
         f"exercise: {ex.id}",
@@ -59,15 +63,18 @@ def template(worked, student: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
-def personal_sheets(ref: str, roster, out: Path):
+def personal_sheets(ref: str, roster, out: Path, cache=None):
     """One sheet per roster student in ``out`` (made if missing): their own variant where
     the exercise has variants, their id in ``student:`` either way. Yields (student, path,
     status) as each is done — "written", "unchanged" (the same sheet is there), or "kept"
     (another file is there: perhaps filled in, never overwritten) — so a front end can show
-    progress. Two ids that make the same file name are refused before anything is written."""
-    from tutor.core import work
+    progress. Two ids that make the same file name are refused before anything is written.
+    ``cache`` (tutor.drawcache.DrawCache): where which draw gave each variant is written
+    (every 100 students and at the end), for `tutor check`."""
+    from tutor.core import variant, work
     from tutor.errors import InputError
     from tutor.roster import sheet_name
+    from tutor.variants import student_seed
 
     names: dict[str, str] = {}
     for st in roster.students:
@@ -77,15 +84,28 @@ def personal_sheets(ref: str, roster, out: Path):
                              f"file ({sheet_name(st.id)})", roster.file, st.line)
         names[n] = st.id
     out.mkdir(parents=True, exist_ok=True)
-    for st in roster.students:
-        path = out / sheet_name(st.id)
-        text = template(work(ref, student=st.id, note=False), st.id)
-        if path.exists():
-            old = path.read_text(encoding="utf-8", errors="replace")
-            yield st, path, "unchanged" if old == text else "kept"
-            continue
-        path.write_text(text, encoding="utf-8")
-        yield st, path, "written"
+    base = work(ref, note=False)  # the exercise, read once for the whole roster
+    ex = base.exercise
+    try:
+        for n, st in enumerate(roster.students, start=1):
+            path = out / sheet_name(st.id)
+            if ex.spec.variants is None:
+                text = template(base, st.id)
+            else:  # as work(ref, student=st.id) draws it
+                seed = student_seed(st.id, ex.id)
+                text = template(variant(ex, seed, cache), st.id)
+                ex.drawn.pop(seed, None)  # written: not kept (a roster may be long)
+            if cache is not None and n % 100 == 0:
+                cache.flush()
+            if path.exists():
+                old = path.read_text(encoding="utf-8", errors="replace")
+                yield st, path, "unchanged" if old == text else "kept"
+                continue
+            path.write_text(text, encoding="utf-8")
+            yield st, path, "written"
+    finally:
+        if cache is not None:
+            cache.flush()
 
 
 GIVEN_WIDTH = 100  # a given matrix longer than this is written one row per line

@@ -20,16 +20,19 @@ cannot be solved):
                                        ReLU input exactly 0, a misconception no step catches,
                                        max/min ties; with a sound variants block, the base
                                        values against ``require`` and an impossible family
+                                       (seed 0; ``--variants N``: seeds 0 … N−1, E045)
+                           E050–E051   the exercise's own tests: (tutor.answertests)
 
 Codes are stable and documented in docs/authoring.md. Nothing here raises: every failure,
 even a bug, becomes a located Problem.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tutor.errors import ExprError, InputError, path_text
+from tutor.words import entry_of, unmet as words_unmet
 
 CODES = {
     "E000": "the file cannot be read (missing, a folder, not UTF-8, too large): exit 2",
@@ -54,6 +57,9 @@ CODES = {
     "E043": "variants: a choice or range that does not fit the value it replaces",
     "E045": "variants: no variant meets the conditions",
     "E046": "variants: a condition names a layer or node without a ReLU",
+    "E050": "tests: a test that names nothing (a step not asked, an unknown misconception, "
+            "a seed without variants)",
+    "E051": "tests: a test whose verdict is not the one it expects",
     "E201": "matrix rows of different lengths",
     "E202": "a matrix where a vector belongs",
     "E203": "class index out of range",
@@ -139,10 +145,13 @@ def _at(doc, file: str, path: tuple, code: str, message: str, key: bool = True) 
     return Problem(file, m.line if m else 1, m.col if m else 1, code, message)
 
 
-def validate_file(path: str | Path, strict: bool = False) -> list[Problem]:
+def validate_file(path: str | Path, strict: bool = False, variants: int = 0,
+                  progress=None) -> list[Problem]:
     """Every problem of one file, errors first, in file order within each pass. A file that
     cannot be read (missing, a folder, not UTF-8, too large) is one E000 problem, the
-    command's exit status 2 (:data:`UNREADABLE`)."""
+    command's exit status 2 (:data:`UNREADABLE`). ``variants``: draw seeds 0 … N−1 (not
+    only seed 0) and check each, with the ``tests:``; ``progress(done, total)`` is told
+    after each seed."""
     from tutor.yamlio import read_text
 
     file = str(path)
@@ -150,13 +159,15 @@ def validate_file(path: str | Path, strict: bool = False) -> list[Problem]:
         text = read_text(file)
     except InputError as err:
         return [_from_error(err, file, UNREADABLE)]
-    return validate_text(text, file, strict)
+    return validate_text(text, file, strict, variants, progress)
 
 
-def validate_text(text: str, file: str = "<string>", strict: bool = False) -> list[Problem]:
-    """Every problem of one exercise text (``strict``: W305 per-step misconception notes)."""
+def validate_text(text: str, file: str = "<string>", strict: bool = False, variants: int = 0,
+                  progress=None) -> list[Problem]:
+    """Every problem of one exercise text (``strict``: W305 per-step misconception notes;
+    ``variants``, ``progress``: as :func:`validate_file`)."""
     try:
-        return _validate(text, file, strict)
+        return _validate(text, file, strict, variants, progress)
     except InputError as err:
         return [_from_error(err, file)]
     except RecursionError:
@@ -166,7 +177,8 @@ def validate_text(text: str, file: str = "<string>", strict: bool = False) -> li
                         f"internal error while validating: {type(err).__name__}: {err}")]
 
 
-def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
+def _validate(text: str, file: str, strict: bool = False, n_variants: int = 0,
+              progress=None) -> list[Problem]:
     from tutor.exercise import Exercise, SPEC, author_errors, content_hash, spec_errors
     from tutor.yamlio import load_yaml
 
@@ -182,7 +194,7 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
                         f"invalid YAML: {getattr(err, 'problem', None) or err}".split("\n")[0])]
     errs = spec_errors(doc, file)
     if errs:
-        return [_from_error(e, file) for e in errs]
+        return _sorted([_from_error(e, file) for e in errs])
     spec = SPEC.validate_python(doc.data)
     ex = Exercise(spec=spec, file=file, doc=doc, sha=content_hash(doc.data))
     # values the types allow but no exercise means (E014–E019, W307, W308): reported with
@@ -192,6 +204,8 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
         return _sorted(author)
     variant_problems = _variant_problems(ex)
     structure, compiled = _structure_problems(ex)
+    said = {(p.line, p.col, p.code) for p in author}  # E204 of a class-index target: once
+    structure = [p for p in structure if (p.line, p.col, p.code) not in said]
     problems = author + variant_problems + structure
     if not compiled:
         return _sorted(problems)
@@ -208,7 +222,46 @@ def _validate(text: str, file: str, strict: bool = False) -> list[Problem]:
     # or a bad variants block does not stop them (the variant checks wait for both: every
     # variant of a graph with a collision is refused the same way)
     sound = not variant_problems and not any(p.code == "E230" for p in structure)
-    return _sorted(problems + _warnings(ex, worked, strict, variants=sound))
+    problems += _warnings(ex, worked, strict, variants=sound, seed0=not n_variants)
+    drawn: list[int] = []  # the seeds that have a variant (for tests with seed: all)
+    if sound and ex.spec.variants is not None:
+        found, drawn = _draws(ex, max(n_variants, 1), progress if n_variants else None)
+        if n_variants:  # seed 0 alone: its refusal is among the warnings pass's
+            problems += found
+    if ex.spec.tests:
+        from tutor.answertests import check
+
+        problems += [_at(doc, file, f.path, f.code, f.message, key=False)
+                     for f in check(ex, worked, drawn, variants_ok=sound)]
+    return _sorted(problems)
+
+
+def _draws(ex, n: int, progress=None) -> tuple[list[Problem], list[int]]:
+    """``--variants N``: seeds 0 … N−1 each drawn (and so checked against ``require``, as
+    every variant is: a draw that fails is drawn again, up to ``tries``; each seed is drawn
+    once per loaded exercise, tutor.variants.realize). The seeds with no variant are one
+    E045, at the ``variants:`` block: how many, which, and the first's reason; and the seeds
+    that have one."""
+    from tutor.variants import VariantError, realize
+
+    failed, ok = [], []
+    for seed in range(n):
+        try:
+            realize(ex, seed)
+            ok.append(seed)
+        except VariantError as err:
+            failed.append((seed, err))
+        if progress is not None:
+            progress(seed + 1, n)
+    if not failed:
+        return [], ok
+    seed, err = failed[0]
+    if len(failed) == 1:
+        return [_from_error(err, ex.file)], ok
+    which = ", ".join(str(s) for s, _ in failed[:10]) + (" …" if len(failed) > 10 else "")
+    return [replace(_from_error(err, ex.file), message=(
+        f"{len(failed)} of {n} seeds have no variant that meets the conditions (seeds "
+        f"{which}); seed {seed}: {err.message}"))], ok
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -379,7 +432,8 @@ def _ties(doc, file, worked) -> list[Problem]:
     return out
 
 
-def _warnings(ex, worked, strict: bool = False, variants: bool = True) -> list[Problem]:
+def _warnings(ex, worked, strict: bool = False, variants: bool = True,
+              seed0: bool = True) -> list[Problem]:
     doc, file, g = ex.doc, ex.file, worked.graph
     out = []
     live = g.reaches_loss()
@@ -400,11 +454,11 @@ def _warnings(ex, worked, strict: bool = False, variants: bool = True) -> list[P
         for r in relu_inputs(worked):
             from tutor.functions import sign
 
-            if sign(r.value) == 0 and (r.path, r.label) not in seen:
-                seen.add((r.path, r.label))
+            if sign(r.value) == 0 and (r.path, r.where) not in seen:
+                seen.add((r.path, r.where))
                 it = f" (iteration {r.iteration})" if r.iteration > 1 else ""
                 out.append(_at(doc, file, r.path, "W302",
-                               f"{r.label} = 0 exactly{it}: ReLU′(0) decides the answer; state "
+                               f"{entry_of(r)} = 0 exactly{it}: ReLU′(0) decides the answer; state "
                                "it with conventions: {relu_prime_at_zero: 0 or 1}", key=False))
     out += _ties(doc, file, worked)
     from tutor.misconceptions import indistinguishable
@@ -422,10 +476,11 @@ def _warnings(ex, worked, strict: bool = False, variants: bool = True) -> list[P
             fails = []
         if fails:
             out.append(_at(doc, file, ("variants", "require"), "W304",
-                           f"the base values fail {fails[0]} (they are used when no "
+                           f"the base values fail {words_unmet(fails[0])} (they are used when no "
                            "--seed/--student is given)"))
         try:
-            realize(ex, 0)
+            if seed0:  # --variants N draws seeds 0 … N−1 itself (_draws)
+                realize(ex, 0)
         except VariantError as err:
             out.append(_from_error(err, file))
     return out

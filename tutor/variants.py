@@ -313,13 +313,22 @@ def substitute(data: dict, draws: dict[tuple, Any]) -> dict:
 # ─── conditions ──────────────────────────────────────────────────────────────────────────
 @dataclass(frozen=True)
 class ReluInput:
-    """One number that goes into a ReLU: where (file path), which (label), its value."""
+    """One number that goes into a ReLU: where (file path), which (subject and entry, as a
+    Cause names them: words.entry_of), its value."""
 
     iteration: int
     path: tuple  # ("layers", 1) or ("nodes", "h2")
     owner: str  # "2" (layer) or "h2" (node)
-    label: str  # the ReLU's input: "z2[1]" (a layer), "z" or "w1·x" (a graph node)
+    subject: Any  # the ReLU's input: "z2" (a layer) or, in a graph node, the SymPy
+    # expression as written (z, or w1*x — not relu(z))
+    entry: tuple  # 0-based (row, col) in a layer's z; () in a graph node
+    shape: tuple | None
     value: Any
+
+    @property
+    def where(self) -> tuple:
+        """Which ReLU input this is, across variants of one exercise."""
+        return (self.subject, self.entry)
 
 
 def relu_inputs(worked) -> list[ReluInput]:
@@ -345,9 +354,7 @@ def _relu_inputs(g, value, n_iterations: int) -> list[ReluInput]:
     import sympy as sp
 
     from tutor.functions import leaky_relu, relu
-    from tutor.render import entry_name
     from tutor.rules import entries
-    from tutor.words.notation import pretty
 
     out = []
     for it in range(1, n_iterations + 1):
@@ -357,39 +364,53 @@ def _relu_inputs(g, value, n_iterations: int) -> list[ReluInput]:
                 z = value(node.parents[0], it)
                 layer = node.attrs["layer"]
                 for idx, v in entries(z):
-                    out.append(ReluInput(it, ("layers", layer - 1), str(layer),
-                                         entry_name(f"z{layer}", idx, z.shape), v))
+                    out.append(ReluInput(it, ("layers", layer - 1), str(layer), f"z{layer}",
+                                         idx, getattr(z, "shape", None), v))
             elif g.kind == "graph" and node.op == "expr":
                 e = node.attrs["expr"]
                 sub = {sp.Symbol(p): value(p, it) for p in node.parents}
                 for atom in sorted(e.atoms(relu, leaky_relu), key=sp.default_sort_key):
                     arg = atom.args[0]  # named as written: z, or w1·x (not relu(z))
-                    out.append(ReluInput(it, ("nodes", node.name), node.name,
-                                         pretty(arg), arg.xreplace(sub)))
+                    v = arg.xreplace(sub)
+                    if v.free_symbols:
+                        continue  # in symbols (x: symbol): no number goes in, no sign
+                    out.append(ReluInput(it, ("nodes", node.name), node.name, arg, (),
+                                         None, v))
     return out
 
 
 @dataclass(frozen=True)
 class Unmet:
-    """A variant condition a draw fails: which one (a key of ``require``) and how."""
+    """A variant condition a draw fails: which one (a key of ``require``) and how, as data
+    (its words: tutor.words.unmet — "dead_relu: layer 2 has no dead ReLU").
 
-    condition: str  # "dead_relu", "no_relu_at_zero", "max_decimals", "distinguishable"
-    detail: str  # "layer 2 has no dead ReLU"
+    ========================  ==================================  =========  ==========
+    condition                 subject                             got        want
+    ========================  ==================================  =========  ==========
+    dead_relu                 ("layer" | "node", owner)
+    no_relu_at_zero           the ReluInput at 0
+    keep_relu_signs           the ReluInput                       its sign   the base's
+    keep_zeros                (step id, entry, shape)             0 or not   the base's
+    max_decimals              step id                             decimals (−1: infinite)
+    distinguishable           step id                             misconception id
+    ========================  ==================================  =========  ==========
+    """
 
-    def __str__(self) -> str:
-        return f"{self.condition}: {self.detail}"
+    condition: str
+    subject: Any = None
+    got: Any = None
+    want: Any = None
 
 
 def _relu_fails(inputs: list[ReluInput], require, kind: str) -> list[Unmet]:
     for want in require.dead_relu:
         owner = str(want)
         if not any(r.owner == owner and r.iteration == 1 and _sign(r.value) < 0 for r in inputs):
-            what = f"layer {owner}" if kind == "network" else f"node {owner}"
-            return [Unmet("dead_relu", f"{what} has no dead ReLU")]
+            return [Unmet("dead_relu", ("layer" if kind == "network" else "node", owner))]
     if require.no_relu_at_zero:
         at0 = [r for r in inputs if _sign(r.value) == 0]
         if at0:
-            return [Unmet("no_relu_at_zero", f"{at0[0].label} = 0")]
+            return [Unmet("no_relu_at_zero", at0[0])]
     return []
 
 
@@ -424,7 +445,7 @@ class Baseline:
 
 
 def baseline(worked) -> Baseline:
-    return Baseline({(r.iteration, r.label): _sign(r.value) for r in relu_inputs(worked)},
+    return Baseline({(r.iteration, r.where): _sign(r.value) for r in relu_inputs(worked)},
                     _zero_entries((s.key, s.value) for s in worked.steps),
                     tuple(s.key for s in worked.steps if s.key[:2] == (1, "value")))
 
@@ -440,20 +461,15 @@ def _zero_entries(keyed) -> frozenset:
 def _sign_fails(inputs: list[ReluInput], base: Baseline) -> list[Unmet]:
     """The first ReLU input whose sign differs from the base values' (iterations checked
     are those in ``inputs``)."""
-    words = {-1: "negative (dead)", 0: "0", 1: "positive"}
     for r in inputs:
-        want = base.signs.get((r.iteration, r.label))
+        want = base.signs.get((r.iteration, r.where))
         if want is not None and _sign(r.value) != want:
-            at = f" in iteration {r.iteration}" if r.iteration > 1 else ""
-            return [Unmet("keep_relu_signs", f"{r.label}{at} is {words[_sign(r.value)]}, "
-                          f"not {words[want]} as in the base values")]
+            return [Unmet("keep_relu_signs", r, _sign(r.value), want)]
     return []
 
 
 def _zeros_fail(keyed: list, base: Baseline, name) -> list[Unmet]:
     """keep_zeros over the (key, value) pairs given: the same zero entries as the base."""
-    from tutor.render import entry_name
-
     keys = {k for k, _ in keyed}
     zeros = _zero_entries(keyed)
     want = frozenset(z for z in base.zeros if z[0] in keys)
@@ -462,14 +478,13 @@ def _zeros_fail(keyed: list, base: Baseline, name) -> list[Unmet]:
     extra, lost = sorted(zeros - want, key=repr), sorted(want - zeros, key=repr)
     key, idx = (extra or lost)[0]
     value = dict(keyed)[key]
-    where = entry_name(name(key), idx, getattr(value, "shape", None))
-    return [Unmet("keep_zeros", f"{where} is " + ("0, unlike the base values" if extra
-                                                  else "not 0 as in the base values"))]
+    return [Unmet("keep_zeros", (name(key), idx, getattr(value, "shape", None)),
+                  bool(extra), not extra)]
 
 
 def unmet(worked, require, pairs: list | None = None,
           base: Baseline | None = None) -> list[Unmet]:
-    """The conditions this worked exercise fails, in words ([] when it meets them all).
+    """The conditions this worked exercise fails, as values ([] when it meets them all).
     ``pairs``: ``indistinguishable(worked)`` when the caller has it already; ``base``: the
     base values' ``baseline`` (without it, keep_relu_signs and keep_zeros hold: the base
     values keep themselves)."""
@@ -496,20 +511,100 @@ def unmet(worked, require, pairs: list | None = None,
             for _, v in entries(s.value):
                 d = decimals_needed(v)
                 if d is not None and (d < 0 or d > require.max_decimals):
-                    fails.append(Unmet("max_decimals", f"{s.id} needs "
-                                       + ("infinitely many" if d < 0 else str(d)) + " decimals"))
+                    fails.append(Unmet("max_decimals", s.id, d, require.max_decimals))
                     return fails
     if require.distinguishable:
         from tutor.misconceptions import indistinguishable
 
         only = None if require.distinguishable is True else set(require.distinguishable)
-        if pairs is None:
-            pairs = indistinguishable(worked)
+        if pairs is None:  # the first pair is enough to refuse
+            pairs = indistinguishable(worked, only, first=True)
         pairs = [(s, m) for s, m in pairs if only is None or m in only]
         if pairs:
-            fails.append(Unmet("distinguishable", f"at {pairs[0][0]} misconception "
-                               f"{pairs[0][1]} gives the true answer"))
+            fails.append(Unmet("distinguishable", pairs[0][0], pairs[0][1]))
     return fails
+
+
+# ─── refusing before the solve ───────────────────────────────────────────────────────────
+def structure(graph) -> tuple:
+    """What decides which steps an exercise asks (their keys), values aside: two graphs of
+    the same structure and ``ask`` have the same step keys (tutor.steps lists a step for
+    every quantity the solver makes, and which quantities it makes depends on the nodes,
+    the parameters, the number of iterations and whether there is a learning rate)."""
+    return (graph.kind, graph.layout, graph.loss, graph.params, graph.inputs,
+            len(graph.iterations), graph.learning_rate is None,
+            tuple((n.name, n.op, n.parents, n.attrs.get("fn")) for n in graph.nodes.values()))
+
+
+def hidden(graph, values: dict, keys, only=None) -> tuple | None:
+    """(step key, misconception id) where iteration 1's forward values alone prove that the
+    buggy rule gives *exactly* the true answer, so ``misconceptions.indistinguishable`` of
+    the solved exercise finds a pair too — or None (nothing proved: solve and look).
+
+    ``keys``: the step keys the exercise asks; ``only``: the misconception ids that count
+    (None: every one). Networks only, each case a one-line proof from the rules table
+    (tutor.rules, tutor.misconceptions); a unit is *known dead* where z < 0 feeds a ReLU,
+    so its δ entry is ∂L/∂h · 0 = 0 exactly:
+
+    * no-relu-mask at δℓ: every z of the ReLU layer ℓ is > 0, so ReLU′(z) = 1 = the bug's 1;
+    * pass-back-updated-weights at ∂L/∂x: the affine's input x is all 0, so the update
+      W − η δ xᵀ is W itself;
+    * outer-product-order at ∂L/∂W (W square, one example): every off-diagonal δᵢxⱼ and
+      δⱼxᵢ is 0 (a known-dead δ entry or a zero input), so δ xᵀ is symmetric, = x δᵀ;
+    * no-transpose-pass-back at ∂L/∂x (W square): W's column j equals its row j for every
+      unit j not known dead, so W δ = Wᵀ δ.
+
+    Only used to refuse a draw sooner; a draw it passes is solved and checked in full."""
+    if graph.kind != "network":
+        return None
+    from tutor.rules import entries, is_zero
+
+    def allowed(mid):
+        return only is None or mid in only
+
+    col = graph.layout == "column"
+    dead: dict[str, set] = {}  # affine node → entries of its δ that are exactly 0
+    for node in graph.nodes.values():
+        if node.op != "affine":
+            continue
+        cons = graph.consumers(node.name)
+        act = graph.nodes[cons[0]] if len(cons) == 1 else None
+        if act is None or act.op != "act" or act.attrs.get("fn") != "relu":
+            dead[node.name] = set()
+            continue
+        signs = [(idx, _sign(v)) for idx, v in entries(values[node.name])]
+        dead[node.name] = {idx for idx, s in signs if s < 0}
+        key = (1, "grad", node.name)
+        if key in keys and allowed("no-relu-mask") and all(s > 0 for _, s in signs):
+            return key, "no-relu-mask"
+    for node in graph.nodes.values():
+        if node.op != "affine":
+            continue
+        wn, xn, _ = node.parents
+        W, x = values[wn], values[xn]
+        gone = dead[node.name]
+        dx, dW = (1, "grad", xn), (1, "grad", wn)
+        alone = graph.consumers(xn) == [node.name]
+        if alone and dx in keys and graph.learning_rate is not None \
+                and allowed("pass-back-updated-weights") \
+                and all(is_zero(v) for _, v in entries(x)):
+            return dx, "pass-back-updated-weights"
+        if not (W.rows == W.cols > 1):
+            continue
+        if dW in keys and graph.consumers(wn) == [node.name] \
+                and allowed("outer-product-order") and (x.cols if col else x.rows) == 1:
+            n = W.rows
+            known = [((i, 0) if col else (0, i)) in gone for i in range(n)]
+            xs = [is_zero(v) for v in x]
+            if len(xs) == n and all((known[i] or xs[j]) and (known[j] or xs[i])
+                                    for i in range(n) for j in range(n) if i != j):
+                return dW, "outer-product-order"
+        if alone and dx in keys and allowed("no-transpose-pass-back"):
+            z = values[node.name]
+            live = {(i if col else j) for (i, j), _ in entries(z) if (i, j) not in gone}
+            if all(W[i, j] == W[j, i] for j in live for i in range(W.rows)):
+                return dx, "no-transpose-pass-back"
+    return None
 
 
 # ─── one variant ─────────────────────────────────────────────────────────────────────────
@@ -547,18 +642,28 @@ def variant_exercise(ex, draws: dict[tuple, Any]):
 TIME_BUDGET = 60.0
 
 
-def realize(ex, seed: int):
+def realize(ex, seed: int, hint: tuple | None = None):
     """The variant of ``ex`` for ``seed``: draw, substitute, solve, check the conditions,
     and draw again until they hold — at most ``variants.tries`` times (the same draws, so the
     same variant, on every machine; ``TIME_BUDGET``, 60 s, is a safety net that refuses,
     never picks another). Remembered, and so is a refusal, in the exercise
-    (``Exercise.drawn``), by seed."""
+    (``Exercise.drawn``), by seed.
+
+    ``hint``: (try, digest) as ``accepted_try`` gave it in an earlier run (the variant
+    cache of `tutor check`): that try is drawn again from ``seed`` — the values always come
+    from the seed, never from the hint — and used when its draws have that digest, it solves
+    and it meets every condition but ``distinguishable`` (which the run that wrote the hint
+    checked; ``hidden`` is asked again, and it is cheap); else the draws are made from the
+    start as without a hint."""
     hit = ex.drawn.get(seed)
     if hit is None:
-        try:
-            hit = _realize(ex, seed)
-        except VariantError as err:
-            hit = err
+        if hint is not None:
+            hit = _from_hint(ex, seed, hint)
+        if hit is None:
+            try:
+                hit = _realize(ex, seed)
+            except VariantError as err:
+                hit = err
         ex.drawn[seed] = hit
     worked = hit
     if isinstance(worked, VariantError):
@@ -585,7 +690,114 @@ def _space(found: list[Sampler]) -> int | None:
     return total
 
 
-def _realize(ex, seed: int):
+@dataclass
+class _Plan:
+    """What drawing needs of an exercise, made once per loaded exercise: its draws, the
+    base values' baseline (keep_relu_signs / keep_zeros), and for ``hidden`` the base's
+    step keys and ids and its graph's structure (None: no early distinguishable check)."""
+
+    found: list
+    base: Baseline | None
+    keys: dict | None  # step key → step id
+    shape: tuple | None  # structure(graph) of the base
+    accepted: dict = field(default_factory=dict)  # seed → (try, digest): accepted_try
+
+
+def draw_digest(draws: dict) -> str:
+    """A short hash of one try's drawn values (what a variant-cache entry is checked by)."""
+    return hashlib.sha256(repr(list(draws.values())).encode("utf-8")).hexdigest()[:32]
+
+
+def accepted_try(ex, seed: int) -> tuple[int, str] | None:
+    """(try, digest): which try of ``seed`` (0-based) gave its variant in this process, and
+    the digest of its drawn values — None when ``seed`` was not drawn or was refused."""
+    got = ex.drawn.get(_PLAN)
+    return got[1].accepted.get(seed) if got is not None and got[0] is ex.spec else None
+
+
+def _from_hint(ex, seed: int, hint) -> Any:
+    """The variant of try ``hint[0]`` of ``seed``, when it is the one ``hint`` says (see
+    ``realize``); None when the hint does not hold."""
+    from tutor.limits import Trouble
+    from tutor.worked import work_exercise
+
+    v = ex.spec.variants
+    try:
+        k, digest = hint
+        k = int(k)
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= k < v.tries:
+        return None
+    plan = _plan(ex)
+    rng = random.Random(seed)
+    for _ in range(k + 1):
+        draws = {s.path: s.draw(rng) for s in plan.found}
+    if draw_digest(draws) != digest:
+        return None
+    try:
+        worked = work_exercise(variant_exercise(ex, draws))
+    except (TutorError, Trouble):
+        return None
+    if unmet(worked, v.require, pairs=[], base=plan.base):  # all but distinguishable
+        return None
+    if plan.keys is not None and structure(worked.graph) == plan.shape:
+        only = None if v.require.distinguishable is True else set(v.require.distinguishable)
+        values = {n: worked.solution.value(n) for n in worked.graph.nodes
+                  if (1, "value", n) in worked.solution.quantities}
+        if hidden(worked.graph, values, plan.keys, only) is not None:
+            return None
+    plan.accepted[seed] = (k, digest)
+    return replace(worked, seed=seed)
+
+
+_PLAN = "plan"  # its key in Exercise.drawn (the seeds there are ints): (spec, _Plan) — the
+# spec too, since dataclasses.replace(ex, spec=…) makes an Exercise that shares ``drawn``
+_PLANS: dict = {}  # (file, sha, the spec as JSON) → _Plan: the same exercise loaded again
+# (`tutor check` and `tutor template` load it once per student) is planned once
+
+
+def _plan(ex) -> _Plan:
+    got = ex.drawn.get(_PLAN)
+    if got is not None and got[0] is ex.spec:
+        return got[1]
+    key = (ex.file, ex.sha, ex.spec.model_dump_json())
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _new_plan(ex)
+        if len(_PLANS) >= 32:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    ex.drawn[_PLAN] = (ex.spec, plan)
+    return plan
+
+
+def _new_plan(ex) -> _Plan:
+    from tutor.worked import work_exercise
+
+    v = ex.spec.variants
+    found, problems = samplers(ex.doc.data, ex.file, ex.doc)
+    if problems:
+        raise problems[0]
+    keep = v.require.keep_relu_signs or v.require.keep_zeros
+    base = baseline(work_exercise(ex)) if keep else None
+    keys = shape = None
+    if v.require.distinguishable and ex.spec.kind == "network":
+        try:
+            w = work_exercise(ex)
+        except TutorError:  # the base values do not solve: every draw is solved instead
+            w = None
+        if w is not None:
+            keys, shape = {s.key: s.id for s in w.steps}, structure(w.graph)
+    return _Plan(found, base, keys, shape)
+
+
+def _realize(ex, seed: int, early_proofs: bool = True):
+    """The draws of ``seed`` until one meets every condition. ``early_proofs``: refuse a
+    draw that ``hidden`` proves indistinguishable before solving it — the same draws are
+    refused either way, so the same variant is found; only when no variant is found is
+    the search made again without them, so that the error counts each refusal under the
+    condition the full check names first, as it always did."""
     import time
 
     from tutor.graph import compile_exercise
@@ -593,18 +805,18 @@ def _realize(ex, seed: int):
     from tutor.worked import work_exercise
 
     v = ex.spec.variants
-    found, problems = samplers(ex.doc.data, ex.file, ex.doc)
-    if problems:
-        raise problems[0]
+    plan = _plan(ex)
+    found, base = plan.found, plan.base
+    only = None if v.require.distinguishable is True else set(v.require.distinguishable or ())
+    proofs = early_proofs and plan.keys is not None and bool(v.require.distinguishable)
+    proved = 0  # draws refused by ``hidden``
     rng = random.Random(seed)
     why: Counter = Counter()
-    last: dict[str, str] = {}  # condition → its last failure in words
+    last: dict[str, Unmet] = {}  # condition → its last failure
     deadline = time.monotonic() + TIME_BUDGET
     tried, out_of_time = 0, False
     space = _space(found)  # how many different variants there are (None: too many to list)
     rejected: dict[str, str] = {}  # a draw already refused → why (never solved twice)
-    keep = v.require.keep_relu_signs or v.require.keep_zeros
-    base = baseline(work_exercise(ex)) if keep else None
     for _ in range(v.tries):
         if tried and time.monotonic() > deadline:
             out_of_time = True
@@ -619,7 +831,8 @@ def _realize(ex, seed: int):
             continue
         try:
             vex = variant_exercise(ex, draws)
-            if v.require.dead_relu or v.require.no_relu_at_zero or base is not None:
+            if v.require.dead_relu or v.require.no_relu_at_zero or base is not None \
+                    or proofs:
                 graph = compile_exercise(vex)
                 values = forward_values(graph)
                 first = _relu_inputs(graph, lambda n, it: values[n], 1)
@@ -629,6 +842,12 @@ def _realize(ex, seed: int):
                 if not early and base is not None and v.require.keep_zeros:
                     early = _zeros_fail([(k, values[k[2]]) for k in base.forward
                                          if k[2] in values], base, lambda k: k[2])
+                if not early and proofs and structure(graph) == plan.shape:
+                    pair = hidden(graph, values, plan.keys, only)
+                    if pair is not None:
+                        proved += 1
+                        early = [Unmet("distinguishable", plan.keys[pair[0]], pair[1])]
+                        last["distinguishable"] = early[0]
                 if early:
                     cond = early[0].condition
                     why[cond] += 1
@@ -644,12 +863,15 @@ def _realize(ex, seed: int):
             continue
         fails = unmet(worked, v.require, base=base)
         if not fails:
+            plan.accepted[seed] = (tried - 1, draw_digest(draws))
             return replace(worked, seed=seed)
         cond = fails[0].condition
         why[cond] += 1
-        last[cond] = fails[0].detail
+        last[cond] = fails[0]
         if seen is not None:
             rejected[seen] = cond
+    if proved and not out_of_time:  # the error's counts as the full check gives them
+        return _realize(ex, seed, early_proofs=False)
     top = ", ".join(f"{k} ({n}×)" for k, n in why.most_common(3))
     if out_of_time:
         stop = (f"in {tried} tries (seed {seed}; stopped by the {TIME_BUDGET:g} s safety net "
@@ -659,8 +881,9 @@ def _realize(ex, seed: int):
         stop = f"in {tried} tries (seed {seed}): all {space} possible variants fail"
     else:
         stop = f"in {tried} tries (seed {seed})"
-    detail = (f"; the last distinguishable failure: {last['distinguishable']}"
-              if "distinguishable" in last else "")
+    u = last.get("distinguishable")  # an error's message is made where it is raised
+    detail = (f"; the last distinguishable failure: at {u.subject} misconception {u.got} "
+              "gives the true answer" if u is not None else "")
     m = ex.doc.mark(("variants",)) if ex.doc is not None else None
     more = "" if out_of_time or (space is not None and len(rejected) >= space) \
         else " or raise variants.tries"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tutor.compare import Tolerance
+from tutor.tolerance import Tolerance
 from tutor.exercise import Exercise
 from tutor.graph import Graph, compile_exercise
 from tutor.solve import Solution, solve
@@ -32,6 +32,23 @@ class Worked:
     @property
     def id(self) -> str:
         return self.exercise.id
+
+    @property
+    def symbolic(self) -> bool:
+        """Some leaf is a symbol (``x: symbol``): values and gradients are expressions."""
+        return any(getattr(v, "free_symbols", None) for v in self.graph.init.values())
+
+    def answer_names(self) -> dict:
+        """The names an expression answer may use (tutor.expr.parse_symbolic): each leaf as
+        its value (the symbol x, or a number), each node as its definition in the leaves
+        (a = x + y, so ``2*b*a`` is 2·x(x + y)·(x + y)); {} when nothing is symbolic."""
+        if not self.symbolic:
+            return {}
+        if "answer_names" not in self.cache:
+            sol = self.solution
+            self.cache["answer_names"] = {
+                n: sol.value(n) for n in self.graph.nodes if (1, "value", n) in sol.quantities}
+        return self.cache["answer_names"]
 
     def step(self, step_id: str) -> Step:
         for s in self.all_steps or self.steps:

@@ -13,7 +13,7 @@ from tutor.steps import Step
 from tutor import words
 from tutor.words import PHASE_TITLES, SKILLS, phase_title, record, say
 from tutor.formula import Formula, Operand
-from tutor.grade import adds_up
+from tutor.words.notation import adds_up
 from tutor.words.notation import (LOSS_TEX, meaning_text, note_text, only_the_value, restates, tex,
                                   tex_name, tex_new_name, tex_value, text)
 
@@ -62,13 +62,15 @@ def to_json_text(worked, steps: list[Step]) -> str:
                       indent=2)
 
 
-def to_markdown(worked, steps: list[Step]) -> str:
+def to_markdown(worked, steps: list[Step], depth: int = 0) -> str:
     """The solution key a teacher can publish: every step as display math in the notation of
     the seeds (z^{(ℓ)}, δ^{(ℓ)}, ∂L/∂W^{(ℓ)} = δ^{(ℓ)} h^{(ℓ−1)⊤}, ⊙ 1[z > 0] …), symbols first,
     then the numbers, then the value; the rule, the exact form and every zero's cause below.
-    GitHub, GitLab, Jupyter and pandoc render the $$…$$ blocks."""
+    GitHub, GitLab, Jupyter and pandoc render the $$…$$ blocks. ``depth``: every heading that
+    many levels further down (a key inside another document: a student's feedback)."""
     spec = worked.exercise.spec
-    out = [f"# {spec.title or spec.id}", ""]
+    h = "#" * depth
+    out = [f"{h}# {spec.title or spec.id}", ""]
     meta = [f"`{spec.id}`"]
     if words.source(worked):
         meta.append(f"*{words.source(worked)}*")
@@ -77,16 +79,16 @@ def to_markdown(worked, steps: list[Step]) -> str:
     out += [" · ".join(meta), ""]
     if spec.notes:
         out += [spec.notes.strip(), ""]
-    out += [f"Answers are graded to {worked.tolerance.label}.", ""]
-    out += given_markdown(worked)
+    out += [f"Answers are graded to {words.tolerance_label(worked.tolerance, worked.symbolic)}.", ""]
+    out += given_markdown(worked, depth)
     phase, it = None, None
     for s in steps:
         if s.iteration != it and worked.solution.n_iterations > 1:
             it, phase = s.iteration, None
-            out += [f"## Iteration {it}", ""]
+            out += [f"{h}## Iteration {it}", ""]
         if s.phase != phase:
             phase = s.phase
-            out += [f"### {PHASE_TITLES[phase]}", ""]
+            out += [f"{h}### {PHASE_TITLES[phase]}", ""]
         out += [f"**`{s.id}`** · {SKILLS.get(s.skill, s.skill)}", "",
                 "$$" + step_tex(worked, s) + "$$", ""]
         notes = []
@@ -103,7 +105,7 @@ def to_markdown(worked, steps: list[Step]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def given_markdown(worked) -> list[str]:
+def given_markdown(worked, depth: int = 0) -> list[str]:
     """## Given: every parameter, input, target and constant (the student's own numbers for a
     variant), the learning rate, and what each later iteration changes."""
     g = worked.graph
@@ -114,7 +116,7 @@ def given_markdown(worked) -> list[str]:
         if node.is_leaf and node.name in g.init:
             groups.setdefault(roles[node.op], []).append(
                 f"{tex_name(node.name, net)} = {tex_value(g.init[node.name])}")
-    out = ["## Given", ""]
+    out = ["#" * depth + "## Given", ""]
     for role in ("inputs", "constants", "parameters"):
         if role in groups:
             out.append(f"- {role}: " + ", ".join(f"${t}$" for t in groups[role]))
@@ -177,6 +179,25 @@ def step_tex(worked, s: Step) -> str:
     return f"{lhs} = {sym}{eq}{num}{eq}{value}"
 
 
+def step_text(worked, s: Step) -> dict[str, Any]:
+    """One step as plain text, the way the terminal table (and a student's HTML feedback)
+    shows it: ``formula`` 'δ2 = ∂L/∂z2 = ∂L/∂h2 ⊙ ReLU′(z2)' (the meaning, then the formula
+    in symbols), ``numbers`` '= [-0.2192, 0.1462] ⊙ [1, 0]' ('≈ …' when the rounded numbers
+    only come near the value; '' when there are none), ``rule`` 'ReLU′(z) = 1[z > 0]' (or
+    ''), ``zeros`` [(entries, why)], ``value`` '[-0.2192, 0]', ``exact`` the exact form when
+    it differs from the value ('(40-digit value)' when it is carried, not exact; else '')."""
+    sym, num = formula_text(s)
+    formula = meaning_text(s.meaning)
+    if sym and not restates(s):
+        formula += f" = {sym}"
+    exact = exact_text(s.value)
+    return {"formula": formula,
+            "numbers": f"{'=' if adds_up(worked, s) else '≈'} {num}" if num else "",
+            "rule": note_text(s.formula), "zeros": zero_lines(s), "value": fmt(s.value),
+            "exact": "" if exact == fmt(s.value)
+            else exact if s.quantity.exact else "(40-digit value)"}
+
+
 def to_rich(worked, steps: list[Step], console) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -202,20 +223,16 @@ def to_rich(worked, steps: list[Step], console) -> None:
         table.add_column("formula", overflow="fold")
         table.add_column("value", overflow="fold", style="green")
         for s in group:
-            sym, num = formula_text(s)
-            formula = Text(meaning_text(s.meaning))
-            if sym and not restates(s):
-                formula.append(f" = {sym}")
-            if num:
-                formula.append(f"\n  {'=' if adds_up(worked, s) else '≈'} {num}", style="dim")
-            if note_text(s.formula):
-                formula.append(f"\n  {note_text(s.formula)}", style="dim italic")
-            for entries, why in zero_lines(s):
+            t = step_text(worked, s)
+            formula = Text(t["formula"])
+            if t["numbers"]:
+                formula.append(f"\n  {t['numbers']}", style="dim")
+            if t["rule"]:
+                formula.append(f"\n  {t['rule']}", style="dim italic")
+            for entries, why in t["zeros"]:
                 formula.append(f"\n  {entries} = 0: {why}", style="yellow")
-            value = Text(fmt(s.value))
-            exact = exact_text(s.value)
-            if exact != fmt(s.value):
-                value.append("\n" + (exact if s.quantity.exact else "(40-digit value)"),
-                             style="dim")
+            value = Text(t["value"])
+            if t["exact"]:
+                value.append("\n" + t["exact"], style="dim")
             table.add_row(s.id, formula, value)
         console.print(table)

@@ -15,7 +15,11 @@ composes them itself, which is where the rules live:
   re-base is refused (code ``E006``): a whole number with a leading zero (``010``, octal 8),
   hexadecimal/octal/binary (``0x1F``, ``0o17``, ``0b101``), base 60 (``1:30``), ``.inf`` and
   ``.nan``; quoted scalars stay strings (``"1/3"``);
-* timestamps and unknown tags stay strings (their text); bool/null as YAML 1.1 says.
+* booleans are YAML 1.2's: ``true``/``false`` (``True``, ``FALSE`` …) only; ``yes``, ``no``,
+  ``on`` and ``off``, booleans to YAML 1.1, stay text — as yaml-language-server (YAML 1.2 by
+  default) reads them, so the editor and tutor agree (``title: yes`` is the title "yes";
+  ``no_relu_at_zero: yes`` is refused by both: text where a boolean belongs);
+* timestamps and unknown tags stay strings (their text); null as YAML says.
 
 Every ``Document`` records the 1-based line/column of every value and every key, so a
 problem found later (schema, names, cycles) can be reported at ``file:line:col``.
@@ -51,6 +55,8 @@ _DIGITS = r"[0-9]+(?:_[0-9]+)*"  # ASCII digits; an underscore only between two 
 # what a number may look like: a whole number (no leading zero), or a decimal/scientific one
 _WHOLE = re.compile(r"[-+]?(?:0|[1-9][0-9]*(?:_[0-9]+)*)")
 _DECIMAL = re.compile(rf"[-+]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][-+]?[0-9]+)?")
+# YAML 1.2's booleans (the core schema); YAML 1.1's yes/no/on/off are text here
+_BOOLEANS = ("true", "True", "TRUE", "false", "False", "FALSE")
 # plain scalars YAML 1.1 leaves as strings but that are meant as numbers in another base
 _OTHER_BASE = re.compile(r"[-+]?0[xXoObB][0-9A-Fa-f_]*")
 
@@ -340,6 +346,8 @@ class _Builder:
                 raise self.number_error(text, node, self.yaml_value(node))
             return int(text.replace("_", ""))
         if tag == _TAG + "bool":
+            if text not in _BOOLEANS and node.style is None and not node.explicit:
+                return text  # yes/no/on/off: YAML 1.1's booleans, YAML 1.2's text
             try:
                 return self.loader.construct_yaml_bool(node)
             except KeyError:

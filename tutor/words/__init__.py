@@ -1,12 +1,13 @@
 """Words: where the program's English is made (the start of issue 11's words package).
 
-Small pieces every front end uses — a list said in English, a text clipped to a width, the
-names of phases and skills — live here once, so that practice, check, solve and show say
+Small pieces every front end uses — a list said in English, a tolerance, the names of
+phases and skills — live here once, so that practice, check, solve and show say
 the same thing the same way. The engine returns values; this module makes sentences.
 """
 from __future__ import annotations
 
 from typing import Any
+
 
 PHASE_TITLES = {"forward": "Forward pass", "backward": "Backward pass",
                 "inputs": "Gradients of the inputs", "update": "SGD update"}
@@ -32,6 +33,23 @@ ACT_PARAM = {  # an activation's own number α (tutor.rules.Activation.param) �
 }
 
 
+def tolerance_label(tol, symbolic: bool = False) -> str:
+    """How close an answer must be, as the author said it (tutor.tolerance.Tolerance); for
+    a symbolic exercise (Worked.symbolic), that an answer is an equal expression."""
+    from tutor.render import fmt
+
+    if symbolic:
+        return "equivalence (any equal expression)"
+
+    if tol.said == "decimals":
+        return f"{tol.digits} decimals (|error| ≤ 1e-{tol.digits})"
+    if tol.said == "sig":
+        return f"{tol.digits} significant digits"
+    if tol.said == "abs_rel":
+        return f"abs {fmt(tol.abs, 8)}, rel {fmt(tol.rel, 8)}"
+    return "4 decimals (|error| ≤ 0.0001)"
+
+
 def listing(items: list[str], both: bool = False) -> str:
     """'a', 'a and b' ('both a and b' with ``both``), 'a, b and c'."""
     items = list(items)
@@ -40,11 +58,6 @@ def listing(items: list[str], both: bool = False) -> str:
     if len(items) == 2 and both:
         return f"both {items[0]} and {items[1]}"
     return ", ".join(items[:-1]) + f" and {items[-1]}"
-
-
-def clip(text: str, width: int = 60) -> str:
-    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def capital(text: str) -> str:
@@ -95,6 +108,12 @@ def _entry(c, name: Any = None) -> str:
     from tutor.words.notation import pretty
 
     return entry_name(pretty(c.subject if name is None else name), c.entry, c.shape)
+
+
+def entry_of(x) -> str:
+    """The entry a Cause (or anything with subject, entry, shape: a variants.ReluInput) is
+    about: z2[2], or w1·x inside a graph node."""
+    return _entry(x)
 
 
 _AT_ENTRY = ("reaches", "target")  # fields that name a quantity at the cause's own entry
@@ -298,3 +317,153 @@ def _one_based(entry: tuple, shape: tuple | None) -> list[int] | None:
     if shape[0] == 1:
         return [j + 1]
     return [i + 1, j + 1]
+
+
+# ─── a variant condition a draw fails (tutor.variants.Unmet) ─────────────────────────────
+_SIGN = {-1: "negative (dead)", 0: "0", 1: "positive"}
+
+
+def unmet(u) -> str:
+    """"dead_relu: layer 2 has no dead ReLU" — the condition, then how the draw fails it."""
+    return f"{u.condition}: {unmet_detail(u)}"
+
+
+def unmet_detail(u) -> str:
+    from tutor.render import entry_name
+
+    c = u.condition
+    if c == "dead_relu":
+        what, owner = u.subject
+        return f"{what} {owner} has no dead ReLU"
+    if c == "no_relu_at_zero":
+        return f"{entry_of(u.subject)} = 0"
+    if c == "keep_relu_signs":
+        r = u.subject
+        at = f" in iteration {r.iteration}" if r.iteration > 1 else ""
+        return f"{entry_of(r)}{at} is {_SIGN[u.got]}, not {_SIGN[u.want]} as in the base values"
+    if c == "keep_zeros":
+        where = entry_name(*u.subject)
+        return f"{where} is " + ("0, unlike the base values" if u.got
+                                 else "not 0 as in the base values")
+    if c == "max_decimals":
+        return f"{u.subject} needs {'infinitely many' if u.got < 0 else u.got} decimals"
+    if c == "distinguishable":
+        return f"at {u.subject} misconception {u.got} gives the true answer"
+    return c
+
+
+# ─── why a verdict is what it is (tutor.compare.Reason, Unread, ZeroMiss) ────────────────
+def over(seconds: float, what: str) -> str:
+    """The words for an exceeded time budget: what took too long, the limit, what to do."""
+    return (f"{what} took longer than {seconds:g} s (the limit for it) and was "
+            f"stopped; write the answers more simply, e.g. as decimals")
+
+
+def _shape(s: tuple) -> str:
+    if s[0] == "number":
+        return "a single number"
+    if s[0] == "bracketed":
+        return "a single number in brackets"
+    if s[0] == "vector":
+        return f"a vector of {s[1]}"
+    return f"a {s[1]}×{s[2]} matrix"
+
+
+def unread(u) -> str:
+    """Why an answer was not read: "expected a 3×2 matrix, got a vector of 2", the parser's
+    own message with where ("unknown name 'q' (at character 9)"), "missing"."""
+    if u.kind == "shape":
+        return f"expected {_shape(u.want)}, got {_shape(u.got)}"
+    if u.kind == "syntax":
+        return u.message + (f" (at character {u.offset + 1})" if u.offset is not None else "")
+    return "missing"
+
+
+def reason_text(r) -> str:
+    """A verdict's Reason in words ("" for none)."""
+    if r is None:
+        return ""
+    k = r.kind
+    if k == "no_answer":
+        return "no answer"
+    if k == "unread":
+        return unread(r.unread)
+    if k == "given":
+        return r.text
+    if k == "over_budget":
+        return over(r.seconds, r.what)
+    if k == "does_not_match":
+        return "does not match"
+    if k == "differs":
+        return differs(r.value, r.what)
+    if k == "rounded_chain":
+        return "accepted: consistent with your rounded earlier answers"
+    if k == "follow_through":
+        return f"right given your earlier answers (first wrong step: {r.step})"
+    if k == "rounded_zero":
+        from tutor.render import fmt
+
+        return (f"no follow-through credit: given your earlier answers this is {fmt(r.value)}, "
+                "0 only when rounded (an earlier answer is nearly 0)")
+    if k == "nothing_left":
+        return (f"no follow-through credit: your earlier answers make {r.step} all zeros "
+                "(nothing left to learn)")
+    if k == "after_zeroed":
+        return (f"no follow-through credit: an earlier answer ({r.step}) is "
+                + ("all zeros" if r.all_zeros else "nearly 0"))
+    return k
+
+
+def expression_syntax(worked) -> str:
+    """How to write an answer to a symbolic exercise (tutor.expr.parse_symbolic), in its own
+    names: "Answers are expressions in x, y (nodes a, b, L stand for their definitions):
+    2*x*(x + y) · x^2 · relu'(z) or 1[z > 0] · sigmoid'(z) · exp, ln, e"."""
+    g = worked.graph
+    leaves = [n for n, v in g.init.items() if getattr(v, "free_symbols", None)]
+    nodes = [n for n, nd in g.nodes.items() if not nd.is_leaf]
+    return (f"Answers are expressions in {listing(leaves)}"
+            + (f" (nodes {', '.join(nodes)} stand for their definitions)" if nodes else "")
+            + ":\n  2*x*(x + y) · x^2 · relu'(z) or 1[z > 0] · sigmoid'(z) · tanh'(z) · "
+              "exp, ln, e")
+
+
+def differs(judged, what: str) -> str:
+    """Where an expression answer is not the step's expression (tutor.equivalence.Judged):
+    "at x = 1, y = 2 yours is 18; ∂L/∂x is 60"."""
+    from tutor.render import fmt
+
+    if not judged.at:
+        return f"not the same expression as {what}"
+    where = ", ".join(f"{s} = {fmt(v)}" for s, v in judged.at)
+    return f"at {where} yours is {fmt(judged.yours)}; {what} is {fmt(judged.truth)}"
+
+
+def verdict_text(v) -> str:
+    """What a verdict says of its step, in words: its Reason."""
+    return reason_text(v.reason)
+
+
+def entry_names(step_id: str, entries: tuple, shape: tuple | None) -> list[str]:
+    """dW2[2,1], dW2[2,2] — the 0-based entries of a step named as a student reads them."""
+    from tutor.render import entry_name
+
+    return [entry_name(step_id, idx, shape) for idx in entries]
+
+
+def wrong_entry_names(v) -> list[str]:
+    """The entries a wrong verdict has off, named (dW2[2,1], …)."""
+    shape = getattr(v.expected, "shape", None)
+    return entry_names(v.step_id, v.wrong_entries, shape)
+
+
+def zero_miss(step_id: str, m) -> str:
+    """"dW2[2,1], dW2[2,2] should be 0, not 0.1, -0.2: <why it is 0>" (tutor.compare.ZeroMiss)."""
+    from tutor.render import fmt
+
+    names = ", ".join(entry_names(step_id, m.entries, m.shape))
+    return f"{names} should be 0, not {', '.join(fmt(a) for a in m.written)}: {say(m.cause)}"
+
+
+def zero_misses(v) -> list[str]:
+    """Each ZeroMiss of a verdict in words."""
+    return [zero_miss(v.step_id, m) for m in v.zero_misses]

@@ -37,7 +37,7 @@ def pretty(e: Any) -> str:
     if isinstance(e, sp.Basic) and e.has(sp.Heaviside):
         e = e.replace(sp.Heaviside, lambda u, *_: sp.Symbol(f"1[{sstr(u)} > 0]"))
     text = _GREEK.sub(lambda m: GREEK[m.group()], sstr(e).replace("**", "^").replace("*", "·"))
-    for name, shown in (("relu_step(", "ReLU′("),
+    for name, shown in (("relu_step(", "ReLU′("), ("relu'(", "ReLU′("),
                         ("leaky_step(", "LeakyReLU′(")):  # as the grammar and the seeds spell them
         text = text.replace(name, shown)
     return text
@@ -172,7 +172,14 @@ class _Text:
         return f"({t})" if after_op and t.startswith("-") else t
 
     def wrapped(self, t, after_op: bool, parens: bool) -> str:
+        parens = parens or self.compound(t)  # x·(x + y), (x*(x + y))^2
         return f"({self.run(t, False)})" if parens else self.run(t, after_op)
+
+    def compound(self, t) -> bool:
+        """An operand whose value, in its place, is an expression in symbols with an operator
+        at its top (a sum, a product, a power): it gets brackets next to another operator."""
+        v = getattr(t, "value", None) if isinstance(t, Operand) and self.numbers else None
+        return bool(getattr(v, "free_symbols", None)) and (v.is_Add or v.is_Mul or v.is_Pow)
 
     def run(self, t, after_op: bool) -> str:
         if isinstance(t, Operand):
@@ -187,6 +194,8 @@ class _Text:
             for i, x in enumerate(a):
                 if k == "add":
                     parens = False  # a sum of terms, each as it is written
+                    parts.append(self.run(x, after_op if i == 0 else True))
+                    continue
                 elif k == "frac":  # tight: (1 − y)/(1 − ŷ), y/ŷ
                     parens = isinstance(x, Op) and _prec(x) < 9
                 else:  # a − (b + c), but a − b · c
@@ -251,7 +260,8 @@ class _Text:
         if self.tex:
             tmpl = re.sub(rf"({_DERIV_ALT})′\(\{{(\d+)\}}\)", r"{\2:\1}", tmpl)
             out = []
-            for k, part in enumerate(re.split(r"(\{\d+(?::\w+|:σ)?\})", tmpl)):
+            pieces = re.split(r"(\{\d+(?::\w+|:σ)?\})", tmpl)
+            for k, part in enumerate(pieces):
                 if k % 2 == 0:
                     for a, b in _LITERAL:
                         part = part.replace(a, b)
@@ -259,6 +269,10 @@ class _Text:
                     continue
                 idx, _, act = part[1:-1].partition(":")
                 x = self.operand(ops[int(idx)], True)
+                near = (pieces[k - 1].rstrip()[-1:] if k else "") + \
+                    (pieces[k + 1].lstrip()[:1] if k + 1 < len(pieces) else "")
+                if self.compound(ops[int(idx)]) and set(near) & OPERATORS:
+                    x = r"{\left(" + x[1:-1] + r"\right)}"
                 if act and not self.numbers:
                     x = "{" + _DERIV[act].format(x[1:-1]) + "}"
                 out.append(x)
@@ -269,8 +283,12 @@ class _Text:
                 return m.group()[0]  # {{ and }}, as str.format reads them
             before = tmpl[:m.start()].rstrip()
             op_before = before[-1:] in OPERATORS if before else after_op
-            base = tmpl[m.end():].lstrip()[:1] == "^"  # (-0.0175)^2, not -0.0175^2
-            return self.operand(ops[int(m.group(1))], op_before or base)
+            after = tmpl[m.end():].lstrip()[:1]
+            base = after == "^"  # (-0.0175)^2, not -0.0175^2
+            o = ops[int(m.group(1))]
+            if (op_before or after in OPERATORS or base) and self.compound(o):
+                return f"({self.operand(o, False)})"
+            return self.operand(o, op_before or base)
         return re.sub(r"\{\{|\}\}|\{(\d+)\}", shown, tmpl)
 
 
@@ -341,12 +359,79 @@ def tex_new_name(name: str, network: bool) -> str:
 
 
 def tex_value(v: Any) -> str:
-    """A number, or a bmatrix of numbers (columns stay columns), rounded as in fmt."""
+    """A number, or a bmatrix of numbers (columns stay columns), rounded as in fmt; an
+    expression in symbols as TeX in the seeds' notation (tex_symbolic)."""
     from tutor.render import is_matrix, scalar_text
+
+    def one(e):
+        return tex_symbolic(e) if getattr(e, "free_symbols", None) else scalar_text(e)
 
     if is_matrix(v):
         if v.shape == (1, 1):
-            return scalar_text(v[0, 0])
-        rows = [" & ".join(scalar_text(e) for e in r) for r in v.tolist()]
+            return one(v[0, 0])
+        rows = [" & ".join(one(e) for e in r) for r in v.tolist()]
         return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
-    return scalar_text(v)
+    return one(v)
+
+
+def tex_symbolic(e: Any) -> str:
+    """An expression in symbols as TeX: ReLU′ as 1[z > 0], σ, ReLU, factored where shorter
+    (the form tutor.render.symbolic_text shows)."""
+    import sympy as sp
+    from sympy.printing.latex import LatexPrinter
+
+    class _Tex(LatexPrinter):
+        def _print_relu_step(self, x):
+            return r"\mathbf{1}[%s > 0]" % self._print(x.args[0])
+
+        def _print_relu(self, x):
+            return r"\mathrm{ReLU}\left(%s\right)" % self._print(x.args[0])
+
+        def _print_sigmoid(self, x):
+            return r"\sigma\left(%s\right)" % self._print(x.args[0])
+
+        def _print_softplus(self, x):
+            return r"\mathrm{softplus}\left(%s\right)" % self._print(x.args[0])
+
+    try:
+        if not e.atoms(sp.Function) and sp.count_ops(e) <= 60:
+            f = sp.factor(e)
+            if len(str(f)) < len(str(e)):
+                e = f
+    except (sp.PolynomialError, TypeError, ValueError):
+        pass
+    return _Tex().doprint(e)
+
+
+def adds_up(worked, step) -> bool:
+    """"=" or "≈" between a formula with numbers and its value: whether the step's formula,
+    worked with its numbers as they are shown (rounded: ∂J/∂v = 12/343 shown as 0.035),
+    gives its value as shown — 0.035 + 0.035 · 4 is 0.175, not
+    the 0.1749 shown for 60/343, so that step's numbers are written with "≈". Every quantity
+    is replaced by its shown number and the step recomputed by its own rule (one solve per
+    worked exercise, kept in its cache)."""
+    from tutor.budget import FOLLOW_SECONDS, within
+    from tutor.grade import recomputed
+    from tutor.limits import Trouble
+    from tutor.render import shown
+    from tutor.solve import solve
+
+    failed = (Trouble, ArithmeticError, ValueError, TypeError)  # e.g. ŷ shown as 1: ln 0
+    if "shown" not in worked.cache:
+        sol = worked.solution
+        worked.cache["shown"] = None  # what stays when the numbers cannot be worked
+        with within(FOLLOW_SECONDS) as budget:  # as bounded as any follow-through solve
+            try:
+                again = solve(sol.graph, overrides={
+                    k: shown(q.value) for k, q in sol.quantities.items()})
+            except failed:
+                again = None
+        if not budget.exceeded:
+            worked.cache["shown"] = again
+    if worked.cache["shown"] is None:
+        return False
+    try:
+        got = recomputed(worked.cache["shown"], step.key)
+        return got is not None and bool(shown(got) == shown(step.value))
+    except failed:  # the shown numbers are not a number here (ln(1 − 1)): say ≈
+        return False
