@@ -21,7 +21,7 @@ from tutor.equivalence import equivalent
 from tutor.errors import ExprError
 from tutor.exercise import load, load_text
 from tutor.expr import parse_symbolic
-from tutor.functions import relu_step, sigmoid
+from tutor.functions import relu_step, resolve_steps, sigmoid
 from tutor.grade import grade
 from tutor.words import verdict_text
 
@@ -236,10 +236,7 @@ def test_random_symbolic_graphs_match_sympy_diff_and_the_numeric_engine(spec):
         for name, want in row["grads"].items():
             q = w_.solution.quantities.get((1, "grad", name))
             got = q.value if q is not None else sp.Integer(0)
-            at = got.xreplace(sub)
-            from tutor.functions import resolve_steps
-
-            at = resolve_steps(at, 0)
+            at = resolve_steps(got.xreplace(sub), 0)
             assume(at.is_number)  # a kink exactly at the point: no derivative to compare
             assert abs(sp.N(at - want, 50)) < sp.Float("1e-30"), (name, got, want)
         plain = work_exercise(load_text(yaml.safe_dump(numeric, sort_keys=False), "n.yaml"))
@@ -258,8 +255,6 @@ SYMBOLIC = [e for e in bundled() if load(e.path).symbolic]
 def test_bundled_symbolic_exercises_match_the_oracle_at_points(entry):
     """The engine's expressions, at points, equal sympy.diff of the composed loss there
     (tests/oracle.py, given the point's numbers instead of the symbols)."""
-    from tutor.functions import resolve_steps
-
     spec = yaml.safe_load(entry.path.read_text())
     w_ = work(str(entry.path))
     syms = {s.name: s for s in w_.graph.init.values() if getattr(s, "free_symbols", None)}

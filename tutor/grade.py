@@ -198,19 +198,12 @@ def _first_verdict(s, text, tol, worked=None) -> Verdict:
                        reason=Reason("unread", err), comma=decimal_comma(s, str(text)))
     if is_symbolic(s.value) or is_symbolic(value):
         judged = equivalent(value, s.value)
-        ok, why = judged.same, Reason("differs", what=quantity(worked, s), value=judged)
+        ok, why = judged.same, Reason("differs", what=s.meaning.lhs, value=judged)
     else:
         ok, why = tol.ok(value, s.value), Reason("does_not_match")
     return Verdict(s.id, "correct" if ok else "wrong", str(text), value, s.value,
                    reason=None if ok else why,
                    comma=None if ok else decimal_comma(s, str(text)))
-
-
-def quantity(worked, step) -> str:
-    """The name of what a step asks, as its node says it: ∂L/∂x for a gradient, a for a value."""
-    it, kind, node = step.key
-    n = worked.graph.nodes.get(node) if worked is not None else None
-    return n.grad_symbol if kind == "grad" and n is not None else node
 
 
 def recomputed(follow, key) -> Any:

@@ -41,7 +41,6 @@ from tutor.errors import TutorError
 from tutor.budget import ANSWER_SECONDS, within
 from tutor.compare import Reason, decimal_comma, is_trivial, parse_for
 from tutor.equivalence import equivalent, is_symbolic
-from tutor.grade import quantity
 from tutor import words
 from tutor.errors import clip
 from tutor.words import (capital, comma_advice, comma_question, listing, notation,
@@ -347,7 +346,7 @@ class Session:
         lines += self._entry_report(step, value, fv, last)
         if is_symbolic(step.value):  # where the two functions differ, with both values
             lines.append(capital(words.differs(equivalent(value, step.value),
-                                               quantity(self.worked, step))) + ".")
+                                               step.meaning.lhs)) + ".")
         ds = self._diagnose(step, value)
         codes = [d.misconception.id for d in ds]
         lines += self._named(ds, reveal=last)

@@ -61,17 +61,22 @@ def symbolic_text(e: Any) -> str:
     """An expression in symbols as a student may type it back: the grammar's spelling
     (relu'(z) for ReLU′, exp(1) for e), a polynomial factored when the factored form is
     shorter (bounded: small polynomials only)."""
+    return sstr(compact(e))
+
+
+def compact(e: Any) -> Any:
+    """A small polynomial (at most 60 operations, no functions) factored when its factored
+    form prints shorter; else ``e`` as it is. Display only: the value is the same."""
     import sympy as sp
 
-    plain = sstr(e)
     try:
         if not e.atoms(sp.Function) and sp.count_ops(e) <= 60:
-            short = sstr(sp.factor(e))
-            if len(short) < len(plain):
-                return short
+            f = sp.factor(e)
+            if len(sstr(f)) < len(sstr(e)):
+                return f
     except (sp.PolynomialError, TypeError, ValueError):
         pass
-    return plain
+    return e
 
 
 def shown(v: Any, places: int = PLACES) -> Any:

@@ -36,7 +36,7 @@ class Worked:
     @property
     def symbolic(self) -> bool:
         """Some leaf is a symbol (``x: symbol``): values and gradients are expressions."""
-        return any(getattr(v, "free_symbols", None) for v in self.graph.init.values())
+        return self.exercise.symbolic
 
     def answer_names(self) -> dict:
         """The names an expression answer may use (tutor.expr.parse_symbolic): each leaf as

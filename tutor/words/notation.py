@@ -377,8 +377,9 @@ def tex_value(v: Any) -> str:
 def tex_symbolic(e: Any) -> str:
     """An expression in symbols as TeX: ReLU′ as 1[z > 0], σ, ReLU, factored where shorter
     (the form tutor.render.symbolic_text shows)."""
-    import sympy as sp
     from sympy.printing.latex import LatexPrinter
+
+    from tutor.render import compact
 
     class _Tex(LatexPrinter):
         def _print_relu_step(self, x):
@@ -393,14 +394,7 @@ def tex_symbolic(e: Any) -> str:
         def _print_softplus(self, x):
             return r"\mathrm{softplus}\left(%s\right)" % self._print(x.args[0])
 
-    try:
-        if not e.atoms(sp.Function) and sp.count_ops(e) <= 60:
-            f = sp.factor(e)
-            if len(str(f)) < len(str(e)):
-                e = f
-    except (sp.PolynomialError, TypeError, ValueError):
-        pass
-    return _Tex().doprint(e)
+    return _Tex().doprint(compact(e))
 
 
 def adds_up(worked, step) -> bool:
