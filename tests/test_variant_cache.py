@@ -450,3 +450,29 @@ def test_a_long_class_keeps_few_variants_and_grades_the_same(tmp_path, monkeypat
     assert grades() == want
     assert seen  # variants were dropped on the way
     assert want[0][1] == want[-1][1]  # the copied sheet: st00's variant both times
+
+
+def test_a_long_class_collects_garbage_between_sheets_only(tmp_path, monkeypatch):
+    """Past COLLECT_EVERY sheets the collector runs between sheets (never inside a sheet's
+    time budget); the grades are those of a short run, and the collector is on again after."""
+    import gc
+
+    import tutor.check as C
+    from tutor.render import fmt
+
+    w = work("lab9-relu-sigmoid-bce")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for i in range(12):
+        body = "".join(f"  {s.id}: {fmt(s.value, 4 + i % 3)}\n" for s in w.steps)
+        (folder / f"s{i:02d}.yaml").write_text(
+            f"exercise: {w.id}\nsha: \"{w.exercise.math_sha}\"\nanswers:\n{body}",
+            encoding="utf-8")
+    want = [r.score.total for r in C.check(w.id, [folder], jobs=1).results]
+    monkeypatch.setattr(C, "COLLECT_EVERY", 5)
+    runs = []
+    monkeypatch.setattr(gc, "collect", lambda *a: runs.append(gc.isenabled()) or 0)
+    got = [r.score.total for r in C.check(w.id, [folder], jobs=1).results]
+    assert got == want
+    assert runs and not any(runs[1:])  # one before grading, then with the collector off
+    assert gc.isenabled() and gc.get_freeze_count() == 0

@@ -94,7 +94,7 @@ _OPS: dict = {}  # expression → sp.count_ops(expression): a value's entries re
 def _count_ops(e) -> int:
     got = _OPS.get(e)
     if got is None:
-        if len(_OPS) > 50_000:
+        if len(_OPS) > 10_000:
             _OPS.clear()
         got = _OPS[e] = sp.count_ops(e)
     return got
