@@ -745,6 +745,62 @@ def bench_fuzz() -> list[str]:
     return rows
 
 
+ATTENTION_4 = """\
+id: attention-4
+title: two attention layers, d = 4, 4 tokens
+kind: graph
+inputs:
+  X: [[1, 0, -1, 0.5], [0, 1, 0.5, -1], [0.5, -0.5, 1, 0], [-1, 0.5, 0, 1]]
+params:
+  Wq: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+  Wk: [[0.5, 0, 0, 0], [0, 0.5, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.5]]
+  Wv: [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, -1]]
+constants:
+  C: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+nodes:
+  O1: causal_attention(X @ Wq, X @ Wk, X @ Wv)
+  O2: causal_attention(O1 @ Wq, O1 @ Wk, O1 @ Wv)
+  L: sum(O2 * C)
+loss: L
+ask: [forward, backward]
+"""
+
+
+@section("tensor")
+def bench_tensor() -> list[str]:
+    """Issue 13: tensor graphs solved exactly, whole processes (`tutor solve`), and the
+    cost per node on a growing chain of affine + ReLU layers (in-process)."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    rows = []
+    for ex in ("affine-relu-vector", "batch-softmax-ce", "conv2d-maxpool", "attention-2-tokens",
+               "batchnorm-fused", "batchnorm-ninja"):
+        t = median_process(tutor_cmd() + ["solve", ex], runs=5)
+        rows.append(row(f"`tutor solve {ex}` (whole process)", f"{t:.2f} s", "< 2 s"))
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "attention-4.yaml"
+        f.write_text(ATTENTION_4, encoding="utf-8")
+        t = median_process(tutor_cmd() + ["solve", str(f)], runs=3)
+        rows.append(row("`tutor solve` of two causal attention layers, d = 4, 4 tokens "
+                        "(whole process)", f"{t:.2f} s", "< 2 s"))
+    from tutor.core import work_exercise
+    from tutor.exercise import load_text
+
+    for n in (2, 4, 8, 16):
+        nodes = "".join(f"  z{k}: W{k} @ {'x' if k == 1 else f'h{k - 1}'} + b{k}\n"
+                        f"  h{k}: relu(z{k})\n" for k in range(1, n + 1))
+        params = "".join(f"  W{k}: [[1, -0.5], [0.5, 1]]\n  b{k}: [0.5, -1]\n"
+                         for k in range(1, n + 1))
+        text = (f"id: chain\ntitle: chain\nkind: graph\ninputs:\n  x: [1, 2]\nparams:\n"
+                f"{params}nodes:\n{nodes}  L: sum(h{n} * h{n})\nloss: L\n")
+        t = median_call(lambda: work_exercise(load_text(text, "chain.yaml")), runs=3)
+        rows.append(row(f"a chain of {n} affine + ReLU layers (2 units, exact; "
+                        f"{2 * n + 1} nodes), in-process", f"{t * 1000:.0f} ms "
+                        f"({t * 1000 / (2 * n + 1):.1f} ms a node)", "flat per node"))
+    return rows
+
+
 @section("symbolic")
 def bench_symbolic() -> list[str]:
     """Issue 12: judging one expression answer (in-process, cold: a new judge each time, the

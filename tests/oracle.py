@@ -227,3 +227,189 @@ def equal(a, b) -> bool:
     if a.has(sp.Float) or b.has(sp.Float):  # a value the engine carried at 40 digits
         return abs(sp.N(d, 60)) <= sp.Float("1e-30") * (1 + abs(sp.N(b, 60)))
     return abs(sp.N(d, 60)) < sp.Float("1e-45")
+
+
+# ─── tensor graph exercises (issue 13) ───────────────────────────────────────────────
+def _np_leaf(v, name, symbolic: bool):
+    """A leaf as a NumPy object array of SymPy entries: a vector [1, 2] is a column (n, 1),
+    a matrix is its rows; ``symbolic`` gives each entry a symbol of its own."""
+    import numpy as np
+
+    if isinstance(v, list) and v and isinstance(v[0], list):
+        rows = [[num(e) for e in r] for r in v]
+    elif isinstance(v, list):
+        rows = [[num(e)] for e in v]
+    else:
+        return sp.Symbol(f"{name}__") if symbolic else num(v), num(v)
+    vals = np.array(rows, dtype=object)
+    if not symbolic:
+        return vals, vals
+    syms = np.empty(vals.shape, dtype=object)
+    for i in range(vals.shape[0]):
+        for j in range(vals.shape[1]):
+            syms[i, j] = sp.Symbol(f"{name}__{i}_{j}")
+    return syms, vals
+
+
+def _np_namespace():
+    """What a tensor node may call, written with NumPy (no code of the engine)."""
+    import numpy as np
+
+    def ew(f):
+        vf = np.vectorize(f, otypes=[object])
+        return lambda a: vf(a) if isinstance(a, np.ndarray) else f(a)
+
+    def softmax(z, axis=0):
+        e = ew(sp.exp)(z)
+        return e / e.sum(axis=axis, keepdims=True)
+
+    def log_softmax(z, axis=0):
+        e = ew(sp.exp)(z)
+        return z - ew(sp.log)(e.sum(axis=axis, keepdims=True))
+
+    def reduce(kind):
+        def f(a, axis=None):
+            s = a.sum(axis=axis, keepdims=axis is not None)
+            n = a.size if axis is None else a.shape[axis]
+            return s / n if kind == "mean" else s
+        return f
+
+    def cross_entropy(z, y):
+        return -(y * log_softmax(z, 0)).sum() / z.shape[1]
+
+    def norm(axis):  # batch norm: each row over the batch; layer norm: each column
+        def f(x, gamma, beta, eps):
+            mu = x.sum(axis=axis, keepdims=True) / x.shape[axis]
+            var = ((x - mu) ** 2).sum(axis=axis, keepdims=True) / x.shape[axis]
+            return gamma * (x - mu) / ew(sp.sqrt)(var + eps) + beta
+        return f
+
+    def attention(causal):
+        def f(Q, K, V):
+            S = (Q @ K.T) / sp.sqrt(Q.shape[1])
+            M = np.array([[1 if (j <= i or not causal) else 0 for j in range(S.shape[1])]
+                          for i in range(S.shape[0])], dtype=object)
+            E = ew(sp.exp)(S) * M
+            return (E / E.sum(axis=1, keepdims=True)) @ V
+        return f
+
+    def conv(x, w, stride=1):
+        kh, kw = w.shape
+        oh, ow = (x.shape[0] - kh) // stride + 1, (x.shape[1] - kw) // stride + 1
+        out = np.empty((oh, ow), dtype=object)
+        for i in range(oh):
+            for j in range(ow):
+                out[i, j] = sum(x[i * stride + a, j * stride + b] * w[a, b]
+                                for a in range(kh) for b in range(kw))
+        return out
+
+    def maxpool(x):
+        out = np.empty((x.shape[0] // 2, x.shape[1] // 2), dtype=object)
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = sp.Max(*x[2 * i:2 * i + 2, 2 * j:2 * j + 2].flatten())
+        return out
+
+    def embedding(C, ids):
+        return C[[int(v) for v in ids.flatten()], :]
+
+    def onehot(ids, n):
+        return np.array([[1 if int(v) == i else 0 for v in ids.flatten()] for i in range(n)],
+                        dtype=object)
+
+    return {"batchnorm": norm(1), "layernorm": norm(0), "attention": attention(False),
+            "causal_attention": attention(True), "conv1d": conv, "conv2d": conv,
+            "maxpool": maxpool, "embedding": embedding, "onehot": onehot,
+            "relu": ew(_relu), "sigmoid": ew(_sigmoid), "tanh": ew(sp.tanh),
+            "exp": ew(sp.exp), "log": ew(sp.log), "sqrt": ew(sp.sqrt),
+            "softplus": ew(_softplus), "leaky_relu": ew(_leaky), "elu": ew(_elu),
+            "sum": reduce("sum"), "mean": reduce("mean"), "softmax": softmax,
+            "log_softmax": log_softmax, "cross_entropy": cross_entropy}
+
+
+def _np_eval(text: str, env: dict):
+    """A node's text evaluated by Python over NumPy arrays (trusted test input): ``**`` and
+    ``*`` elementwise, ``@`` the matrix product, ``.T``, ``x[i]``/``x[i, j]`` 0-based (a
+    row stays a (1, n) row; an entry of a column vector is a number)."""
+    import ast
+
+    import numpy as np
+
+    class Rows(ast.NodeTransformer):  # x[i] → _row(x, i): a row keeps two axes
+        def visit_Subscript(self, node):
+            self.generic_visit(node)
+            idx = node.slice
+            if isinstance(idx, ast.Tuple):
+                return node
+            return ast.Call(ast.Name("_row", ast.Load()), [node.value, idx], [])
+
+    def _row(a, i):
+        return a[i, 0] if a.shape[1] == 1 else a[i:i + 1, :]
+
+    tree = Rows().visit(ast.parse(text.replace("^", "**"), mode="eval"))
+    ast.fix_missing_locations(tree)
+
+    def exact(node):  # decimals as exact rationals, before Python reads them as floats
+        if isinstance(node, ast.Constant) and isinstance(node.value, float):
+            return ast.Call(ast.Name("_q", ast.Load()), [ast.Constant(ast.unparse(node))], [])
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                setattr(node, field, [exact(v) if isinstance(v, ast.AST) else v for v in value])
+            elif isinstance(value, ast.AST):
+                setattr(node, field, exact(value))
+        return node
+
+    tree = exact(tree)
+    ast.fix_missing_locations(tree)
+    ns = {**_np_namespace(), **env, "_row": _row, "_q": lambda s: num(s), "np": np}
+    return eval(compile(tree, "<node>", "eval"), {"__builtins__": {}}, ns)
+
+
+def tensor_oracle(spec: dict) -> dict:
+    """{'values': {node: array}, 'grads': {leaf: array}}: every node composed by NumPy over
+    symbols, and each gradient entry ``sympy.diff`` of the composed scalar loss."""
+    import numpy as np
+
+    leaves, sub, symbols = {}, {}, {}
+    for sec in ("inputs", "params", "constants"):
+        for name, v in (spec.get(sec) or {}).items():
+            sym, val = _np_leaf(v, name, symbolic=sec != "constants")
+            leaves[name] = sym
+            if sec != "constants":
+                symbols[name] = sym
+                if isinstance(sym, np.ndarray):
+                    sub.update({sym[k]: val[k] for k in np.ndindex(sym.shape)})
+                else:
+                    sub[sym] = val
+    env = dict(leaves)
+    pending = dict(spec["nodes"])
+    while pending:  # in dependency order: evaluate what can be, until all are
+        for name, text in list(pending.items()):
+            try:
+                env[name] = _np_eval(str(text), env)
+            except NameError:
+                continue
+            del pending[name]
+    loss = env[spec["loss"]]
+    loss = loss.item() if isinstance(loss, np.ndarray) else loss
+
+    def value(a):
+        if isinstance(a, np.ndarray):
+            return a if a.ndim == 2 else a.reshape(1, -1)
+        return a
+
+    values = {}
+    for n in spec["nodes"]:
+        v = value(env[n])
+        values[n] = (np.vectorize(lambda e: sp.sympify(e).xreplace(sub), otypes=[object])(v)
+                     if isinstance(v, np.ndarray) else sp.sympify(v).xreplace(sub))
+    grads = {}
+    for name, sym in symbols.items():
+        if isinstance(sym, np.ndarray):
+            g = np.empty(sym.shape, dtype=object)
+            for k in np.ndindex(sym.shape):
+                g[k] = sp.diff(loss, sym[k]).xreplace(sub)
+            grads[name] = g
+        else:
+            grads[name] = sp.diff(loss, sym).xreplace(sub)
+    return {"values": values, "grads": grads}

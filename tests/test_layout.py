@@ -89,17 +89,18 @@ LAYERS = {
     # the SymPy functions (relu, sigmoid, …) the answer grammar and the engine both know, and
     # certified signs and digits of exact values (numeric, over interval arithmetic)
     "math": ["functions", "numeric", "interval"],
-    "input": ["errors", "yamlio", "expr", "exercise", "sheets", "roster", "catalog"],
-    "engine": ["limits", "budget", "cause", "formula", "graph", "rules",
+    "input": ["errors", "yamlio", "expr", "tensorexpr", "exercise", "sheets", "roster", "catalog"],
+    "engine": ["limits", "budget", "cause", "formula", "graph", "rules", "tensors",
                "solve", "steps", "equivalence", "tolerance", "worked"],
     # core, the front door, works an exercise: its variant drawn (variants, fresh), then solved
     "judging": ["compare", "grade", "misconceptions", "variants", "fresh", "core",
                 "mastery"],
     "words": ["words", "words.notation", "words.misconceptions", "words.mastery", "render"],
     "front": ["cli", "practice", "screen", "check", "feedback", "show", "draw", "writeup",
-              "scaffold",
+              "scaffold", "export",
               "progress", "adapt", "drawcache",
-              "validate", "answertests", "template", "__main__", "schema", "__init__"],
+              "validate", "answertests", "template", "course", "__main__", "schema",
+              "__init__"],
 }
 
 # The imports that go up a layer (issue 11 removed the last of them): none. The engine and
@@ -130,7 +131,13 @@ def test_one_evaluator_every_forward_goes_through_rules_evaluate():
 
     calls = {p.name for p in PKG.glob("*.py")
              if re.search(r"\]\.forward\(|\brule\.forward\(", p.read_text(encoding="utf-8"))}
-    assert calls == {"rules.py"}
+    # tutor.tensors evaluates the operations *inside* one tensor node (its ops table); only
+    # the node's own rule, rules.tensor_forward, calls it
+    assert calls == {"rules.py", "tensors.py"}
+    inside = {p.name for p in PKG.glob("*.py")
+              if re.search(r"\bimport (?:.*\b)?forward\b", p.read_text(encoding="utf-8"))
+              and "tutor.tensors" in p.read_text(encoding="utf-8")}
+    assert inside == {"rules.py"}
     users = {p.name for p in PKG.glob("*.py") if "evaluate(" in p.read_text(encoding="utf-8")}
     assert {"solve.py", "grade.py", "misconceptions.py", "variants.py"} <= users
 

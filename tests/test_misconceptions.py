@@ -45,6 +45,15 @@ CASES = {
     "update-plus-eta": (LAB9, "b3_new", 0, "0.2635"),  # 0.3 + 0.1·(−0.3654), not 0.3365
     "pass-back-updated-weights": (LAB9, "dh2", 0, "[-0.2248, 0.1462]"),
     "weight-grad-wrong-activation": (LAB9, "dW2", 0, "[[-0.0921, 0], [0, 0]]"),
+    # the modules of tensor graphs (issue 13)
+    "softmax-diagonal-jacobian": ("batch-softmax-ce", "dlogits", 0,
+                                  "[[-0.1329, 0, 0, 0], [0, -0.066, 0, -0.2205], [0, 0, -0.1602, 0]]"),
+    "maxpool-spread": ("conv2d-maxpool", "dr", 0, "[[0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5], "
+                                                  "[-1, -1, 0.5, 0.5], [-1, -1, 0.5, 0.5]]"),
+    "attention-no-scale": ("attention-2-tokens", "dK", 0, "[[-0.0249, -0.0498], [0.0249, 0.0498]]"),
+    "conv-no-flip": ("conv1d-relu", "dx", 0, "[0, 2.5, -2.5, 3.75, -2.5, 1.25]"),
+    "batchnorm-no-stat-paths": ("batchnorm-fused", "dh", 0,
+                                "[[-1, 1, 0, -1], [0.3333, 0.1111, -0.3333, 0]]"),
 }
 _WORKED: dict = {}
 

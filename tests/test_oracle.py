@@ -15,7 +15,8 @@ from tutor.words import notation
 
 import pytest
 
-BUNDLED = [e for e in bundled() if not load(e.path).symbolic]  # symbols: test_symbolic.py
+BUNDLED = [e for e in bundled() if not load(e.path).symbolic  # symbols: test_symbolic.py
+           and not load(e.path).tensor]  # vectors and matrices in graphs: test_tensor.py
 
 
 def check_graph(w, spec):

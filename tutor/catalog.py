@@ -20,10 +20,18 @@ ORDER = (  # the order a new student meets them (bare `tutor` takes the first un
     "dag-two-relu-gates",
     "affine-relu-layer",
     "affine-relu-symbolic",
+    "affine-relu-vector",
+    "residual-vector",
     "lab9-relu-sigmoid-bce",
     "diagonal-flip-4-3-4",
     "softmax-cross-entropy",
     "branch-merge-l2",
+    "batch-softmax-ce",
+    "conv1d-relu",
+    "conv2d-maxpool",
+    "attention-2-tokens",
+    "batchnorm-ninja",
+    "batchnorm-fused",
 )
 
 

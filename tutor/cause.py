@@ -40,6 +40,10 @@ class Kind(str, Enum):
     EXACT_PREDICTION = "exact_prediction"  # ŷ = y: the loss gradient is 0 (target: its name,
     # at the same entry)
     CANCELLATION = "cancellation"  # non-zero parts cancel (over: what cancels)
+    UNUSED_ENTRY = "unused_entry"  # a node takes other entries only (used: what it takes)
+    POOL_LOSER = "pool_loser"  # not the max of its pooling window (value; winner, best)
+    MASKED = "masked"  # the first token attends to itself only: a softmax of one entry
+    # (token), whose derivative is 0
     SEVERAL = "several"  # a sum of contributions, each 0 for its own reason (parts)
 
 

@@ -48,6 +48,9 @@ class SheetResult:
     # what check(keep=…) kept of the Worked this sheet was graded against (its variant's):
     # made once per variant where the sheet was graded, so it crosses worker processes
     kept: Any = field(default=None, compare=False, repr=False)
+    # with a course (tutor check --course): tutor.course.Final — the score scaled to the
+    # assignment's points, when it was handed in, the points after the late penalty
+    final: Any = None
 
     @property
     def student(self) -> str:
@@ -187,10 +190,8 @@ def _unique(files: list[Path]) -> list[Path]:
 
 def load_weights(path: str | Path, known_ids: list[str]) -> Weights:
     """A weights file: YAML mapping of step id or phase → a number ≥ 0 (default 1)."""
-    import difflib
-
+    from tutor.course import parse_weights
     from tutor.sheets import MAX_BYTES, precheck
-    from tutor.steps import PHASE_ORDER
     from tutor.yamlio import load_yaml, read_text
 
     p = Path(path)
@@ -204,28 +205,12 @@ def load_weights(path: str | Path, known_ids: list[str]) -> Weights:
     if not isinstance(data, dict):
         raise InputError("a weights file maps step ids or phases to numbers: `dW2: 2`",
                          str(p), 1)
-    choices = list(known_ids) + list(PHASE_ORDER) + ["default"]
-    out, default = {}, Fraction(1)
-    for k, v in data.items():
-        key = str(k)
-        m = doc.mark((k,)) if hasattr(doc, "mark") else None
-        line = getattr(m, "line", None)
-        if key not in choices:
-            near = [c for c in choices if c.lower() == key.lower()] or \
-                difflib.get_close_matches(key, choices, n=1)
-            raise InputError(f"unknown step id or phase {key!r}"
-                             + (f" (did you mean {near[0]}?)" if near else ""), str(p), line)
-        try:
-            w = Fraction(str(v)) if not isinstance(v, bool) else None
-        except (ValueError, ZeroDivisionError):
-            w = None
-        if w is None or w < 0:
-            raise InputError(f"the weight of {key} must be a number ≥ 0, not {v!r}", str(p), line)
-        if key == "default":
-            default = w
-        else:
-            out[key] = w
-    return Weights(out, default)
+
+    def where(key: str) -> tuple:
+        m = doc.mark((key,))
+        return (getattr(m, "line", None), None)
+
+    return parse_weights(data, known_ids, str(p), where)
 
 
 PARALLEL_FROM = 200  # sheets; below this one process is faster than starting workers
@@ -236,7 +221,7 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
           ft_credit: Any = FT_CREDIT,
           progress: Callable[[int, int], None] | None = None, jobs: int = 0,
           unnamed: str = "flag", roster=None,
-          keep: Callable[[Any], Any] | None = None, cache=None) -> Report:
+          keep: Callable[[Any], Any] | None = None, cache=None, secret=None) -> Report:
     """Grade every sheet under ``paths`` against exercise ``ref`` (see the module docstring).
 
     ``jobs``: worker processes (0: one per core, up to 4, when there are at least
@@ -250,6 +235,8 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
     of their own numbers without solving any variant again (tutor.feedback.key).
     ``cache`` (tutor.drawcache.DrawCache): which try of each student's seed gave their
     variant, read before drawing it and written after (by each worker, per part).
+    ``secret`` (tutor.course.CourseSecret): the course secret that, with a student's id,
+    picks their variant (tutor.course.variant_seeds); None: the id alone, as always.
     """
     import os
 
@@ -266,7 +253,7 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
         enough = VARIANT_PARALLEL_FROM if varied else PARALLEL_FROM
         jobs = min(os.cpu_count() or 1, 4) if len(files) >= enough else 1
     ctx = _fork_context() if jobs > 1 else None
-    state = _State(ref, base, weights, ft_credit, unnamed, keep, cache)
+    state = _State(ref, base, weights, ft_credit, unnamed, keep, cache, secret)
     with _collected_between_sheets(len(files)):
         if ctx is None:
             results = []
@@ -281,6 +268,9 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
         else:
             results = _parallel(ctx, jobs, state, files, progress)
     results = once_per_student(results)
+    foreign = foreign_seeds(results, secret is not None)
+    if foreign:
+        notes.append(foreign)
     if roster is not None:
         results, missing = against_roster(results, roster)
         if missing:
@@ -290,6 +280,22 @@ def check(ref: str, paths: Iterable[str | Path], weights: Weights | None = None,
     return Report(base.id, base.exercise.spec.title or base.id, base.exercise.sha,
                   tuple(s.id for s in base.steps), tuple(results),
                   Fraction(ft_credit), tuple(notes))
+
+
+def foreign_seeds(results: list[SheetResult], secret: bool) -> str | None:
+    """When most sheets (3 or more) carry a seed that is not their student's variant, the
+    likeliest cause is the teacher's, not the class's: sheets made under a course secret
+    graded without it, or with another one. Said once for the class."""
+    carried = [r for r in results if r.error is None and r.sheet is not None
+               and r.sheet.seed is not None and r.seed is not None]
+    foreign = [r for r in carried if r.sheet.seed != r.seed]
+    if len(foreign) < 3 or 2 * len(foreign) <= len(carried):
+        return None
+    why = ("made with another course secret? The course's secret picks each variant" if secret
+           else "made with a course secret? Grade them with --course COURSE.yaml, whose "
+                "secret picks each variant")
+    return (f"{len(foreign)} of {len(carried)} sheets carry a seed that is not their "
+            f"student's variant, each graded against the student's own: {why}")
 
 
 def against_roster(results: list[SheetResult], roster) -> tuple[list[SheetResult], list[str]]:
@@ -377,9 +383,9 @@ class _State:
     (a second sheet of the same student, far down the list) is drawn again: the same one."""
 
     def __init__(self, ref, base, weights, ft_credit, unnamed: str = "flag", keep=None,
-                 cache=None):
+                 cache=None, secret=None):
         self.ref, self.base, self.weights, self.ft_credit = ref, base, weights, ft_credit
-        self.unnamed = unnamed
+        self.unnamed, self.secret = unnamed, secret
         self.variants: dict = {None: base}
         self.memos: dict = {}
         self.keep, self.kept = keep, {}
@@ -427,7 +433,7 @@ class _State:
         try:
             return _one(f, self.base, self.variants, self.memos, self.weights,
                         self.ft_credit, self.ref, get, self.unnamed,
-                        self._kept if self.keep is not None else None)
+                        self._kept if self.keep is not None else None, self.secret)
         except TutorError as err:
             return SheetResult(str(f), error=InputError(str(err), str(f)))
         except Exception as exc:  # a bug in tutor: said, and the other sheets are graded
@@ -572,7 +578,8 @@ UNNAMED = ("flag", "file", "base")  # what `tutor check --unnamed` does with a s
 # that does not say whose it is, for an exercise with variants (docs/check.md)
 
 
-def variant_key(base, sheet: Sheet, unnamed: str = "flag") -> tuple[Any, str | None]:
+def variant_key(base, sheet: Sheet, unnamed: str = "flag",
+                secret=None) -> tuple[Any, str | None]:
     """(which variant a sheet is graded against, a note about that choice).
 
     For an exercise with variants the variant comes from the student's identity, never from
@@ -582,7 +589,8 @@ def variant_key(base, sheet: Sheet, unnamed: str = "flag") -> tuple[Any, str | N
     name and alice's seed (a copied sheet) is graded as bob's, with a note. A sheet without
     ``student:`` is, by ``unnamed``: "flag" — not graded, said why (the default); "file" —
     its file name is the student id (alice.yaml is alice's); "base" — graded against the
-    exercise's base values, with a note."""
+    exercise's base values, with a note. ``secret``: the course secret, mixed into the
+    student's seed (tutor.course.variant_seeds, as `tutor template --course` takes it)."""
     if getattr(base.exercise.spec, "variants", None) is None:
         return None, None
     student, named = sheet.student, sheet.named
@@ -597,9 +605,9 @@ def variant_key(base, sheet: Sheet, unnamed: str = "flag") -> tuple[Any, str | N
                          "--unnamed file (the file name is the student) or --unnamed base",
                          sheet.file, 1)
     if named:
-        from tutor.variants import student_seeds
+        from tutor.course import variant_seeds
 
-        own, *earlier = student_seeds(student, base.id)
+        own, *earlier = variant_seeds(student, base.id, secret)
         note = None
         if sheet.seed is not None and sheet.seed in earlier:  # made before ids were normalised
             return ("seed", sheet.seed), None
@@ -613,13 +621,13 @@ def variant_key(base, sheet: Sheet, unnamed: str = "flag") -> tuple[Any, str | N
 
 
 def _one(f: Path, base, variants, memos, weights, ft_credit, ref, work,
-         unnamed: str = "flag", keep=None) -> SheetResult:
+         unnamed: str = "flag", keep=None, secret=None) -> SheetResult:
     try:
         sheet = read_sheet(f)
         if sheet.exercise is not None and sheet.exercise != base.id:
             raise InputError(f"this sheet is for exercise {sheet.exercise!r}, not {base.id!r}",
                              str(f), sheet.header_lines.get("exercise"))
-        key, note = variant_key(base, sheet, unnamed)
+        key, note = variant_key(base, sheet, unnamed, secret)
         if key not in variants:
             variants[key] = work(ref, **dict([key]))
         worked = variants[key]
@@ -762,12 +770,16 @@ def to_rich(report: Report, console) -> None:
                                            if dup else ""), title_justify="left")
         notes = {id(r): sheet_notes(r) for r in graded}
         noted = any(notes.values())
-        for col in ("sheet", "student", "score", "first wrong") + (("note",) if noted else ()):
+        course = any(r.final is not None for r in graded)
+        for col in ("sheet", "student", "score") + (("final",) if course else ()) + (
+                "first wrong",) + (("note",) if noted else ()):
             t.add_column(col)
         for r in report.results:
+            final = "" if r.final is None else \
+                f"{_pts(r.final.points)} / {_pts(r.final.possible)}"
             t.add_row(shown(r.file), shown(r.student),
                       "unreadable" if r.error else f"{_pts(r.score.total)} / {_pts(r.score.max)}",
-                      r.first_wrong or "",
+                      *((final,) if course else ()), r.first_wrong or "",
                       *((shown("; ".join(notes.get(id(r), ()))),) if noted else ()))
         console.print(t)
         mis = report.misconception_counts()
@@ -828,7 +840,8 @@ def sheet_record(r: SheetResult, exercise: str) -> dict:
             "seed": r.seed, "sheet_seed": r.sheet.seed if r.sheet else None,
             "stale": r.stale, "score": num(s.total), "max": num(s.max),
             "first_wrong": r.first_wrong, "notes": list(r.notes),
-            "warnings": [visible(w) for w in r.warnings], "steps": steps}
+            "warnings": [visible(w) for w in r.warnings], "steps": steps,
+            **({"course": course_record(r.final)} if r.final is not None else {})}
 
 
 def to_json(report: Report) -> str:
@@ -854,22 +867,48 @@ def summary_record(report: Report) -> dict:
 
 def to_csv(report: Report) -> str:
     """A gradebook: one row per sheet — file, student, seed, score, max, first wrong, error,
-    then the points of every step."""
+    then the points of every step. With a course (``SheetResult.final``), after max:
+    out_of, earned (the score scaled to out_of), submitted, days_late, penalty, final."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", "student", "seed", "score", "max", "first_wrong", "error", "note",
-                *report.step_ids])
+    course = any(r.final is not None for r in report.results)
+    extra = COURSE_COLUMNS if course else ()
+    w.writerow(["file", "student", "seed", "score", "max", *extra, "first_wrong", "error",
+                "note", *report.step_ids])
     for r in report.results:
         if r.error is not None:
-            w.writerow([cell(r.file), cell(r.student), "", "", "", "", cell(str(r.error)), "",
-                        *[""] * len(report.step_ids)])
+            w.writerow([cell(r.file), cell(r.student), "", "", "", *[""] * len(extra), "",
+                        cell(str(r.error)), "", *[""] * len(report.step_ids)])
             continue
         pts = r.score.points
         w.writerow([cell(r.file), cell(r.student), "" if r.seed is None else r.seed,
-                    num(r.score.total), num(r.score.max), r.first_wrong or "", "",
+                    num(r.score.total), num(r.score.max),
+                    *(course_cells(r.final) if course else ()), r.first_wrong or "", "",
                     cell("; ".join(sheet_notes(r))),
                     *[num(pts[i]) if i in pts else "" for i in report.step_ids]])
     return buf.getvalue()
+
+
+COURSE_COLUMNS = ("out_of", "earned", "submitted", "days_late", "penalty", "final")
+
+
+def course_cells(f) -> list:
+    """A sheet's COURSE_COLUMNS (blank without a course Final)."""
+    if f is None:
+        return [""] * len(COURSE_COLUMNS)
+    return [num(f.possible), num(f.earned),
+            f.submitted.isoformat(timespec="seconds") if f.submitted else "",
+            "" if f.days_late is None else f.days_late, num(f.penalty), num(f.points)]
+
+
+def course_record(f) -> dict | None:
+    """A sheet's course Final for JSON: {out_of, earned, submitted, days_late, penalty,
+    final, source} (None without a course)."""
+    if f is None:
+        return None
+    return dict(zip(COURSE_COLUMNS, course_cells(f)), source=f.source or None,
+                submitted=f.submitted.isoformat(timespec="seconds") if f.submitted else None,
+                days_late=f.days_late)
 
 
 def to_gradebook(report: Report, system: str, roster=None, assignment: str = "") -> str:
@@ -881,7 +920,8 @@ def to_gradebook(report: Report, system: str, roster=None, assignment: str = "")
       moodle  ID number, Full name, <assignment> — map "ID number" to the user field of
               that name when importing (Grades → Import → CSV file)
 
-    Scores are points (weights applied), as plain decimals."""
+    Scores are points (weights applied), as plain decimals; with a course
+    (``SheetResult.final``), the assignment's points after the late penalty."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     title = assignment or report.title or report.exercise
@@ -894,11 +934,13 @@ def to_gradebook(report: Report, system: str, roster=None, assignment: str = "")
         key = student_key(r.student)
         seen.add(key)
         st = names.get(key)
-        rows.append((st.id if st else r.student, st.name if st else "", num(r.score.total)))
+        rows.append((st.id if st else r.student, st.name if st else "",
+                     num(r.final.points if r.final is not None else r.score.total)))
     if roster is not None:
         rows += [(st.id, st.name, "") for st in roster.students
                  if student_key(st.id) not in seen]
-    top = next((num(r.score.max) for r in report.results if r.error is None), "")
+    top = next((num(r.final.possible if r.final is not None else r.score.max)
+                for r in report.results if r.error is None), "")
     if system == "canvas":
         w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", cell(title)])
         w.writerow(["Points Possible", "", "", "", "", top])

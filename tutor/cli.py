@@ -333,6 +333,11 @@ def template(
                                help="With --roster, for an exercise with variants: write "
                                     "which draw gave each student's variant to the variant "
                                     "cache, so that `tutor check` need not search again."),
+    course: Optional[Path] = typer.Option(None, "--course", metavar="COURSE.yaml",
+                                          help="EXERCISE is then an assignment of this "
+                                               "course file: its exercise, and with --out its "
+                                               "roster's sheets; its secret picks each "
+                                               "student's variant (docs/course.md)."),
 ):
     """A blank answer sheet (YAML) to fill in and grade.
 
@@ -340,11 +345,14 @@ def template(
     shape. Save it, fill it in, grade it with `tutor check EXERCISE SHEET`. For a class:
     `tutor template EXERCISE --roster students.csv --out sheets/` writes one sheet per
     student (their own variant where the exercise has variants); a sheet already there is
-    never overwritten."""
+    never overwritten. A course: `tutor template --course course.yaml lab9 --out lab9/`."""
     from tutor.core import work
     from tutor.errors import UsageError
     from tutor.template import template as make
 
+    if course is not None:
+        raise typer.Exit(_course_template(course, exercise, student, seed, roster, out,
+                                          cache))
     if roster is not None or out is not None:
         if roster is None or out is None:
             raise UsageError("--roster and --out go together: tutor template EXERCISE "
@@ -364,8 +372,55 @@ def template(
     typer.echo(make(w, student), nl=False)
 
 
-def _roster_sheets(exercise: str, roster_file: Path, out: Path, cache: bool = True) -> int:
-    """tutor template --roster: the sheets, a progress bar on a terminal, one summary line."""
+def _course_template(course_file: Path, name: str, student: str, seed: Optional[int],
+                     roster: Optional[Path], out: Optional[Path], cache: bool) -> int:
+    """tutor template --course COURSE ASSIGNMENT: with --out, the roster's sheets; with
+    --student, that student's sheet; either way each variant from the course secret."""
+    import shlex
+
+    from tutor import course as courses
+    from tutor.core import work
+    from tutor.errors import UsageError
+    from tutor.template import template as make
+
+    if roster is not None or seed is not None:
+        raise UsageError("--course gives the roster and each student's variant: not with "
+                         "--roster or --seed")
+    c = courses.read_course(course_file)
+    asg = c.assignment(name)
+    secret = c.secret()
+    _secret_warning(secret)
+    grade = (f"tutor check --course {shlex.quote(str(course_file))} "
+             f"{shlex.quote(asg.name)} SHEETS")
+    if out is not None:
+        if student:
+            raise UsageError("--out writes the sheet of every student on the roster: not "
+                             "with --student")
+        class_list = c.roster()
+        if class_list is None:
+            raise UsageError(f"{c.file} names no roster: for --out, add `roster: "
+                             "students.csv`")
+        return _roster_sheets(asg.exercise, class_list, out, cache, secret, grade)
+    w = work(asg.exercise, note=False)
+    if student and w.exercise.spec.variants is not None:
+        w = work(asg.exercise, seed=courses.variant_seed(student, w.exercise.id, secret),
+                 note=False)
+    typer.echo(make(w, student, grade), nl=False)
+    return 0
+
+
+def _secret_warning(secret) -> None:
+    from tutor.course import secret_warning
+
+    said = secret_warning(secret) if secret is not None else None
+    if said:
+        typer.echo(f"warning: {said}", err=True)
+
+
+def _roster_sheets(exercise: str, roster_file, out: Path, cache: bool = True,
+                   secret=None, grade: Optional[str] = None) -> int:
+    """tutor template --roster: the sheets, a progress bar on a terminal, one summary line.
+    ``roster_file``: a path, or a Roster already read (a course's)."""
     from collections import Counter
 
     from rich.progress import Progress
@@ -374,14 +429,15 @@ def _roster_sheets(exercise: str, roster_file: Path, out: Path, cache: bool = Tr
     from tutor.roster import read_roster
     from tutor.template import personal_sheets
 
-    roster = read_roster(roster_file)
+    roster = read_roster(roster_file) if isinstance(roster_file, (str, Path)) else roster_file
     done: Counter = Counter()
     kept: list[str] = []
     err = _console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("writing sheets", total=len(roster.students))
         for st, path, status in personal_sheets(exercise, roster, out,
-                                                for_command(cache, read=False)):
+                                                for_command(cache, read=False), secret,
+                                                grade):
             done[status] += 1
             if status == "kept":
                 kept.append(path.name)
@@ -410,7 +466,8 @@ class CheckFormat(str, Enum):
 @app.command()
 @handled
 def check(
-    exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an exercise YAML file."),
+    exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an "
+                                   "exercise YAML file (with --course: the assignment)."),
     sheets: List[Path] = typer.Argument(..., metavar="SHEETS", help="Answer sheets (YAML), or folders of them."),
     format: CheckFormat = typer.Option(CheckFormat.rich, "--format", "-f",
                                        help="rich (tables), json, csv (one row per sheet, "
@@ -423,8 +480,9 @@ def check(
     weights: Optional[Path] = typer.Option(None, "--weights", help="YAML: step id or phase "
                                            "(forward, backward, inputs, update) → weight; "
                                            "default 1 per step."),
-    ft_credit: float = typer.Option(0.5, "--ft-credit", min=0.0, max=1.0,
-                                    help="Share of a step's weight earned by follow-through."),
+    ft_credit: Optional[float] = typer.Option(None, "--ft-credit", min=0.0, max=1.0,
+                                              help="Share of a step's weight earned by "
+                                                   "follow-through (default 0.5)."),
     summary: bool = typer.Option(False, "--summary", help="With --format csv: the class "
                                  "summary instead: each misconception's total (each student "
                                  "once), its steps, and the other answer notes, with names."),
@@ -454,6 +512,15 @@ def check(
                                     "(which draw gave each student's variant, written by "
                                     "`tutor template --roster` and earlier checks; checked "
                                     "before use). --no-cache draws every variant anew."),
+    course: Optional[Path] = typer.Option(
+        None, "--course", metavar="COURSE.yaml",
+        help="Grade an assignment of a course file: EXERCISE is the assignment's name; the "
+             "course gives its exercise, roster, step weights, points, due date and late "
+             "penalty, and its secret picks each student's variant (docs/course.md)."),
+    submitted: Optional[Path] = typer.Option(
+        None, "--submitted", metavar="TIMES.csv",
+        help="With --course: when each student handed in (an id column and a submitted "
+             "column); default: each sheet's file modification time."),
 ):
     """Grade answer sheets (files or folders of them).
 
@@ -472,10 +539,39 @@ def check(
     if summary and format is not CheckFormat.csv:
         typer.echo("note: --summary goes with --format csv (the class summary is already in "
                    "the rich report of several sheets and in --format json)", err=True)
-    w = None
+    w = asg = c = secret = times = None
+    if course is not None:
+        from tutor import course as courses
+        from tutor.errors import UsageError
+
+        given = [o for o, v in (("--roster", roster), ("--weights", weights),
+                                ("--assignment", assignment or None)) if v is not None]
+        if given:
+            raise UsageError(f"--course gives the roster, the weights and the column name: "
+                             f"not with {', '.join(given)}")
+        c = courses.read_course(course)
+        asg = c.assignment(exercise)
+        if ft_credit is not None and asg.ft_credit is not None:
+            raise UsageError(f"the course gives {asg.name}'s ft_credit: not with --ft-credit")
+        secret = c.secret()
+        _secret_warning(secret)
+        exercise, assignment = asg.exercise, asg.title
+        if asg.ft_credit is not None:
+            ft_credit = asg.ft_credit
+        if asg.weights is not None:
+            w = asg.step_weights([s.id for s in work(exercise).steps])
+        if submitted is not None:
+            times = courses.read_times(submitted, c.timezone)
+    elif submitted is not None:
+        from tutor.errors import UsageError
+
+        raise UsageError("--submitted goes with --course (the due date and the late penalty "
+                         "are the course file's)")
+    if ft_credit is None:
+        ft_credit = 0.5
     if weights is not None:
         w = checking.load_weights(weights, [s.id for s in work(exercise).steps])
-    class_list = None
+    class_list = c.roster() if c is not None else None
     if roster is not None:
         from tutor.roster import read_roster
 
@@ -494,9 +590,11 @@ def check(
         report = checking.check(exercise, sheets, w, Fraction(str(ft_credit)), bar.update,
                                 jobs, unnamed.value, roster=class_list,
                                 keep=fb.key if feedback is not None else None,
-                                cache=for_command(cache))
+                                cache=for_command(cache), secret=secret)
     finally:
         bar.close()
+    if asg is not None:
+        report = courses.finish(report, asg, times, c.timezone)
     if format is CheckFormat.json:
         typer.echo(checking.to_json(report))
     elif format is CheckFormat.csv:
@@ -559,6 +657,44 @@ class _ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+@app.command("course")
+@handled
+def course_(
+    course: Path = typer.Argument(..., metavar="COURSE.yaml", help="A course file."),
+    new_secret: bool = typer.Option(False, "--new-secret",
+                                    help="Write a new random secret to the file the course's "
+                                         "`secret:` names (never over an existing one)."),
+):
+    """Check a course file and show what it says: roster, secret, each assignment's
+    exercise, due date, points, weights and late penalty.
+
+    Everything is read as `tutor template --course` and `tutor check --course` read it
+    (each exercise loaded, each weight checked against its steps, the roster and the
+    secret read), so a mistake is found here, at its file:line:col, exit 2."""
+    from tutor import course as courses
+    from tutor.core import work
+    from tutor.errors import UsageError, visible
+
+    c = courses.read_course(course)
+    if new_secret:
+        if c.secret_file is None:
+            raise UsageError(f"{visible(c.file)} names no secret: add `secret: course.secret`"
+                             " first")
+        made = courses.new_secret(Path(c.secret_file))
+        typer.echo(f"a new course secret in {visible(str(made))} (readable by you only): "
+                   "keep it, and a copy; every student's variant depends on it", err=True)
+    roster = c.roster()
+    secret = c.secret()
+    _secret_warning(secret)
+    for a in c.assignments.values():
+        w = work(a.exercise, note=False)
+        a.step_weights([s.id for s in w.steps])
+    for line in courses.summary(c):
+        typer.echo(visible(line))
+    if roster is not None:
+        typer.echo(f"  {len(roster.students)} students on the roster")
 
 
 # ─── authoring: validate, schema, new, show ────────────────────────────────────────────
@@ -742,6 +878,57 @@ def _finished(exercise_id: str) -> bool:
     except StoreError:  # no readable progress store: nothing finished
         return False
     return st is not None and st.finished > 0
+
+
+# ─── export: Moodle XML, Canvas QTI ────────────────────────────────────────────────────
+class ExportFormat(str, Enum):
+    moodle_xml = "moodle-xml"
+    qti = "qti"
+
+
+class ExportQuestions(str, Enum):
+    step = "step"
+    exercise = "exercise"
+
+
+@app.command()
+@handled
+def export(
+    exercise: str = typer.Argument(..., metavar="EXERCISE", help="Bundled id or path to an exercise YAML file."),
+    format: ExportFormat = typer.Option(
+        ..., "--format", "-f", help="moodle-xml (Question bank → Import → Moodle XML format) "
+        "or qti (Canvas: Settings → Import Course Content → QTI .zip file)."),
+    variants: Optional[int] = typer.Option(
+        None, "--variants", metavar="N", help="Seeds 0…N-1, each student a random one: Moodle, "
+        "one question per variant in one category (a quiz's random question); Canvas, one "
+        "quiz per variant."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Only the variant of this seed."),
+    questions: Optional[ExportQuestions] = typer.Option(
+        None, "--questions", help="step: a question per step; exercise: one Moodle cloze "
+        "question holding every step (the default with --variants)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
+                                       help="Where to write (moodle-xml: default stdout; qti: "
+                                            "default EXERCISE-qti.zip)."),
+):
+    """Export an exercise as quiz questions for Moodle or Canvas.
+
+    Each step is a question keyed by its exact value, to the exercise's tolerance: a scalar
+    a numerical question; a vector or matrix a Moodle cloze question (a number field per
+    entry, in the value's shape) or, in Canvas, a numerical question per entry. No STACK or
+    plug-in needed. See docs/export.md.
+
+    tutor export lab9-relu-sigmoid-bce -f moodle-xml -o lab9.xml ·
+    tutor export lab9-variants -f moodle-xml --variants 100 -o bank.xml ·
+    tutor export lab9-relu-sigmoid-bce -f qti -o lab9.zip"""
+    from tutor.export import export as run
+
+    bar = _ProgressBar("variants", at_least=10)
+    try:
+        said = run(exercise, format.value, variants, seed,
+                   questions.value if questions else None, out, bar.update)
+    finally:
+        bar.close()
+    typer.echo(said, err=True)
 
 
 def main() -> None:

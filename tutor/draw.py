@@ -39,6 +39,8 @@ class _View:
         self.asked = {s.id for s in worked.steps}
         self.revealed = None if revealed is None else set(revealed)
         self.current, self.grads, self._sid = current, grads, step_id
+        # a graph of vectors and matrices: a value too wide for its cell is named by its shape
+        self.tensor = any(n.op == "tensor" for n in self.g.nodes.values())
 
     def sid(self, kind: str, name: str) -> str:
         return self._sid(self.sol, (self.it, kind, name))
@@ -78,8 +80,22 @@ class _View:
             t.append("…", style="dim")
         else:
             v = self.raw(kind, name)
-            t.append(pick(v) if pick else fmt(v), style=VALUE if kind == "value" else GRAD)
+            shown = pick(v) if pick else small(v) if self.tensor else fmt(v)
+            t.append(shown, style=VALUE if kind == "value" else GRAD)
         return t
+
+
+MAX_CELL = 26  # characters of a value in a drawing; a wider matrix is named by its shape
+
+
+def small(v: Any) -> str:
+    """A value as a drawing shows it: its numbers, or a matrix too wide for its cell by its
+    shape ("3×4 matrix": its numbers are in the step's formula and the answer)."""
+    text = fmt(v)
+    if len(text) > MAX_CELL and getattr(v, "shape", None):
+        r, c = v.shape
+        return f"{r}×{c} matrix" if c > 1 else f"{r}-vector"
+    return text
 
 
 def drawing(worked, revealed: Collection[str] | None = None, current: str | None = None,
@@ -210,7 +226,7 @@ def _graph(view: _View) -> RenderableType:
             continue
         items = []
         for name in names:
-            t = Text(f"{name}={fmt(view.raw('value', name))}")
+            t = Text(f"{name}={small(view.raw('value', name)) if view.tensor else fmt(view.raw('value', name))}")
             for label, kind in ((" grad=", "grad"), (" new=", "new")):
                 c = view.cell(label, kind, name, sep="")
                 if c is not None and op != "const":
@@ -231,7 +247,8 @@ def _convention(g) -> list[Text]:
     from tutor.functions import relu
 
     if any(n.op == "act" and n.attrs.get("fn") == "relu" or
-           n.op == "expr" and n.attrs["expr"].atoms(relu) for n in g.nodes.values()):
+           n.op == "expr" and n.attrs["expr"].atoms(relu) or
+           n.op == "tensor" and "relu" in n.attrs["tree"].ops() for n in g.nodes.values()):
         return [Text(f"z = 0 convention: ReLU′(0) = {g.relu_prime_at_zero}", style="dim")]
     return []
 

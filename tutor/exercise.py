@@ -324,7 +324,7 @@ class SymbolSpec(_Model):
 
 # a leaf of a graph exercise: a number, or a symbol (``x: symbol`` — every value and gradient
 # is then an exact expression in it; ``x: {symbol: positive}`` with an assumption)
-Leaf = Union[Literal["symbol"], SymbolSpec, Num]
+Leaf = Union[Literal["symbol"], SymbolSpec, Num, NVector, NMatrix]  # a list: a tensor graph
 
 
 class GraphSpec(_Common):
@@ -332,19 +332,23 @@ class GraphSpec(_Common):
                                    "network: layers of units (W, b, activation)")
     inputs: dict[str, Leaf] = Field({}, description=(
         "name → value of the data, never updated (its gradient is asked with ask: [inputs]): "
-        "a number, symbol, or {symbol: positive}"))
+        "a number, symbol, {symbol: positive}, a vector [1, 2] (a column) or a matrix [[1, 2], "
+        "[3, 4]] (rows)"))
     params: dict[str, Leaf] = Field(min_length=1, description=(
         "name → value of each trainable parameter (its gradient is asked, it is updated): a "
-        "number, symbol, or {symbol: positive}"))
+        "number, symbol, {symbol: positive}, a vector (a column) or a matrix (rows)"))
     constants: dict[str, Leaf] = Field({}, description=(
         "name → value of each constant (λ, a target y …): neither asked nor updated; a "
-        "number, symbol, or {symbol: positive}"))
+        "number, symbol, {symbol: positive}, a vector (a column) or a matrix (rows)"))
     nodes: dict[str, Union[str, int, Decimal]] = Field(min_length=1, max_length=200,
                                                        description=(
         "name → expression in the inputs, params, constants and other nodes (+ - * / **, "
-        "relu, sigmoid, tanh, exp, log, sqrt, max, min …), in any order; they form a DAG"))
+        "relu, sigmoid, tanh, exp, log, sqrt, max, min …), in any order; they form a DAG. With "
+        "vectors or matrices: @, .T, x[i], x[i, j] (from 0), sum/mean(x, axis=0|1), softmax, "
+        "log_softmax, cross_entropy(z, y), elementwise + - * / ** with broadcasting"))
     loss: str = Field(description="the node that is the loss (a scalar)")
-    iterations: Optional[list[dict[str, Num]]] = Field(None, max_length=10, description=(
+    iterations: Optional[list[dict[str, Union[Num, NVector, NMatrix]]]] = Field(
+        None, max_length=10, description=(
         "successive SGD steps, each from the parameters the previous one left: the inputs "
         "and constants each one sets (name → value)"))
 
@@ -392,6 +396,16 @@ class Exercise:
         leaves = [*self.spec.params.values(), *self.spec.inputs.values(),
                   *self.spec.constants.values()]
         return any(v == "symbol" or isinstance(v, SymbolSpec) for v in leaves)
+
+    @property
+    def tensor(self) -> bool:
+        """A graph exercise with a vector or matrix among its leaves: its nodes are written
+        in the tensor grammar (tutor.tensorexpr) and its values are matrices (issue 13)."""
+        if self.spec.kind != "graph":
+            return False
+        leaves = [*self.spec.params.values(), *self.spec.inputs.values(),
+                  *self.spec.constants.values()]
+        return any(isinstance(v, list) for v in leaves)
 
     def error(self, message: str, path: tuple = (), cls=ExerciseError, code="E100") -> InputError:
         """An error located at ``path`` inside this file."""

@@ -71,6 +71,7 @@ OPS = {
     "ln": "ln a",
     "sum": "Σ a",
     "batch_sum": "Σ over the batch of a",
+    "axis_sum": "sum(a, axis=fn): a summed down each column (0), along each row (1), or all",
     "brackets": "[a]",
 }
 

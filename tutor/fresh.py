@@ -147,7 +147,9 @@ def fresh_exercise(ex):
     same = {m for _, m in indistinguishable(base)}
     told = sorted(set(CATALOGUE) - same)
     data["variants"] = {"draw": block, "tries": TRIES, "require": {
-        "keep_relu_signs": True, "keep_zeros": True, "max_decimals": most,
+        # a tensor graph's zeros are mostly coincidences of its numbers (a centred entry
+        # that is 0, a pooling window's losers): its ReLUs keep their signs, not each zero
+        "keep_relu_signs": True, "keep_zeros": not ex.tensor, "max_decimals": most,
         "distinguishable": told or False}}
     from tutor.exercise import SPEC, Exercise
 

@@ -22,6 +22,19 @@ def sign(z) -> int:
     return certified(z)
 
 
+def is_zero(x) -> bool:
+    """Exactly 0. A carried decimal is certified (tutor.numeric.carried: 0 only when the
+    value is 0), so a tiny one — 9.5e−290 — is not 0. A number's sign is certified
+    (``sign``: its structure, then intervals), never SymPy's assumptions, which evaluate a
+    nested exact form again at every level."""
+    x = sp.sympify(x, strict=True)
+    if x.is_Float:
+        return x.is_zero is True
+    if x.is_number:
+        return sign(x) == 0
+    return x.is_zero is True
+
+
 class relu_step(sp.Function):
     """ReLU′(z) = 1[z > 0]; left unevaluated at z = 0, where a convention decides."""
 

@@ -307,6 +307,9 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
     from tutor.expr import parse_expression
 
+    if ex.tensor:
+        return _tensor_graph(ex, spec, sink)
+
     sections = {"inputs": spec.inputs, "params": spec.params, "constants": spec.constants,
                 "nodes": spec.nodes}
     owner: dict[str, str] = {}
@@ -373,6 +376,112 @@ def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
         e, ds = exprs[name]
         nodes[name] = Node(name, "expr", ds, {"expr": e, "text": str(spec.nodes[name]),
                                               "grad_symbol": f"∂{spec.loss}/∂{name}"},
+                           ("nodes", name))
+    for name in owner:
+        if name in nodes:
+            nodes[name] = Node(**{**nodes[name].__dict__,
+                                  "attrs": {**nodes[name].attrs,
+                                            "grad_symbol": f"∂{spec.loss}/∂{name}"}})
+    return Graph("graph", nodes, spec.loss, tuple(spec.params), tuple(spec.inputs), init,
+                 tuple(iters), lr, spec.conventions.relu_prime_at_zero)
+
+
+def _leaf(ex: Exercise, value, path) -> Any:
+    """A leaf of a tensor graph: a number, a vector (a column, n × 1) or a matrix (rows)."""
+    if isinstance(value, list):
+        if value and isinstance(value[0], list):
+            return _matrix(ex, value, path)
+        if any(isinstance(v, list) for v in value):
+            raise ex.error("a vector's entries are numbers; a matrix is a list of rows",
+                           path, code="E202")
+        return _vec(ex, value, path, "column")
+    if value == "symbol" or not isinstance(value, (int, str)) and _symbol("x", value):
+        raise ex.error("a graph with vectors or matrices has numbers only (symbols in tensor "
+                       "graphs are not supported yet)", path, code="E226")
+    return _num(ex, value, path)
+
+
+def _tensor_graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
+    """A graph whose leaves include vectors or matrices: every node a tree of tensor
+    operations (tutor.tensorexpr, tutor.tensors), its shape checked from its parents'."""
+    from tutor.tensorexpr import parse_tensor
+    from tutor.tensors import infer, shape_of
+
+    sections = {"inputs": spec.inputs, "params": spec.params, "constants": spec.constants,
+                "nodes": spec.nodes}
+    owner: dict[str, str] = {}
+    for sec, names in sections.items():
+        for name in names:
+            if not _NAME.fullmatch(str(name)):
+                sink.add(ex.error(f"'{name}' is not a valid name (letters, digits, _)",
+                                  (sec, name), code="E220"))
+            elif name in owner:
+                sink.add(ex.error(f"'{name}' is defined twice: in {owner[name]} and in {sec}",
+                                  (sec, name), code="E221"))
+            else:
+                owner[name] = sec
+    nodes: dict[str, Node] = {}
+    init: dict[str, Any] = {}
+    shapes: dict[str, tuple | None] = {}
+    for sec, op in (("inputs", "input"), ("params", "param"), ("constants", "const")):
+        for name, value in sections[sec].items():
+            nodes[name] = Node(name, op, path=(sec, name))
+            init[name] = sink.attempt(_leaf, ex, value, (sec, name))
+            shapes[name] = None if init[name] is None else shape_of(init[name])
+    trees, deps = {}, {}
+    for name, text in spec.nodes.items():
+        path = ("nodes", name)
+        try:
+            t = parse_tensor(text if isinstance(text, str) else str(text), owner)
+        except ExprError as err:
+            m = ex.doc.mark(path)
+            sink.add(err.located(ex.file, m.line if m else None, m.col if m else None))
+            continue
+        used = [n for n in t.names()]
+        if name in used:
+            sink.add(ex.error(f"node '{name}' uses itself", path, code="E222"))
+            used = [n for n in used if n != name]
+        trees[name], deps[name] = t, tuple(used)
+    order = _toposort(ex, {n: ds for n, ds in deps.items() if n in spec.nodes}, sink)
+    for name in order:  # shapes, parents first
+        if name not in trees or any(shapes.get(d) is None for d in deps[name]):
+            continue  # a part it needs failed: not guessed
+        m = ex.doc.mark(("nodes", name))
+        try:
+            shapes[name] = infer(trees[name], shapes)
+        except ExprError as err:
+            sink.add(err.located(ex.file, m.line if m else None, m.col if m else None))
+    if spec.loss not in spec.nodes:
+        hint = "" if spec.loss not in owner else f" ('{spec.loss}' is in {owner[spec.loss]})"
+        sink.add(ex.error(f"loss '{spec.loss}' must be one of the nodes{hint}", ("loss",),
+                          code="E223"))
+    elif shapes.get(spec.loss) not in (None, ()):
+        r, c = shapes[spec.loss]
+        sink.add(ex.error(f"the loss must be a number, but {spec.loss} is {r}×{c}: sum it "
+                          f"(sum(...)) or take its mean (mean(...))", ("nodes", spec.loss),
+                          code="E227"))
+    iters = []
+    for k, data in enumerate(spec.iterations or [{}]):
+        row = {}
+        for name, value in data.items():
+            if owner.get(name) not in ("inputs", "constants"):
+                what = f"a {owner[name][:-1]}" if name in owner else "not defined"
+                sink.add(ex.error(f"iterations may set inputs and constants; '{name}' is "
+                                  f"{what}", ("iterations", k, name), code="E224"))
+                continue
+            row[name] = sink.attempt(_leaf, ex, value, ("iterations", k, name))
+            if row[name] is not None and shapes.get(name) is not None \
+                    and shape_of(row[name]) != shapes[name]:
+                sink.add(ex.error(f"an iteration's {name} must have the shape of {name}",
+                                  ("iterations", k, name), code="E209"))
+        iters.append(row)
+    lr = sink.attempt(_lr, ex, spec)
+    if sink.errors:
+        return None
+    for name in order:
+        nodes[name] = Node(name, "tensor", deps[name],
+                           {"tree": trees[name], "text": str(spec.nodes[name]),
+                            "shape": shapes[name], "grad_symbol": f"∂{spec.loss}/∂{name}"},
                            ("nodes", name))
     for name in owner:
         if name in nodes:

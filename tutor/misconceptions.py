@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from tutor import rules as R
+from tutor import tensors as T
 from tutor.formula import Formula
 from tutor.functions import leaky_step, relu_step, resolve_steps, sign
 from tutor.limits import Trouble
@@ -169,6 +170,134 @@ def _d_at(fn: str, variant: str):
     return d
 
 
+# ─── buggy tensor operations (tutor.tensors): one TensorOp's backward replaced ────────
+def _top(name: str, backward) -> Any:
+    return replace(R.TENSOR_OPS[name], backward=backward)
+
+
+def _hit_arg(t, *k: int) -> None:
+    """The bug applies to the operation's argument(s) ``k``: to that graph name when the
+    argument is one (W of W @ x), else to every parent of the node."""
+    for i in k:
+        a = t.args[i]
+        _hit(a.arg if a.op == "name" else None)
+
+
+def _t_no_mask(t, args, out, g, env):  # ∂a = G: the ReLU mask left out
+    (a,) = args
+    if any(sign(v) <= 0 for _, v in T.entries(a)):
+        _hit_arg(t, 0)
+    return (T.Up(g.value, g.formula, g.causes, g.scalar),)
+
+
+def _t_zero_is_one(t, args, out, g, env):  # ReLU′(0) = 1 against the convention
+    (a,) = args
+    if env.relu_prime_at_zero != 1 and any(sign(v) == 0 for _, v in T.entries(a)):
+        _hit_arg(t, 0)
+    return R.TENSOR_OPS[t.op].backward(t, args, out, g, replace(env, relu_prime_at_zero=1))
+
+
+def _t_at_activation(variant: str):
+    """σ′/tanh′ at the output h (``at_h``), or h(1 − h) fed z (``z_form``)."""
+    def backward(t, args, out, g, env):
+        (a,) = args
+        _hit_arg(t, 0)
+        s = T.shape_of(a)
+
+        def d(z, h):
+            if t.op == "sigmoid":
+                v = R.sigmoid(h) if variant == "at_h" else z
+                return v * (1 - v)
+            return 1 - (sp.tanh(h) if variant == "at_h" else z) ** 2
+
+        local = T._map(d, a, out, shape=s)
+        return (T.Up(T._map(lambda x, y: x * y, g.value, local, shape=s), g.formula),)
+    return backward
+
+
+def _t_matmul(which: str):
+    """``no_transpose``: ∂B = A G (for Aᵀ G); ``outer``: ∂A = B Gᵀ (for G Bᵀ). Only where the
+    shapes let a student write it (A square; ∂A's shape)."""
+    def backward(t, args, out, g, env):
+        right = R.TENSOR_OPS["matmul"].backward(t, args, out, g, env)
+        A, B = args
+        G = g.value
+        if which == "no_transpose" and A.rows == A.cols > 1:
+            _hit_arg(t, 1)
+            return right[0], T.Up(A * G, g.formula)
+        if which == "outer" and (B * G.T).shape == A.shape and min(A.shape) > 1:
+            _hit_arg(t, 0)
+            return T.Up(B * G.T, g.formula), right[1]
+        return right
+    return backward
+
+
+def _t_first_column(t, args, out, g, env):  # a bias broadcast over the batch: one example's
+    right = R.TENSOR_OPS[t.op].backward(t, args, out, g, env)
+    gs = T.shape_of(g.value)
+    fixed = []
+    for k, (arg, r) in enumerate(zip(args, right)):
+        s = T.shape_of(arg)
+        if s and gs and s[1] == 1 and gs[1] > 1 and s[0] == gs[0]:
+            _hit_arg(t, k)
+            sign_ = -1 if t.op == "sub" and arg is args[1] else 1
+            fixed.append(T.Up(sign_ * g.value[:, 0], r.formula))
+        else:
+            fixed.append(r)
+    return tuple(fixed)
+
+
+def _t_softmax_diagonal(t, args, out, g, env):  # ∂z = G ⊙ s(1 − s): the Jacobian's diagonal
+    _hit_arg(t, 0)
+    s = out
+    return (T.Up(T._map(lambda x, p: x * p * (1 - p), g.value, s, shape=T.shape_of(s)),
+                 g.formula),)
+
+
+def _t_pool_spread(share: int):
+    def backward(t, args, out, g, env):  # every entry of a window gets its G (or G/4)
+        (x,) = args
+        _hit_arg(t, 0)
+        G = g.value
+        return (T.Up(sp.Matrix(x.rows, x.cols, lambda i, j: G[i // 2, j // 2] / share),
+                     g.formula),)
+    return backward
+
+
+def _t_attention_no_scale(t, args, out, g, env):  # ∂Q = ∂S K, ∂K = ∂Sᵀ Q: no 1/√d
+    right = R.TENSOR_OPS[t.op].backward(t, args, out, g, env)
+    d = args[0].cols
+    if d == 1:
+        return right
+    _hit_arg(t, 0, 1)
+    root = sp.sqrt(d)
+    return (T.Up(right[0].value * root, right[0].formula),
+            T.Up(right[1].value * root, right[1].formula), right[2])
+
+
+def _t_conv_no_flip(t, args, out, g, env):  # ∂x = G convolved with w itself, not flipped
+    x, w = args
+    flipped = sp.Matrix(w.rows, w.cols, lambda i, j: w[w.rows - 1 - i, w.cols - 1 - j])
+    if flipped == w:
+        return R.TENSOR_OPS[t.op].backward(t, args, out, g, env)
+    _hit_arg(t, 0)
+    right = R.TENSOR_OPS[t.op].backward(t, (x, flipped), out, g, env)
+    return right[0], R.TENSOR_OPS[t.op].backward(t, args, out, g, env)[1]
+
+
+def _t_norm_no_stats(t, args, out, g, env):  # ∂x = G ⊙ γ / σ: the paths through μ, σ² left out
+    right = R.TENSOR_OPS[t.op].backward(t, args, out, g, env)
+    x, gamma, beta, eps = args
+    _, istd, lines = T._bn_parts(x, eps, T._norm_axis(t))
+    gm = T.full(gamma, x.shape)
+    dx = sp.zeros(x.rows, x.cols)
+    for r, line in zip(istd, lines):
+        for k in line:
+            dx[k] = g.value[k] * gm[k] * r
+    _hit_arg(t, 0)
+    return (T.Up(dx, right[0].formula),) + tuple(right[1:])
+
+
 def _act(name: str, d) -> R.Activation:
     return replace(ACTIVATIONS[name], d=d)
 
@@ -296,13 +425,14 @@ _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
                    "∂L/∂W = δ xᵀ (row layout: xᵀ δ)", "∂L/∂W = x δᵀ (row layout: δᵀ x)",
                    "weight_grad",
                    "∂{L}/∂{v} has the shape of {v}: entry [i, j] is {outer}"),
-     ({"affine:dW": _dW_swapped},)),
+     ({"affine:dW": _dW_swapped, "tensor:matmul": _top("matmul", _t_matmul("outer"))},)),
     (Misconception("no-transpose-pass-back", "W δ for Wᵀ δ",
                    "the gradient is passed back through W without transposing it",
                    "∂L/∂h = Wᵀ δ (row layout: δ Wᵀ)", "∂L/∂h = W δ (row layout: δ W)",
                    "pass_back",
                    "entry j of ∂{L}/∂{v} gathers what {v}[j] fed: {passback}"),
-     ({"affine:dx": _dx_no_transpose},)),
+     ({"affine:dx": _dx_no_transpose,
+       "tensor:matmul": _top("matmul", _t_matmul("no_transpose"))},)),
     (Misconception("phi-prime-at-activation", "φ′ at the activation, not the pre-activation",
                    "the activation's derivative is evaluated at h = φ(z) instead of at z",
                    "δ = ∂L/∂h ⊙ φ′(z), e.g. σ′(z) = h(1 − h)",
@@ -311,13 +441,16 @@ _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
                    "φ′ is taken at the pre-activation {z}, not at {h} = φ({z}); for σ and "
                    "tanh it is easiest from {h} itself: σ′ = {h}(1 − {h}), tanh′ = 1 − {h}²"),
      tuple({"sigmoid": _act("sigmoid", _d_at("sigmoid", v)), "tanh": _act("tanh", _d_at("tanh", v)),
-            "expr:partial": _partial(_expr_at_activation(v))} for v in ("at_h", "z_form"))),
+            "expr:partial": _partial(_expr_at_activation(v)),
+            "tensor:sigmoid": _top("sigmoid", _t_at_activation(v)),
+            "tensor:tanh": _top("tanh", _t_at_activation(v))} for v in ("at_h", "z_form"))),
     (Misconception("no-relu-mask", "no ReLU mask",
                    "the gradient goes through ReLU unmasked, even where {z} ≤ 0",
                    "{mask_correct}", "{mask_buggy}", "activation_derivative",
                    "{mask}{mask_hint}"),
      ({"relu": _act("relu", _d_no_mask), "leaky_relu": _act("leaky_relu", _d_no_mask),
-       "expr:partial": _partial(_expr_no_mask)},)),
+       "expr:partial": _partial(_expr_no_mask), "tensor:relu": _top("relu", _t_no_mask),
+       "tensor:leaky_relu": _top("leaky_relu", _t_no_mask)},)),
     (Misconception("relu-prime-zero-one", "ReLU′(0) = 1",
                    "at z = 0 exactly, ReLU′ is taken as 1 against the exercise's convention",
                    "ReLU′(0) = the exercise's convention (0 unless it says otherwise)",
@@ -325,7 +458,9 @@ _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
                    "{mask}where {z} = 0 exactly, this exercise takes ReLU′(0) = {conv}"),
      ({"relu": _act("relu", _d_zero_is_one(ACTIVATIONS["relu"].d)),
        "leaky_relu": _act("leaky_relu", _d_zero_is_one(ACTIVATIONS["leaky_relu"].d)),
-       "expr:partial": _partial(_expr_zero_is_one)},)),
+       "expr:partial": _partial(_expr_zero_is_one),
+       "tensor:relu": _top("relu", _t_zero_is_one),
+       "tensor:leaky_relu": _top("leaky_relu", _t_zero_is_one)},)),
     (Misconception("sigmoid-prime-after-bce", "σ′ applied again after BCE's ŷ − y",
                    "BCE + sigmoid already gives ∂L/∂z = ŷ − y; σ′(z) is multiplied in again",
                    "δ = (ŷ − y)/n", "δ = (ŷ − y) ⊙ ŷ(1 − ŷ)/n", "loss_gradient",
@@ -355,7 +490,9 @@ _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
                    "∂L/∂b = Σ over the batch of δ", "∂L/∂b = δ (unsummed, or one example's)",
                    "bias_grad",
                    "{v} is shared by every example of the batch: sum {dz} over the batch"),
-     ({"affine:db": _db_unsummed}, {"affine:db": _db_first})),
+     ({"affine:db": _db_unsummed}, {"affine:db": _db_first,
+                                     "tensor:add": _top("add", _t_first_column),
+                                     "tensor:sub": _top("sub", _t_first_column)})),
     (Misconception("update-plus-eta", "+η in the update",
                    "the update climbs the gradient instead of descending it",
                    "{v}′ = {v} − η ∂{L}/∂{v}", "{v}′ = {v} + η ∂{L}/∂{v}", "update",
@@ -373,6 +510,46 @@ _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
                    "weight_grad",
                    "∂{L}/∂{v} multiplies {dz} by the layer's input {x}, not by its output"),
      ({"affine:dW": _dW_own_output},)),
+    # the modules of tensor graphs (tutor.tensors)
+    (Misconception("softmax-diagonal-jacobian", "softmax Jacobian diagonal only",
+                   "softmax's gradient takes only the diagonal of its Jacobian, s(1 − s), and "
+                   "leaves out how each score moves the others",
+                   "∂z = s ⊙ (G − Σ G ⊙ s) (J = diag(s) − s sᵀ)",
+                   "∂z = G ⊙ s ⊙ (1 − s) (the diagonal of J only)", "chain_rule",
+                   "every score of a softmax moves every output: ∂{L}/∂z = s ⊙ (G − Σ G ⊙ s), "
+                   "not G ⊙ s(1 − s)"),
+     ({"tensor:softmax": _top("softmax", _t_softmax_diagonal)},)),
+    (Misconception("maxpool-spread", "max-pool gradient spread to every entry",
+                   "the max pool's gradient is given to every entry of its window, not to the "
+                   "window's max only",
+                   "∂x = G at each window's max, 0 elsewhere",
+                   "∂x = G (or G/4) at every entry of the window", "chain_rule",
+                   "only the largest entry of each 2×2 window reached the output: the other "
+                   "three get 0"),
+     ({"tensor:maxpool": _top("maxpool", _t_pool_spread(1))},
+      {"tensor:maxpool": _top("maxpool", _t_pool_spread(4))})),
+    (Misconception("attention-no-scale", "attention backward without the 1/√d",
+                   "the scores' scale 1/√d is left out of the backward pass to Q and K",
+                   "∂Q = ∂S K / √d, ∂K = ∂Sᵀ Q / √d", "∂Q = ∂S K, ∂K = ∂Sᵀ Q", "chain_rule",
+                   "S = Q Kᵀ/√d: the 1/√d multiplies the gradients of Q and K too"),
+     ({"tensor:attention": _top("attention", _t_attention_no_scale),
+       "tensor:causal_attention": _top("causal_attention", _t_attention_no_scale)},)),
+    (Misconception("conv-no-flip", "convolution backward without flipping the kernel",
+                   "∂x of a convolution is computed with the kernel as it is, not flipped",
+                   "∂x = G convolved in full with the flipped kernel",
+                   "∂x = G convolved with the kernel unflipped", "chain_rule",
+                   "x[a] met w[a − i] in output i: ∂x[a] = Σᵢ G[i] w[a − i], the kernel read "
+                   "backwards"),
+     ({"tensor:conv1d": _top("conv1d", _t_conv_no_flip),
+       "tensor:conv2d": _top("conv2d", _t_conv_no_flip)},)),
+    (Misconception("batchnorm-no-stat-paths", "batch norm without the paths through μ and σ²",
+                   "∂x of a normalisation keeps only the direct path, G ⊙ γ/σ, and drops x's "
+                   "paths through the mean and the variance",
+                   "∂x = (γ/(Bσ)) (B ∂x̂ − Σ ∂x̂ − x̂ Σ ∂x̂ ⊙ x̂)", "∂x = G ⊙ γ / σ", "chain_rule",
+                   "x reaches the output three ways — directly, through μ and through σ²: add "
+                   "all three"),
+     ({"tensor:batchnorm": _top("batchnorm", _t_norm_no_stats),
+       "tensor:layernorm": _top("layernorm", _t_norm_no_stats)},)),
 ]
 CATALOGUE: dict[str, Misconception] = {m.id: m for m, _ in _ENTRIES}
 _TABLES: dict[str, tuple[Mapping[str, Any], ...]] = {
@@ -389,6 +566,8 @@ def _entries_used(graph, key) -> set[str]:
         return {"sgd"}
     if kind == "value":
         node = graph.nodes[name]
+        if node.op == "tensor":
+            return {node.op} | {"tensor:" + o for o in node.attrs["tree"].ops()}
         return {node.op, "loss:" + node.attrs["fn"]} if node.op == "loss" else {node.op}
     used = {"accumulate"}
     for c in graph.consumers(name):
@@ -402,6 +581,8 @@ def _entries_used(graph, key) -> set[str]:
             used.update({"loss:" + node.attrs["fn"], "logit_grad:" + node.attrs["fn"]})
         elif node.op == "expr":
             used.add("expr:partial")
+        elif node.op == "tensor":
+            used.update("tensor:" + o for o in node.attrs["tree"].ops())
     return used
 
 

@@ -58,26 +58,32 @@ def read_roster(path: str | Path) -> Roster:
     """The roster in ``path``; InputError (file:line) for an unreadable file, a missing
     id, a duplicate id."""
     p = Path(path)
+    return parse_roster(read_csv_text(p, "roster"), str(p))
+
+
+def read_csv_text(p: Path, what: str) -> str:
+    """A CSV file's text (UTF-8, an Excel BOM dropped); InputError when it cannot be read,
+    is larger than MAX_BYTES or is not UTF-8. ``what`` names it in messages."""
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise InputError(f"cannot read the roster: {e.strerror or e}", str(p)) from None
+        raise InputError(f"cannot read the {what}: {e.strerror or e}", str(p)) from None
     if len(raw) > MAX_BYTES:
-        raise InputError(f"the roster is larger than {MAX_BYTES // 2**20} MB", str(p))
+        raise InputError(f"the {what} is larger than {MAX_BYTES // 2**20} MB", str(p))
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"the roster is not UTF-8 text (byte {e.start + 1}); save it as "
+        raise InputError(f"the {what} is not UTF-8 text (byte {e.start + 1}); save it as "
                          "CSV UTF-8", str(p)) from None
-    return parse_roster(text, str(p))
 
 
-def parse_roster(text: str, file: str = "<roster>") -> Roster:
-    """The roster in a CSV text (see the module docstring for its columns)."""
+def csv_rows(text: str, file: str, what: str = "roster") -> tuple[list[list[str]], int]:
+    """(rows, index of the header row) of a CSV text whose fields are separated by ``,``,
+    ``;`` or a tab (whichever the first line uses)."""
     text = text.removeprefix("\ufeff")
     lines = text.splitlines()
     if not any(line.strip() for line in lines):
-        raise InputError("the roster is empty: a header row, then one student a row", file, 1)
+        raise InputError(f"the {what} is empty: a header row, then one student a row", file, 1)
     try:
         dialect = csv.Sniffer().sniff(next(line for line in lines if line.strip()),
                                       delimiters=",;\t")
@@ -85,9 +91,25 @@ def parse_roster(text: str, file: str = "<roster>") -> Roster:
     except csv.Error:
         delimiter = ","
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    header_at = next(k for k, r in enumerate(rows) if any(c.strip() for c in r))
+    return rows, next(k for k, r in enumerate(rows) if any(c.strip() for c in r))
+
+
+def read_table(path: str | Path, what: str) -> tuple[list[list[str]], int]:
+    """A CSV file as :func:`csv_rows` reads it (a roster's rules: UTF-8, a BOM, ,;tab)."""
+    p = Path(path)
+    return csv_rows(read_csv_text(p, what), str(p), what)
+
+
+def id_column(header: list[str]) -> int:
+    """The student id's column in a lower-cased header row (ID_COLUMNS, else the first)."""
+    return next((header.index(c) for c in ID_COLUMNS if c in header), 0)
+
+
+def parse_roster(text: str, file: str = "<roster>") -> Roster:
+    """The roster in a CSV text (see the module docstring for its columns)."""
+    rows, header_at = csv_rows(text, file)
     header = [c.strip().lower() for c in rows[header_at]]
-    col = next((header.index(c) for c in ID_COLUMNS if c in header), 0)
+    col = id_column(header)
     name_col = next((header.index(c) for c in NAME_COLUMNS
                      if c in header and header.index(c) != col), None)
     first_last = (header.index("first name"), header.index("last name")) \

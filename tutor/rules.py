@@ -20,10 +20,11 @@ import sympy as sp
 
 from tutor.cause import Cause, Kind, Over
 from tutor.formula import Const, Formula, Note, NoteKind, Operand, Sym, Written, op
-from tutor.functions import (ELU_DEFAULT_ALPHA, elu, leaky_relu, relu, resolve_steps, sigmoid,
-                             sign, softplus, sstr, tie_split)
+from tutor.functions import (ELU_DEFAULT_ALPHA, elu, is_zero, leaky_relu, relu, resolve_steps,
+                             sigmoid, sign, softplus, sstr, tie_split)
 from tutor.limits import TooLong, Trouble, check, shortened
 from tutor.numeric import decimal_text  # the numbers a refusal names (digits, not words)
+from tutor.tensors import OPS as TENSOR_OPS
 
 
 # ─── what a rule returns ───────────────────────────────────────────────────────────────
@@ -63,19 +64,6 @@ class Rule:
 
 
 # ─── small helpers ─────────────────────────────────────────────────────────────────────
-def is_zero(x: Any) -> bool:
-    """Exactly 0. A carried decimal is certified (tutor.numeric.carried: 0 only when the
-    value is 0), so a tiny one — 9.5e−290 — is not 0. A number's sign is certified
-    (tutor.numeric: its structure, then intervals), never SymPy's assumptions, which
-    evaluate a nested exact form again at every level."""
-    x = sp.sympify(x, strict=True)
-    if x.is_Float:
-        return x.is_zero is True
-    if x.is_number:
-        return sign(x) == 0
-    return x.is_zero is True
-
-
 def entries(m: Any):
     """(index, entry) of a matrix, or ((), x) of a scalar."""
     if isinstance(m, sp.MatrixBase):
@@ -640,6 +628,122 @@ def _why_expr_zero(ctx, g, local, local_sym, local_name, sub):
     return Cause.of(Kind.ZERO_PARTIAL, partial=local_name, formula=local_sym)
 
 
+# ─── tensor graph nodes: n = a tree of tensor operations (tutor.tensors) ───────────────
+def _tensor_env(ctx: Ctx):
+    from tutor.tensors import Env
+
+    return Env(ctx.graph.relu_prime_at_zero, ctx.node.grad_symbol)
+
+
+def tensor_forward(ctx: Ctx):
+    """The node's tree evaluated bottom-up, each operation by its entry of tutor.tensors.OPS
+    (looked up through the rules table: ``tensor:<op>``, so a misconception can swap one)."""
+    from tutor.tensors import forward
+
+    node = ctx.node
+    return forward(node.attrs["tree"], dict(zip(node.parents, ctx.args)), _tensor_env(ctx),
+                   tensor_ops(ctx.rules))
+
+
+def tensor_ops(rules: Mapping[str, Any]) -> dict:
+    """The tensor operations of a rules table (a misconception swaps one: ``tensor:relu``)."""
+    return {k: rules.get("tensor:" + k, v) for k, v in TENSOR_OPS.items()}
+
+
+def tensor_parts(node, values: Mapping[str, Any], graph, rules: Mapping[str, Any] = None):
+    """Every sub-expression's value inside a tensor node (TExpr id → value): what a ReLU
+    inside it takes, for variant conditions. The node's own value is ``evaluate``'s."""
+    from tutor.tensors import Env, forward
+
+    memo: dict = {}
+    forward(node.attrs["tree"], {p: values[p] for p in node.parents},
+            Env(graph.relu_prime_at_zero, node.grad_symbol), tensor_ops(rules or RULES), memo)
+    return memo
+
+
+def tensor_backward(ctx: Ctx, g):
+    """Each parent's share of G = ∂L/∂n: the tree run top-down, every operation sending its
+    arguments their vector-Jacobian products (a name used twice: its shares add)."""
+    from tutor.tensors import Up, backward, forward, gathered
+
+    node = ctx.node
+    ops, env, memo = tensor_ops(ctx.rules), _tensor_env(ctx), {}
+    forward(node.attrs["tree"], dict(zip(node.parents, ctx.args)), env, ops, memo)
+    top = Const(1) if node.name == ctx.graph.loss else Operand(node.grad_symbol, g)
+    upstream = dict(ctx.causes.get(("grad", node.name), {}))
+    got = backward(node.attrs["tree"], Up(g, top, upstream), memo, env, ops)
+    terms = []
+    for p in node.parents:
+        if p not in got:  # reached by no differentiable path (embedding's ids)
+            terms.append(None)
+            continue
+        value, tree, causes = gathered(got[p])
+        terms.append(Term(value, Formula(tree), causes, node.name))
+    return tuple(terms)
+
+
+def tensor_forward_zeros(ctx: Ctx, out):
+    """Why an entry of a node's value is 0: a dead ReLU (relu at the top of the node), a
+    zero factor of a product, else the node's formula with its numbers."""
+    from tutor.tensors import at, entries, forward, shape_of
+
+    node, t = ctx.node, ctx.node.attrs["tree"]
+    zeros = [idx for idx, v in entries(out) if is_zero(v)]
+    if not zeros:
+        return {}
+    memo: dict = {}
+    forward(t, dict(zip(node.parents, ctx.args)), _tensor_env(ctx), tensor_ops(ctx.rules), memo)
+    s = shape_of(out) or None
+    causes = {}
+    for idx in zeros:
+        if t.op in ("relu", "leaky_relu"):
+            inner = t.args[0]
+            z = at(memo[id(inner)], idx)
+            label = inner.text if inner.op in ("name", "index", "T") else f"({inner.text})"
+            causes[idx] = (Cause.of(Kind.DEAD_RELU, label, idx, s, value=z) if sign(z) < 0
+                           else Cause.of(Kind.RELU_BOUNDARY, label, idx, s))
+            continue
+        if t.op == "mul":
+            hit = None
+            for a in t.args:
+                v = memo[id(a)]
+                src = () if not shape_of(v) else tuple(k if n > 1 else 0
+                                                         for k, n in zip(idx, shape_of(v)))
+                if is_zero(at(v, src)):
+                    hit = Cause.of(Kind.ZERO_FACTOR, a.text if a.op == "name" else f"({a.text})",
+                                   src, shape_of(v) or None,
+                                   because=ctx.cause("value", a.arg, src) if a.op == "name" else None)
+                    break
+            if hit is not None:
+                causes[idx] = hit
+                continue
+        if t.op in ("add", "sub"):  # this entry's own terms: h[2,1] − μ[2] = 0.5 − 0.5
+            terms = []
+            for a in t.args:
+                v = memo[id(a)]
+                src = () if not shape_of(v) else tuple(k if n > 1 else 0
+                                                         for k, n in zip(idx, shape_of(v)))
+                name = a.text if a.op in ("name", "num", "index") else f"({a.text})"
+                terms.append(Operand(entry_label(name, src, shape_of(v)), at(v, src)))
+            f = Formula(op(t.op, *terms))
+            causes[idx] = Cause.of(Kind.CANCELLATION, over=Over.TERMS, formula=f)
+            continue
+        causes[idx] = Cause.of(Kind.ZERO_FORMULA, formula=expr_forward_formula(ctx))
+    return causes
+
+
+def entry_label(name: str, idx: tuple, shape: tuple) -> str:
+    """h[2,1], μ[2], u: an entry named 1-based, as every message names entries."""
+    if not idx or not shape or shape == (1, 1):
+        return name
+    i, j = idx
+    if shape[1] == 1:
+        return f"{name}[{i + 1}]"
+    if shape[0] == 1:
+        return f"{name}[{j + 1}]"
+    return f"{name}[{i + 1},{j + 1}]"
+
+
 # ─── merges and updates ────────────────────────────────────────────────────────────────
 def accumulate(terms: list[Term]):
     """At a merge the contributions add: ∂L/∂x = Σ over x's consumers."""
@@ -660,11 +764,14 @@ RULES: dict[str, Any] = {
     "act": Rule(act_forward, act_backward, act_forward_zeros, act_forward_formula),
     "loss": Rule(loss_forward, loss_backward, forward_formula=loss_forward_formula),
     "expr": Rule(expr_forward, expr_backward, expr_forward_zeros, expr_forward_formula),
+    "tensor": Rule(tensor_forward, tensor_backward, tensor_forward_zeros, expr_forward_formula),
     # elementwise derivatives and losses the operations look up
     **ACTIVATIONS,
     **{"loss:" + k: v for k, v in LOSSES.items()},
     "logit_grad:bce": lambda p, y, n: (p - y) / n,  # fused sigmoid + bce: ∂L/∂z
     "logit_grad:ce": lambda p, y, n: (p - y) / n,  # fused softmax + ce: ∂L/∂z
+    # the operations inside a tensor node (tutor.tensors), each its shape, forward, backward
+    **{"tensor:" + k: v for k, v in TENSOR_OPS.items()},
     "affine:dW": affine_dW,
     "affine:db": affine_db,
     "affine:dx": affine_dx,

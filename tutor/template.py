@@ -29,8 +29,10 @@ def _grading_ref(ex) -> str:
 
 
 # ─── writing: the blank template ──────────────────────────────────────────────────────
-def template(worked, student: str = "") -> str:
-    """A blank answer sheet for ``worked``: every step id in order, each with its meaning."""
+def template(worked, student: str = "", grade: str | None = None) -> str:
+    """A blank answer sheet for ``worked``: every step id in order, each with its meaning.
+    ``grade``: the grading command the sheet says (default: `tutor check EXERCISE SHEET.yaml`;
+    a course's sheets say the course's)."""
     ex = worked.exercise
     seed = getattr(worked, "seed", None)
     width = max((len(s.id) for s in worked.steps), default=0) + 2
@@ -42,7 +44,7 @@ def template(worked, student: str = "") -> str:
           ["# Write each answer after its colon. Numbers: -0.375  -3/8  1.2e-3  1/(1+exp(-2))",
            "#   vectors: [-0.5, 0]    matrices: [[-0.25, 0.5], [0, 0]]  or  -0.25 0.5; 0 0"]),
         f"#   tolerance: {tolerance_label(worked.tolerance, worked.symbolic)}. Leave a step blank to skip it.",
-        f"# Grade it: tutor check {_grading_ref(ex)} SHEET.yaml",
+        f"# Grade it: {grade or f'tutor check {_grading_ref(ex)} SHEET.yaml'}",
         *given_lines(worked),
         f"exercise: {ex.id}",
         f"sha: \"{ex.math_sha or ex.sha}\"  # the exercise's hash: leave it as it is",
@@ -63,18 +65,21 @@ def template(worked, student: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
-def personal_sheets(ref: str, roster, out: Path, cache=None):
+def personal_sheets(ref: str, roster, out: Path, cache=None, secret=None,
+                    grade: str | None = None):
     """One sheet per roster student in ``out`` (made if missing): their own variant where
     the exercise has variants, their id in ``student:`` either way. Yields (student, path,
     status) as each is done — "written", "unchanged" (the same sheet is there), or "kept"
     (another file is there: perhaps filled in, never overwritten) — so a front end can show
     progress. Two ids that make the same file name are refused before anything is written.
     ``cache`` (tutor.drawcache.DrawCache): where which draw gave each variant is written
-    (every 100 students and at the end), for `tutor check`."""
+    (every 100 students and at the end), for `tutor check`. ``secret``
+    (tutor.course.CourseSecret): mixed into each student's seed, as `tutor check` takes it
+    (tutor.course.variant_seed); ``grade``: the grading command each sheet says."""
     from tutor.core import variant, work
+    from tutor.course import variant_seed
     from tutor.errors import InputError
     from tutor.roster import sheet_name
-    from tutor.variants import student_seed
 
     names: dict[str, str] = {}
     for st in roster.students:
@@ -90,10 +95,10 @@ def personal_sheets(ref: str, roster, out: Path, cache=None):
         for n, st in enumerate(roster.students, start=1):
             path = out / sheet_name(st.id)
             if ex.spec.variants is None:
-                text = template(base, st.id)
-            else:  # as work(ref, student=st.id) draws it
-                seed = student_seed(st.id, ex.id)
-                text = template(variant(ex, seed, cache), st.id)
+                text = template(base, st.id, grade)
+            else:  # as work(ref, student=st.id) draws it (without a secret)
+                seed = variant_seed(st.id, ex.id, secret)
+                text = template(variant(ex, seed, cache), st.id, grade)
                 ex.drawn.pop(seed, None)  # written: not kept (a roster may be long)
             if cache is not None and n % 100 == 0:
                 cache.flush()

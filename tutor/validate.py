@@ -78,10 +78,13 @@ CODES = {
     "E223": "loss is not a node (a parameter, input, constant, or undefined)",
     "E224": "an iteration sets something that is not an input or constant",
     "E225": "the nodes form a cycle",
+    "E226": "a symbol in a graph with vectors or matrices (not supported yet)",
+    "E227": "a loss that is a vector or matrix, not a number",
     "E230": "a name that collides with a step id (d<name>, <param>_new)",
     "E231": "an expression that does not parse",
     "E232": "an undefined name in an expression",
     "E233": "an expression too large (an expression bomb)",
+    "E234": "tensor shapes that do not fit (W @ x, a broadcast, an axis, an index)",
     "E240": "a value the engine refuses (the log of 0, outside BCE's domain, too large)",
     "E241": "solving the exercise took longer than the limit (20 s)",
     "E299": "the exercise cannot be solved",
@@ -330,8 +333,9 @@ def _structure_problems(ex) -> tuple[list[Problem], bool]:
 
 
 def _expr_problem(err: ExprError, file: str) -> Problem:
-    # the parser says which: an unknown name (E232), a size bound (E233); else E231
-    return _from_error(err, file, err.code if err.code in ("E232", "E233") else "E231")
+    # the parser says which: an unknown name (E232), a size bound (E233), tensor shapes
+    # (E234); else E231
+    return _from_error(err, file, err.code if err.code in ("E232", "E233", "E234") else "E231")
 
 
 def _unmentioned_params(ex) -> list[Problem]:
@@ -362,8 +366,8 @@ def _cancelled(g, live: set[str], limit: int = 2_000, nesting: int = 6) -> list[
     simplification of tanh(tanh(…(x))) costs 4× per level, 30 s at ten), is not attempted."""
     import sympy as sp
 
-    if g.kind != "graph":
-        return []
+    if g.kind != "graph" or any(n.op == "tensor" for n in g.nodes.values()):
+        return []  # a tensor graph: not written out (its nodes are matrices)
     composed: dict[str, sp.Expr] = {}
     depth: dict[str, int] = {}
 

@@ -376,6 +376,29 @@ def _relu_inputs(g, value, n_iterations: int) -> list[ReluInput]:
                         continue  # in symbols (x: symbol): no number goes in, no sign
                     out.append(ReluInput(it, ("nodes", node.name), node.name, arg, (),
                                          None, v))
+            elif g.kind == "graph" and node.op == "tensor":
+                out += _tensor_relu_inputs(g, node, value, it)
+    return out
+
+
+def _tensor_relu_inputs(g, node, value, it: int) -> list[ReluInput]:
+    """Each entry that goes into a relu inside a tensor node, named by the relu's argument
+    as written (``W @ x + b``)."""
+    from tutor.rules import tensor_parts
+    from tutor.tensors import entries as tensor_entries, shape_of
+
+    memo = tensor_parts(node, {p: value(p, it) for p in node.parents}, g)
+    out, stack = [], [node.attrs["tree"]]
+    while stack:
+        t = stack.pop()
+        stack.extend(t.args)
+        if t.op in ("relu", "leaky_relu"):
+            inner = t.args[0]
+            z = memo[id(inner)]
+            label = inner.text if inner.op in ("name", "index", "T") else f"({inner.text})"
+            for idx, v in tensor_entries(z):
+                out.append(ReluInput(it, ("nodes", node.name), node.name, label, idx,
+                                     shape_of(z) or None, v))
     return out
 
 

@@ -79,7 +79,11 @@ def to_markdown(worked, steps: list[Step], depth: int = 0) -> str:
     out += [" · ".join(meta), ""]
     if spec.notes:
         out += [spec.notes.strip(), ""]
-    out += [f"Answers are graded to {words.tolerance_label(worked.tolerance, worked.symbolic)}.", ""]
+    graded = f"Answers are graded to {words.tolerance_label(worked.tolerance, worked.symbolic)}."
+    if any(s.quantity.exact and len(exact_text(s.value)) > EXACT_SHORT for s in steps):
+        graded += (" Exact forms are shown where they are short; `tutor solve --format json` "
+                   "gives every one.")
+    out += [graded, ""]
     out += given_markdown(worked, depth)
     phase, it = None, None
     for s in steps:
@@ -90,12 +94,14 @@ def to_markdown(worked, steps: list[Step], depth: int = 0) -> str:
             phase = s.phase
             out += [f"{h}### {PHASE_TITLES[phase]}", ""]
         out += [f"**`{s.id}`** · {SKILLS.get(s.skill, s.skill)}", "",
-                "$$" + step_tex(worked, s) + "$$", ""]
+                "$$" + display_tex(worked, s) + "$$", ""]
         notes = []
         exact = exact_text(s.value)
         if exact != fmt(s.value):
-            notes.append(f"exact: `{exact}`" if s.quantity.exact
-                         else "carried at 40 significant digits")
+            if not s.quantity.exact:
+                notes.append("carried at 40 significant digits")
+            elif len(exact) <= EXACT_SHORT:
+                notes.append(f"exact: `{exact}`")
         if note_text(s.formula):
             notes.append(f"rule: {note_text(s.formula)}")
         for entries, why in zero_lines(s):
@@ -119,7 +125,12 @@ def given_markdown(worked, depth: int = 0) -> list[str]:
     out = ["#" * depth + "## Given", ""]
     for role in ("inputs", "constants", "parameters"):
         if role in groups:
-            out.append(f"- {role}: " + ", ".join(f"${t}$" for t in groups[role]))
+            line = ", ".join(f"${t}$" for t in groups[role])
+            if tex_width(line) <= PAGE_WIDTH - 12:
+                out.append(f"- {role}: " + line)
+            else:  # too wide for a printed line: one value a line
+                out.append(f"- {role}:")
+                out += [f"    - ${t}$" for t in groups[role]]
     from tutor.rules import act_param
     from tutor.words import ACT_PARAM
 
@@ -145,8 +156,86 @@ def given_markdown(worked, depth: int = 0) -> list[str]:
     return out + [""]
 
 
+EXACT_SHORT = 60  # an exact form longer than this is left out of the printed key
+PAGE_WIDTH = 80  # about the characters of display math across a printed page (A4, Letter)
+
+
+def display_tex(worked, s: Step) -> str:
+    """The step's display math: on one line when it fits across a page (PAGE_WIDTH, as
+    estimated by tex_width), else one ``=`` per line (an aligned block), so that a batch's
+    matrices do not run off a printed key."""
+    lhs, parts = step_parts(worked, s)
+    line = lhs + "".join(rel + part for rel, part in parts)
+    if tex_width(line) <= PAGE_WIDTH or not parts:
+        return line
+    rows = [f"{lhs} &{parts[0][0].lstrip()}{parts[0][1]}"]
+    rows += [f"&{rel.lstrip()}{part}" for rel, part in parts[1:]]
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+def tex_width(t: str) -> float:
+    """About how many characters wide display math ``t`` prints: a matrix as wide as its
+    widest row, a fraction as its wider part, sub- and superscripts smaller, a command one
+    character, a relation or operator with its spacing. An estimate, for line breaking."""
+    import re
+
+    text_cmds = {"mathbf", "mathcal", "mathrm", "text", "hat", "tfrac", "operatorname"}
+    wide = {"=": 3, "+": 3, "-": 2, "cdot": 3, "odot": 3, "approx": 3}
+
+    def group(i: int) -> tuple[str, int]:  # t[i] == "{": its inside and the index after
+        depth = 0
+        for j in range(i, len(t)):
+            depth += {"{": 1, "}": -1}.get(t[j], 0)
+            if depth == 0:
+                return t[i + 1:j], j + 1
+        return t[i + 1:], len(t)
+
+    w, i = 0.0, 0
+    while i < len(t):
+        c = t[i]
+        if t.startswith("\\begin{bmatrix}", i):
+            j = t.find("\\end{bmatrix}", i)
+            j = len(t) if j < 0 else j
+            rows = t[i + len("\\begin{bmatrix}"):j].split("\\\\")
+            w += 2 + max(sum(tex_width(x) + 1.5 for x in r.split("&")) for r in rows)
+            i = j + len("\\end{bmatrix}")
+        elif c == "\\":
+            m = re.match(r"\\([a-zA-Z]+|.)", t[i:])
+            name = m[1]
+            i += len(m[0])
+            if name == "frac" and t[i:i + 1] == "{":
+                a, i = group(i)
+                b, i = group(i) if t[i:i + 1] == "{" else ("", i)
+                w += max(tex_width(a), tex_width(b)) + 0.5
+            elif name in text_cmds and t[i:i + 1] == "{":
+                a, i = group(i)
+                w += tex_width(a)
+            elif name not in ("left", "right"):
+                w += wide.get(name, 1)
+        elif c == "{":
+            a, i = group(i)
+            w += tex_width(a)
+        elif c in "^_":
+            if t[i + 1:i + 2] == "{":
+                a, i = group(i + 1)
+                w += 0.7 * tex_width(a)
+            else:
+                w, i = w + 0.7, i + 2
+        else:
+            w += 0 if c == " " else wide.get(c, 1)
+            i += 1
+    return w
+
+
 def step_tex(worked, s: Step) -> str:
     """lhs = symbols = numbers = value, for one step, from the step's meaning and formula."""
+    lhs, parts = step_parts(worked, s)
+    return lhs + "".join(rel + part for rel, part in parts)
+
+
+def step_parts(worked, s: Step) -> tuple[str, list[tuple[str, str]]]:
+    """The step's display as its left-hand side and the (relation, right-hand side) that
+    follow it: ("z^{(1)}", [(" = ", symbols), (" = ", numbers), (" = ", value)])."""
     import sympy as sp
 
     g = worked.graph
@@ -168,15 +257,15 @@ def step_tex(worked, s: Step) -> str:
     f = s.formula
     if f is None or not f.operands():
         if kind == "value" and node.op == "expr":
-            return f"{lhs} = {sp.latex(node.attrs['expr'])} = {value}"
-        return f"{lhs} = {value}"
+            return lhs, [(" = ", sp.latex(node.attrs["expr"])), (" = ", value)]
+        return lhs, [(" = ", value)]
     sym, num = tex(f, net, False), tex(f, net, True)
     if kind == "value" and node.op == "loss":
         sym = LOSS_TEX[node.attrs["fn"]]  # the loss as the seeds define it
     if num == sym or only_the_value(f, s.value):
-        return f"{lhs} = {sym} = {value}"
+        return lhs, [(" = ", sym), (" = ", value)]
     eq = " = " if adds_up(worked, s) else r" \approx "  # rounded numbers: about the value
-    return f"{lhs} = {sym}{eq}{num}{eq}{value}"
+    return lhs, [(" = ", sym), (eq, num), (eq, value)]
 
 
 def step_text(worked, s: Step) -> dict[str, Any]:

@@ -155,6 +155,7 @@ def zeros(q) -> dict[tuple, str]:
 def say(c) -> str:
     """A zero's cause in words, with the causes it comes from in brackets."""
     from tutor.cause import Kind, Over
+    from tutor.words.notation import pretty
 
     k, e = c.kind, _entry(c)
     if k is Kind.DEAD_RELU:
@@ -219,6 +220,14 @@ def say(c) -> str:
             return f"the terms cancel: {_formula(c)} = {_numbers(c)}"
         parts = " + ".join(_num(t) for t in c.get("terms"))
         return f"a true cancellation: the contributions {parts} sum to 0"
+    if k is Kind.UNUSED_ENTRY:
+        return f"{e} is not used: {c.get('used')} takes other entries of {pretty(c.subject)}"
+    if k is Kind.POOL_LOSER:
+        return (f"{e} = {_num(c.value)} is not the max of its window ({c.get('winner')} = "
+                f"{_num(c.get('best'))} is): max pool passes the gradient to the max only")
+    if k is Kind.MASKED:
+        return (f"token {c.get('token')} attends to itself only (the causal mask hides the "
+                "rest): a softmax over one score is 1 whatever the score")
     if k is Kind.SEVERAL:  # 'g1 = 0 and g2 = 0 (both: X)' when they share the reason X
         heads = list(c.parts)
         plain = all(p.kind in (Kind.ZERO_UPSTREAM, Kind.ZERO_VALUE) and not p.get("reaches")
@@ -235,6 +244,7 @@ def point(c) -> str:
     """The same cause as a hint that points at it without giving the value away: what a
     wrong answer is told before the answer is shown. One rendering per kind."""
     from tutor.cause import Kind
+    from tutor.words.notation import pretty
 
     k, e = c.kind, _entry(c)
     if k is Kind.DEAD_RELU:
@@ -267,6 +277,12 @@ def point(c) -> str:
         return f"compare the prediction {e} with the target"
     if k is Kind.ZERO_FORMULA:
         return f"work out {_formula(c)} with these numbers"
+    if k is Kind.UNUSED_ENTRY:
+        return f"look at which entries of {pretty(c.subject)} {c.get('used')} takes"
+    if k is Kind.POOL_LOSER:
+        return f"look at which entry of {e}'s pooling window is the largest"
+    if k is Kind.MASKED:
+        return f"look at what the causal mask lets token {c.get('token')} see"
     if k is Kind.SEVERAL:
         return point(c.parts[0])
     return f"look at {e}"  # ZERO_VALUE, ZERO_UPSTREAM, ZERO_EVERYWHERE

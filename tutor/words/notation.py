@@ -135,7 +135,7 @@ def only_the_value(f: Formula | None, value: Any) -> bool:
 # ─── plain text ────────────────────────────────────────────────────────────────────────
 OPERATORS = set("+-−·*/^⊙×")
 _PREC = {"add": 1, "sub": 1, "neg": 2, "dot": 3, "juxt": 3, "hadamard": 3, "div": 3, "frac": 3,
-         "sum": 0, "batch_sum": 0, "square": 5, "T": 5, "call": 9, "ln": 9, "brackets": 9}
+         "sum": 0, "batch_sum": 0, "axis_sum": 9, "square": 5, "T": 5, "call": 9, "ln": 9, "brackets": 9}
 _PREFIX = ("sum", "batch_sum", "neg")  # they extend to the right: ½ Σ …, −Σ […]
 _INFIX = {"add": " + ", "sub": " − ", "dot": " · ", "hadamard": " ⊙ ", "div": " / ", "frac": "/"}
 _INFIX_TEX = {"add": " + ", "sub": " - ", "dot": r" \cdot ", "hadamard": r" \odot ", "div": " / ",
@@ -232,6 +232,12 @@ class _Text:
         if k == "batch_sum":
             return (r"\sum_{\text{batch}} " if self.tex else "Σ over the batch of ") + \
                 self.run(a[0], False)
+        if k == "axis_sum":  # sum(G, axis=1): a broadcast in the forward pass, summed back
+            inner = self.run(a[0], False)
+            if self.tex:
+                sub = {"0": r"_{\text{rows}}", "1": r"_{\text{cols}}"}.get(t.fn, "")
+                return rf"\textstyle\sum{sub}\left({inner}\right)"
+            return f"sum({inner}, axis={t.fn})" if t.fn else f"sum({inner})"
         if k == "brackets":
             inner = self.run(a[0], False)
             return rf"\left[{inner}\right]" if self.tex else f"[{inner}]"
@@ -310,7 +316,8 @@ LOSS_TEX = {"mse": r"\frac{1}{n}\sum (\hat{y} - y)^2", "sse": r"\sum (\hat{y} - 
 _LITERAL = (("Σ over the batch of ", r"\sum_{\text{batch}} "), ("J_softmax", r"J_{\text{softmax}}"),
             ("·", r"\cdot"), ("ᵀ", r"^\top"), ("⊙", r"\odot"), ("−", "-"), ("ŷ", r"\hat{y}"),
             ("Σ ", r"\sum "), ("½ ", r"\tfrac{1}{2} "), ("²", "^2"), (" ln ", r" \ln "), ("ln(", r"\ln("),
-            ("[", r"\left["), ("]", r"\right]"))
+            ("[", r"\left["), ("]", r"\right]"),
+            (" @ ", r"\,"), ("@", r"\,"), (".T", r"^\top"))  # a tensor node: W @ x, x.T
 # a call by its whole name: relu( is ReLU, not r + ELU
 _CALL_TEX = re.compile(r"(?<![A-Za-z_\\])(" + "|".join(f for f in _FN_TEX if f != "J_softmax")
                        + r")\(")
@@ -333,7 +340,10 @@ def tex_name(name: str, network: bool, deriv: str = "") -> str:
     import sympy as sp
 
     if deriv:
-        return _DERIV[deriv.removesuffix("′")].format(tex_name(name, network))
+        key = deriv.removesuffix("′")
+        if key not in _DERIV:  # a tensor node's φ′ with no TeX of its own: exp′(a), log′(a)
+            return rf"\operatorname{{{key}}}'\left({tex_name(name, network)}\right)"
+        return _DERIV[key].format(tex_name(name, network))
     if name in ("ŷ", "yhat"):
         return r"\hat{y}"
     if name == "η":
