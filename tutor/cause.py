@@ -89,3 +89,15 @@ class Cause:
             out.append(c)
             c = c.because
         return out
+
+
+def entry_name(name: str, idx: tuple, shape: tuple | None) -> str:
+    """'z2[2]' for vectors (1-based), 'W2[1,2]' for matrices, 'u' for scalars."""
+    if not idx or shape is None or shape == (1, 1):
+        return name
+    i, j = idx
+    if shape[1] == 1:
+        return f"{name}[{i + 1}]"
+    if shape[0] == 1:
+        return f"{name}[{j + 1}]"
+    return f"{name}[{i + 1},{j + 1}]"

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from tutor import cause as _cause
 from tutor.numeric import PLACES, decimal_text as scalar_text  # noqa: F401 (one number)
+
+entry_name = _cause.entry_name  # z2[2]: how every message names an entry (tutor.cause)
 
 
 
@@ -130,14 +133,3 @@ def shape_text(v: Any) -> str:
         return f"{v.rows}×{v.cols}"
     return "scalar"
 
-
-def entry_name(name: str, idx: tuple, shape: tuple | None) -> str:
-    """'z2[2]' for vectors (1-based), 'W2[1,2]' for matrices, 'u' for scalars."""
-    if not idx or shape is None or shape == (1, 1):
-        return name
-    i, j = idx
-    if shape[1] == 1:
-        return f"{name}[{i + 1}]"
-    if shape[0] == 1:
-        return f"{name}[{j + 1}]"
-    return f"{name}[{i + 1},{j + 1}]"

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import sympy as sp
 
-from tutor.cause import Cause, Kind, Over
+from tutor.cause import Cause, Kind, Over, entry_name
 from tutor.formula import Const, Formula, Note, NoteKind, Operand, Sym, Written, op
 from tutor.functions import (ELU_DEFAULT_ALPHA, elu, is_zero, leaky_relu, relu, resolve_steps,
                              sigmoid, sign, softplus, sstr, tie_split)
@@ -724,24 +724,13 @@ def tensor_forward_zeros(ctx: Ctx, out):
                 src = () if not shape_of(v) else tuple(k if n > 1 else 0
                                                          for k, n in zip(idx, shape_of(v)))
                 name = a.text if a.op in ("name", "num", "index") else f"({a.text})"
-                terms.append(Operand(entry_label(name, src, shape_of(v)), at(v, src)))
+                terms.append(Operand(entry_name(name, src, shape_of(v) or None), at(v, src)))
             f = Formula(op(t.op, *terms))
             causes[idx] = Cause.of(Kind.CANCELLATION, over=Over.TERMS, formula=f)
             continue
         causes[idx] = Cause.of(Kind.ZERO_FORMULA, formula=expr_forward_formula(ctx))
     return causes
 
-
-def entry_label(name: str, idx: tuple, shape: tuple) -> str:
-    """h[2,1], μ[2], u: an entry named 1-based, as every message names entries."""
-    if not idx or not shape or shape == (1, 1):
-        return name
-    i, j = idx
-    if shape[1] == 1:
-        return f"{name}[{i + 1}]"
-    if shape[0] == 1:
-        return f"{name}[{j + 1}]"
-    return f"{name}[{i + 1},{j + 1}]"
 
 
 # ─── merges and updates ────────────────────────────────────────────────────────────────
