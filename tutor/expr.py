@@ -440,11 +440,33 @@ class _Source:
 def _parse_span(s: str, a: int, b: int, names: dict, answer: bool,
                 symbolic: bool = False) -> sp.Expr:
     """Parse ``s[a:b]`` (already normalised); offsets in errors are offsets in ``s``."""
+    src, tree, a = read_tree(s, a, b, "empty answer" if answer else "empty expression")
+    try:
+        value = _Builder(src, names, answer, symbolic).build(tree.body)
+        if not isinstance(value, sp.Expr):
+            raise ExprError("not a number", a)
+        if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise ExprError("the value is undefined (division by zero?)", a)
+        if value.is_number and value.is_extended_real is False:
+            raise ExprError("the value is not a real number", a)
+    except (RecursionError, MemoryError):
+        raise ExprError("expression too complicated", a, code=TOO_LARGE) from None
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError) as exc:
+        # SymPy refusing an odd combination: still a message, never a traceback
+        raise ExprError(f"cannot compute this expression ({type(exc).__name__})", a) from None
+    return value
+
+
+def read_tree(s: str, a: int, b: int, empty: str = "empty expression", extra: str = "",
+              brackets: tuple[str, str] = ("(", ")")) -> tuple[_Source, ast.Expression, int]:
+    """``s[a:b]`` (normalised) checked — characters (``extra``: more allowed), brackets,
+    number literals, size — and read by ``ast``: (its source map, its tree, where it starts).
+    The one front half of both grammars (this one and tutor.tensorexpr's)."""
     a, b = _trim(s, a, b)
     if a == b:
-        raise ExprError("empty answer" if answer else "empty expression", a)
-    _check_chars(s, a, b)
-    _check_brackets(s, a, b, "(", ")")
+        raise ExprError(empty, a)
+    _check_chars(s, a, b, extra)
+    _check_brackets(s, a, b, *brackets)
     piece = s[a:b]
     try:
         _check_numbers(piece)
@@ -462,20 +484,7 @@ def _parse_span(s: str, a: int, b: int, names: dict, answer: bool,
     except ValueError as err:  # e.g. an over-long integer literal
         raise ExprError(f"cannot read the expression: {err}", a) from None
     _check_size(tree, src)
-    try:
-        value = _Builder(src, names, answer, symbolic).build(tree.body)
-        if not isinstance(value, sp.Expr):
-            raise ExprError("not a number", a)
-        if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-            raise ExprError("the value is undefined (division by zero?)", a)
-        if value.is_number and value.is_extended_real is False:
-            raise ExprError("the value is not a real number", a)
-    except (RecursionError, MemoryError):
-        raise ExprError("expression too complicated", a, code=TOO_LARGE) from None
-    except (TypeError, ValueError, ArithmeticError, NotImplementedError) as exc:
-        # SymPy refusing an odd combination: still a message, never a traceback
-        raise ExprError(f"cannot compute this expression ({type(exc).__name__})", a) from None
-    return value
+    return src, tree, a
 
 
 def _syntax_error(err: SyntaxError, src: _Source, piece: str) -> ExprError:

@@ -304,12 +304,9 @@ def _lr(ex: Exercise, spec) -> Any:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
-def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
-    from tutor.expr import parse_expression
-
-    if ex.tensor:
-        return _tensor_graph(ex, spec, sink)
-
+def _owners(ex: Exercise, spec: GraphSpec, sink: _Sink) -> tuple[dict, dict[str, str]]:
+    """(section → its names, name → the section that defines it): E220 for an invalid
+    name, E221 for one defined twice."""
     sections = {"inputs": spec.inputs, "params": spec.params, "constants": spec.constants,
                 "nodes": spec.nodes}
     owner: dict[str, str] = {}
@@ -323,6 +320,54 @@ def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
                                   (sec, name), code="E221"))
             else:
                 owner[name] = sec
+    return sections, owner
+
+
+def _loss_is_a_node(ex: Exercise, spec: GraphSpec, owner: dict, sink: _Sink) -> bool:
+    """E223 unless the loss names a node; False when it was reported."""
+    if spec.loss in spec.nodes:
+        return True
+    hint = "" if spec.loss not in owner else f" ('{spec.loss}' is in {owner[spec.loss]})"
+    sink.add(ex.error(f"loss '{spec.loss}' must be one of the nodes{hint}", ("loss",),
+                      code="E223"))
+    return False
+
+
+def _iterations(ex: Exercise, spec: GraphSpec, owner: dict, sink: _Sink, read) -> list[dict]:
+    """Each iteration's inputs and constants, each value read by ``read`` (a number, or a
+    tensor graph's leaf); E224 for anything else it sets."""
+    iters = []
+    for k, data in enumerate(spec.iterations or [{}]):
+        row = {}
+        for name, value in data.items():
+            if owner.get(name) not in ("inputs", "constants"):
+                what = f"a {owner[name][:-1]}" if name in owner else "not defined"
+                sink.add(ex.error(f"iterations may set inputs and constants; '{name}' is "
+                                  f"{what}", ("iterations", k, name), code="E224"))
+                continue
+            row[name] = sink.attempt(read, ex, value, ("iterations", k, name))
+        iters.append(row)
+    return iters
+
+
+def _finished(spec: GraphSpec, owner: dict, nodes: dict, init: dict, iters: list, lr) -> Graph:
+    """The Graph, every name's gradient symbol ∂loss/∂name set."""
+    for name in owner:
+        if name in nodes:
+            nodes[name] = Node(**{**nodes[name].__dict__,
+                                  "attrs": {**nodes[name].attrs,
+                                            "grad_symbol": f"∂{spec.loss}/∂{name}"}})
+    return Graph("graph", nodes, spec.loss, tuple(spec.params), tuple(spec.inputs), init,
+                 tuple(iters), lr, spec.conventions.relu_prime_at_zero)
+
+
+def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
+    from tutor.expr import parse_expression
+
+    if ex.tensor:
+        return _tensor_graph(ex, spec, sink)
+
+    sections, owner = _owners(ex, spec, sink)
     symbols = {name: sp.Symbol(name) for name in owner}
     nodes: dict[str, Node] = {}
     init: dict[str, Any] = {}
@@ -354,21 +399,8 @@ def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
         exprs[name] = (e, tuple(order))
         deps[name] = tuple(order)
     order = _toposort(ex, {n: ds for n, ds in deps.items() if n in spec.nodes}, sink)
-    if spec.loss not in spec.nodes:
-        hint = "" if spec.loss not in owner else f" ('{spec.loss}' is in {owner[spec.loss]})"
-        sink.add(ex.error(f"loss '{spec.loss}' must be one of the nodes{hint}", ("loss",),
-                          code="E223"))
-    iters = []
-    for k, data in enumerate(spec.iterations or [{}]):
-        row = {}
-        for name, value in data.items():
-            if owner.get(name) not in ("inputs", "constants"):
-                what = f"a {owner[name][:-1]}" if name in owner else "not defined"
-                sink.add(ex.error(f"iterations may set inputs and constants; '{name}' is "
-                                  f"{what}", ("iterations", k, name), code="E224"))
-                continue
-            row[name] = sink.attempt(_num, ex, value, ("iterations", k, name))
-        iters.append(row)
+    _loss_is_a_node(ex, spec, owner, sink)
+    iters = _iterations(ex, spec, owner, sink, _num)
     lr = sink.attempt(_lr, ex, spec)
     if sink.errors:
         return None
@@ -377,13 +409,7 @@ def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
         nodes[name] = Node(name, "expr", ds, {"expr": e, "text": str(spec.nodes[name]),
                                               "grad_symbol": f"∂{spec.loss}/∂{name}"},
                            ("nodes", name))
-    for name in owner:
-        if name in nodes:
-            nodes[name] = Node(**{**nodes[name].__dict__,
-                                  "attrs": {**nodes[name].attrs,
-                                            "grad_symbol": f"∂{spec.loss}/∂{name}"}})
-    return Graph("graph", nodes, spec.loss, tuple(spec.params), tuple(spec.inputs), init,
-                 tuple(iters), lr, spec.conventions.relu_prime_at_zero)
+    return _finished(spec, owner, nodes, init, iters, lr)
 
 
 def _leaf(ex: Exercise, value, path) -> Any:
@@ -407,19 +433,7 @@ def _tensor_graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
     from tutor.tensorexpr import parse_tensor
     from tutor.tensors import infer, shape_of
 
-    sections = {"inputs": spec.inputs, "params": spec.params, "constants": spec.constants,
-                "nodes": spec.nodes}
-    owner: dict[str, str] = {}
-    for sec, names in sections.items():
-        for name in names:
-            if not _NAME.fullmatch(str(name)):
-                sink.add(ex.error(f"'{name}' is not a valid name (letters, digits, _)",
-                                  (sec, name), code="E220"))
-            elif name in owner:
-                sink.add(ex.error(f"'{name}' is defined twice: in {owner[name]} and in {sec}",
-                                  (sec, name), code="E221"))
-            else:
-                owner[name] = sec
+    sections, owner = _owners(ex, spec, sink)
     nodes: dict[str, Node] = {}
     init: dict[str, Any] = {}
     shapes: dict[str, tuple | None] = {}
@@ -451,30 +465,17 @@ def _tensor_graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
             shapes[name] = infer(trees[name], shapes)
         except ExprError as err:
             sink.add(err.located(ex.file, m.line if m else None, m.col if m else None))
-    if spec.loss not in spec.nodes:
-        hint = "" if spec.loss not in owner else f" ('{spec.loss}' is in {owner[spec.loss]})"
-        sink.add(ex.error(f"loss '{spec.loss}' must be one of the nodes{hint}", ("loss",),
-                          code="E223"))
-    elif shapes.get(spec.loss) not in (None, ()):
+    if _loss_is_a_node(ex, spec, owner, sink) and shapes.get(spec.loss) not in (None, ()):
         r, c = shapes[spec.loss]
         sink.add(ex.error(f"the loss must be a number, but {spec.loss} is {r}×{c}: sum it "
                           f"(sum(...)) or take its mean (mean(...))", ("nodes", spec.loss),
                           code="E227"))
-    iters = []
-    for k, data in enumerate(spec.iterations or [{}]):
-        row = {}
-        for name, value in data.items():
-            if owner.get(name) not in ("inputs", "constants"):
-                what = f"a {owner[name][:-1]}" if name in owner else "not defined"
-                sink.add(ex.error(f"iterations may set inputs and constants; '{name}' is "
-                                  f"{what}", ("iterations", k, name), code="E224"))
-                continue
-            row[name] = sink.attempt(_leaf, ex, value, ("iterations", k, name))
-            if row[name] is not None and shapes.get(name) is not None \
-                    and shape_of(row[name]) != shapes[name]:
+    iters = _iterations(ex, spec, owner, sink, _leaf)
+    for k, row in enumerate(iters):
+        for name, v in row.items():
+            if v is not None and shapes.get(name) is not None and shape_of(v) != shapes[name]:
                 sink.add(ex.error(f"an iteration's {name} must have the shape of {name}",
                                   ("iterations", k, name), code="E209"))
-        iters.append(row)
     lr = sink.attempt(_lr, ex, spec)
     if sink.errors:
         return None
@@ -483,13 +484,7 @@ def _tensor_graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:
                            {"tree": trees[name], "text": str(spec.nodes[name]),
                             "shape": shapes[name], "grad_symbol": f"∂{spec.loss}/∂{name}"},
                            ("nodes", name))
-    for name in owner:
-        if name in nodes:
-            nodes[name] = Node(**{**nodes[name].__dict__,
-                                  "attrs": {**nodes[name].attrs,
-                                            "grad_symbol": f"∂{spec.loss}/∂{name}"}})
-    return Graph("graph", nodes, spec.loss, tuple(spec.params), tuple(spec.inputs), init,
-                 tuple(iters), lr, spec.conventions.relu_prime_at_zero)
+    return _finished(spec, owner, nodes, init, iters, lr)
 
 
 def _symbol(name: str, value) -> sp.Symbol | None:

@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import ast
 import difflib
-import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable
 
 from tutor.errors import ExprError, clip
-from tutor.expr import (MAX_POWER_EXPONENT, TOO_LARGE, UNKNOWN_NAME, _check_brackets,
-                        _check_chars, _check_numbers, _check_size, _DECIMAL, _normalise,
-                        _quote, _Source, _syntax_error, _trim)
+from tutor.expr import (MAX_POWER_EXPONENT, TOO_LARGE, UNKNOWN_NAME, _DECIMAL, _normalise,
+                        _quote, _Source, read_tree)
 from tutor.functions import FUNCTIONS
 
 # the calls of the grammar beyond the elementwise functions: name → (min, max) positional
@@ -87,31 +85,9 @@ class TExpr:
 
 def parse_tensor(text: str, names: Iterable[str]) -> TExpr:
     """``text`` as a TExpr over ``names``, or an ExprError with the offset of the problem."""
-    known = set(names)
     s = _normalise(text)
-    a, b = _trim(s, 0, len(s))
-    if a == b:
-        raise ExprError("empty expression", a)
-    _check_chars(s, a, b, extra="@[]=")
-    _check_brackets(s, a, b, "([", ")]")
-    piece = s[a:b]
-    try:
-        _check_numbers(piece)
-    except ExprError as err:
-        raise type(err)(err.message, err.offset + a, code=err.code) from None
-    src = _Source(piece, a)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(src.code, mode="eval")
-    except SyntaxError as err:
-        raise _syntax_error(err, src, piece) from None
-    except (RecursionError, MemoryError):
-        raise ExprError("expression nested too deeply", a, code=TOO_LARGE) from None
-    except ValueError as err:
-        raise ExprError(f"cannot read the expression: {err}", a) from None
-    _check_size(tree, src)
-    return _Reader(src, known).read(tree.body)
+    src, tree, _ = read_tree(s, 0, len(s), extra="@[]=", brackets=("([", ")]"))
+    return _Reader(src, set(names)).read(tree.body)
 
 
 class _Reader:

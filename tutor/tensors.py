@@ -115,6 +115,16 @@ def _times(kind: str, a, b):
     return op(kind, a, b)
 
 
+def _upstream_zero(g: Up, idx: tuple, env: "Env") -> Cause | None:
+    """Why entry ``idx`` of a product with G is 0 when G itself is 0 there (a number G
+    counts at every entry); None when G is not 0 there."""
+    gs = shape_of(g.value)
+    at_g = idx if gs else ()
+    if not _is_zero(at(g.value, at_g)):
+        return None
+    return _upstream(g, at_g, gs, env.grad_name)
+
+
 def _glabel(g: Up, env: "Env") -> str:
     """The name of the gradient arriving: the node's own ∂L/∂n, or how it was computed."""
     return g.formula.name if isinstance(g.formula, Operand) else env.grad_name
@@ -224,9 +234,9 @@ def _factor(g: Up, other_t: TExpr, other, kind: str, value, env) -> Up:
     causes = {}
     for idx, v in entries(value):
         if _is_zero(v):
-            if _is_zero(at(g.value, idx) if shape_of(g.value) else g.value):
-                causes[idx] = _upstream(g, idx if shape_of(g.value) else (), shape_of(g.value),
-                                        env.grad_name)
+            up = _upstream_zero(g, idx, env)
+            if up is not None:
+                causes[idx] = up
             elif _is_zero(at(o, idx) if s else o):
                 oi = _source_index(idx, shape_of(other))
                 causes[idx] = Cause.of(Kind.ZERO_FACTOR, _label(other_t), oi,
@@ -277,11 +287,8 @@ def _pow_back(t, args, out, g, env):
     causes = {}
     for idx, v in entries(value):
         if _is_zero(v):
-            if _is_zero(at(g.value, idx) if shape_of(g.value) else g.value):
-                causes[idx] = _upstream(g, idx if shape_of(g.value) else (), shape_of(g.value),
-                                        env.grad_name)
-            else:
-                causes[idx] = Cause.of(Kind.ZERO_VALUE, _label(t.args[0]), idx, s or None)
+            causes[idx] = _upstream_zero(g, idx, env) or Cause.of(
+                Kind.ZERO_VALUE, _label(t.args[0]), idx, s or None)
     return (Up(value, f, causes),)
 
 
@@ -471,8 +478,7 @@ def _fn_back(t, args, out, g, env):
             continue
         x = at(a, idx)  # the local reason first: the ReLU is dead whatever arrives
         if not _is_zero(at(local, idx)):
-            causes[idx] = _upstream(g, idx if shape_of(g.value) else (), shape_of(g.value),
-                                    env.grad_name)
+            causes[idx] = _upstream_zero(g, idx, env)
         elif t.op in ("relu", "leaky_relu") and _sign(x) < 0:
             causes[idx] = Cause.of(Kind.DEAD_RELU, _label(inner), idx, s or None, value=x,
                                    derivative=True)
