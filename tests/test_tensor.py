@@ -383,7 +383,10 @@ def tensor_graph(draw):
     return spec
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomized: the same 30 graphs on every run (a random draw of exp ∘ softmax ∘ layer norm
+# can take minutes to compose for the oracle, and CI must not depend on luck)
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
 @given(tensor_graph())
 def test_random_tensor_graphs_match_the_oracle(spec):
     from hypothesis import assume
