@@ -275,3 +275,24 @@ def test_bundled_symbolic_exercises_match_the_oracle_at_points(entry):
         for name, want in row["values"].items():
             got = resolve_steps(w_.solution.value(name).xreplace(sub), 0)
             assert abs(sp.N(got - want, 50)) < sp.Float("1e-30"), (entry.id, name)
+
+
+def test_a_long_expression_in_symbols_is_kept_not_carried_as_a_decimal():
+    """Found by the random test above: ∂L/∂p0 past the size at which a number is carried as
+    40 digits is an expression in p0, which has no decimal to carry; it is kept, and at a
+    point it is the numeric engine's gradient."""
+    spec = {"id": "gen", "title": "g", "kind": "graph", "params": {"p0": "symbol"},
+            "inputs": {"x0": "1"},
+            "nodes": {"n0": "relu(p0)", "n2": "p0 + n0", "n3": "max(p0, n2)",
+                      "n4": "elu(p0, n3)", "L": "(n4 - 1)**2"},
+            "loss": "L", "ask": ["forward", "backward", "inputs"]}
+    w = work_exercise(load_text(yaml.safe_dump(spec, sort_keys=False), "gen.yaml"))
+    g = w.solution.grad("p0")
+    assert g.free_symbols and not g.has(sp.Float)
+    numeric = work_exercise(load_text(yaml.safe_dump(
+        {**spec, "params": {"p0": "3/7"}}, sort_keys=False), "n.yaml")).solution.grad("p0")
+    from tutor.functions import resolve_steps
+
+    p0 = next(iter(g.free_symbols))
+    at = resolve_steps(g.xreplace({p0: sp.Rational(3, 7)}))
+    assert abs(sp.N(at - numeric, 40)) < sp.Float("1e-30")

@@ -138,6 +138,8 @@ def _tame(v: Any) -> tuple[Any, bool]:
         return v, True
     if v.is_Float:
         return v, False
+    if v.free_symbols:  # an expression in symbols (x: symbol) has no decimal to carry: kept
+        return v, not v.has(sp.Float)
     if v.has(sp.Float):  # computed from a carried value: exact in form only, so carried too
         return carried(v), False
     if nesting(v) <= MAX_NESTING and _count_ops(v) <= MAX_OPS:
