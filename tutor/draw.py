@@ -6,6 +6,8 @@ from the Solution (nothing recomputed).
     graph     the DAG of seed 000: every node with what it computes, the names it takes
               (← a, x, b), the nodes it feeds (→ h, v), val= and grad=, in topological order;
               inputs, params (with their grads) and constants, each with the nodes it feeds
+    tensor    a graph of vectors and matrices: a card per quantity (name = expression, shape,
+              val and grad, a matrix drawn as one), in data-flow order, in rows of 80 columns
 
 ``revealed``: the step ids whose values are shown so far (None: everything known);
 values the exercise does not ask for are given data and always shown. ``current``: the
@@ -39,7 +41,7 @@ class _View:
         self.asked = {s.id for s in worked.steps}
         self.revealed = None if revealed is None else set(revealed)
         self.current, self.grads, self._sid = current, grads, step_id
-        # a graph of vectors and matrices: a value too wide for its cell is named by its shape
+        # a graph of vectors and matrices: drawn as cards (_cards), its matrices as matrices
         self.tensor = any(n.op == "tensor" for n in self.g.nodes.values())
 
     def sid(self, kind: str, name: str) -> str:
@@ -80,22 +82,9 @@ class _View:
             t.append("…", style="dim")
         else:
             v = self.raw(kind, name)
-            shown = pick(v) if pick else small(v) if self.tensor else fmt(v)
+            shown = pick(v) if pick else fmt(v)
             t.append(shown, style=VALUE if kind == "value" else GRAD)
         return t
-
-
-MAX_CELL = 26  # characters of a value in a drawing; a wider matrix is named by its shape
-
-
-def small(v: Any) -> str:
-    """A value as a drawing shows it: its numbers, or a matrix too wide for its cell by its
-    shape ("3×4 matrix": its numbers are in the step's formula and the answer)."""
-    text = fmt(v)
-    if len(text) > MAX_CELL and getattr(v, "shape", None):
-        r, c = v.shape
-        return f"{r}×{c} matrix" if c > 1 else f"{r}-vector"
-    return text
 
 
 def drawing(worked, revealed: Collection[str] | None = None, current: str | None = None,
@@ -104,6 +93,8 @@ def drawing(worked, revealed: Collection[str] | None = None, current: str | None
     view = _View(worked, revealed, current, grads, it)
     if worked.graph.kind == "network":
         return _network(view)
+    if view.tensor:
+        return _cards(view)
     return _graph(view)
 
 
@@ -226,7 +217,7 @@ def _graph(view: _View) -> RenderableType:
             continue
         items = []
         for name in names:
-            t = Text(f"{name}={small(view.raw('value', name)) if view.tensor else fmt(view.raw('value', name))}")
+            t = Text(f"{name}={fmt(view.raw('value', name))}")
             for label, kind in ((" grad=", "grad"), (" new=", "new")):
                 c = view.cell(label, kind, name, sep="")
                 if c is not None and op != "const":
@@ -239,6 +230,138 @@ def _graph(view: _View) -> RenderableType:
         extra.append(Text(f"η = {fmt(g.learning_rate)}"))
     extra += _convention(g)
     return Group(table, Text(""), *leaves, *extra)
+
+
+# ─── tensor graph ─────────────────────────────────────────────────────────────────────
+WIDTH = 78  # the drawing's width: 80 columns less a margin
+
+
+def _cards(view: _View) -> RenderableType:
+    """A graph of vectors and matrices: one card per quantity, its name, what it computes and
+    its shape above its value (a matrix drawn as a small matrix, ⎡ ⎤), then its gradient;
+    cards in data-flow order (each leaf just before the first node that takes it), as many
+    to a row as fit in 80 columns, a long chain wrapping onto the next row; "→" between two
+    cards where the left one feeds the right one."""
+    g = view.g
+    order: list[str] = []
+    for node in g.nodes.values():
+        if node.is_leaf:
+            continue
+        order += [p for p in dict.fromkeys(node.parents)
+                  if g.nodes[p].is_leaf and p not in order]
+        order.append(node.name)
+    cards = [(name, _card(view, g.nodes[name])) for name in order]
+    rows: list[list[tuple[str, list[Text]]]] = [[]]
+    used = 0
+    for name, card in cards:
+        w = max(t.cell_len for t in card)
+        if rows[-1] and used + 3 + w > WIDTH:
+            rows.append([])
+            used = 0
+        used += (3 if rows[-1] else 0) + w
+        rows[-1].append((name, card))
+    out: list[RenderableType] = []
+    for k, row in enumerate(rows):
+        if k:
+            out.append(Text(""))
+        out += _side_by_side(g, row)
+    extra = [Text("")]
+    if g.learning_rate is not None:
+        extra.append(Text(f"η = {fmt(g.learning_rate)}"))
+    extra += _convention(g)
+    return Group(*out, *(extra if len(extra) > 1 else []))
+
+
+def _side_by_side(g, row: list[tuple[str, list[Text]]]) -> list[Text]:
+    height = max(len(card) for _, card in row)
+    widths = [max(t.cell_len for t in card) for _, card in row]
+    lines = []
+    for i in range(height):
+        line = Text()
+        for k, (name, card) in enumerate(row):
+            if k:
+                feeds = row[k - 1][0] in g.nodes[name].parents
+                line.append(" → " if i == 0 and feeds else "   ", style="cyan")
+            t = card[i] if i < len(card) else Text("")
+            line.append_text(t)
+            if k < len(row) - 1:
+                line.append(" " * (widths[k] - t.cell_len))
+        lines.append(line)
+    return lines
+
+
+def _card(view: _View, node) -> list[Text]:
+    """name = expression, its shape; val, grad (and new, for a param), each as earned."""
+    from tutor.render import shape_text
+    from tutor.words.notation import written
+
+    v = view.raw("value", node.name)
+    shape = shape_text(v)  # scalar, 2×4, vector of 3: a 3-vector
+    if shape.startswith("vector of "):
+        shape = shape.removeprefix("vector of ") + "-vector"
+    head = Text(node.name, style="bold")
+    if node.is_leaf:
+        head.append(f" {dict(input='input', param='param', const='const')[node.op]}",
+                    style="dim")
+    else:
+        head.append(f" = {written(node)}")
+    head.append(f"  {shape}", style="dim")
+    lines = _fold(head)
+    kinds = [("val ", "value"), ("grad", "grad"), ("new ", "new")]  # one width: aligned
+    for label, kind in kinds:
+        if kind != "value" and node.op == "const":
+            continue
+        st = view.state(kind, node.name)
+        if st == "absent" or (st == "hidden" and kind != "value"):
+            continue
+        if st == "current":
+            t = Text(f"{label} ")
+            t.append(CURRENT_MARK, style=CURRENT)
+            lines.append(t)
+        elif st == "hidden":
+            lines.append(Text(f"{label} ") + Text("…", style="dim"))
+        else:
+            lines += _matrix(label, view.raw(kind, node.name),
+                             VALUE if kind == "value" else GRAD)
+    return lines
+
+
+def _fold(t: Text) -> list[Text]:
+    """A header wider than the drawing, cut into lines (continuations indented)."""
+    if t.cell_len <= WIDTH:
+        return [t]
+    parts = [t[:WIDTH]]
+    rest = t[WIDTH:]
+    while rest.cell_len:
+        parts.append(Text("  ") + rest[:WIDTH - 2])
+        rest = rest[WIDTH - 2:]
+    return parts
+
+
+def _matrix(label: str, v: Any, style: str) -> list[Text]:
+    """``label`` and the value: a scalar or a vector on one line ([1.5, -1]), a matrix as a
+    small matrix, its columns aligned::
+
+        val ⎡1.5  1.5  0.5   1.5⎤
+            ⎣0.5  1.5  0.5  -0.5⎦
+
+    (a matrix too wide for the drawing is named by its shape: its numbers are in the step)."""
+    rows = v.tolist() if getattr(v, "shape", None) and v.rows > 1 and v.cols > 1 else None
+    if rows is None:
+        return [Text(f"{label} ") + Text(fmt(v), style=style)]
+    cells = [[fmt(e) for e in r] for r in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(cells[0]))]
+    body = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    if len(label) + 3 + len(body[0]) > WIDTH:
+        return [Text(f"{label} ") + Text(f"{v.rows}×{v.cols} matrix", style=style)]
+    n = len(body)
+    out = []
+    for i, b in enumerate(body):
+        left, right = ("⎡", "⎤") if i == 0 else ("⎣", "⎦") if i == n - 1 else ("⎢", "⎥")
+        t = Text(f"{label} " if i == 0 else " " * (len(label) + 1))
+        t.append(left + b + right, style=style)
+        out.append(t)
+    return out
 
 
 def _convention(g) -> list[Text]:

@@ -44,7 +44,6 @@ from typing import Any, Iterable
 FORMATS = ("moodle-xml", "qti")
 QUESTIONS = ("step", "exercise")
 MAX_VARIANTS = 1000  # variants in one export (each is a solve; 100 take a few seconds)
-EXACT_SHORT = 60  # an exact form longer than this is left out of the feedback
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 QTI_XSD = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2p1.xsd"
 CP_NS = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
@@ -238,6 +237,8 @@ def worked_html(worked, q: Question) -> str:
     lines.append("= " + _h(t["value"]))
     out = [f"<p><strong>{_h(q.step.id)}</strong>: " + "<br>".join(lines) + "</p>"]
     extra = []
+    from tutor.render import EXACT_SHORT
+
     if t["exact"] and len(t["exact"]) <= EXACT_SHORT:
         extra.append(f"exact: {_h(t['exact'])}")
     if t["rule"]:

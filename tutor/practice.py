@@ -47,7 +47,7 @@ from tutor.words import (capital, comma_advice, comma_question, listing, notatio
                          phase_title, point, say, tolerance_label)
 from tutor.words.notation import adds_up, meaning_text, note_text, only_the_value, restates
 from tutor.progress import Answer, Pending
-from tutor.render import entry_name, exact_text, fmt, shape_text
+from tutor.render import EXACT_LINES, entry_name, exact_text, fmt, shape_text
 from tutor.rules import entries, is_zero
 from tutor.writeup import formula_text, zero_lines
 
@@ -418,7 +418,9 @@ class Session:
                 out.append(f"  {given}")
         exact = exact_text(step.value)
         if show_value and exact != fmt(step.value) and step.quantity.exact:
-            out.append(f"  exact: {exact}")
+            out.append(f"  exact: {exact}" if len(exact) <= EXACT_LINES else
+                       f"  exact: a closed form of {len(exact):,} characters "
+                       f"(tutor solve {self.worked.id} -f json gives it)")
         if note_text(step.formula):
             out.append(f"  rule: {note_text(step.formula)}")
         out += [f"  {e} = 0: {why}" for e, why in zero_lines(step)]

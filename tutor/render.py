@@ -15,6 +15,10 @@ entry_name = _cause.entry_name  # z2[2]: how every message names an entry (tutor
 
 
 
+EXACT_SHORT = 60  # an exact form longer than this is left out of keys and feedback
+EXACT_LINES = 160  # … and out of the practice screen's feedback (about two lines)
+
+
 def is_matrix(v: Any) -> bool:
     return hasattr(v, "shape") and hasattr(v, "tolist")
 

@@ -136,8 +136,10 @@ class PracticeApp(App):
         Console(file=out, width=width, no_color=True, highlight=False).print(art)
         rows = out.getvalue().splitlines()
         at = next((i for i, r in enumerate(rows) if CURRENT_MARK in r), 0)
+        # from the top of its paragraph (a card's name and shape) when that is close above
+        top = max((i for i in range(at) if not rows[i].strip()), default=-1) + 1
         pane = self.query_one("#pane", VerticalScroll)
-        pane.scroll_to(y=max(0, at - 2), animate=False)
+        pane.scroll_to(y=top if at - top <= 8 else max(0, at - 2), animate=False)
 
     # ─── input ──────────────────────────────────────────────────────────────────────────
     def on_input_submitted(self, event: Input.Submitted) -> None:

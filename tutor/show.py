@@ -61,6 +61,10 @@ def _what(g, node) -> str:
         return f"{node.name} = {node.attrs['fn']}({node.parents[0]})"
     if node.op == "loss":
         return f"L = {node.attrs['fn']}(ŷ, y)"
+    if node.op == "tensor":
+        from tutor.words.notation import written
+
+        return f"{node.name} = {written(node)}"
     return node.name
 
 
@@ -87,6 +91,30 @@ def _gate(sol, it: int, parent: str, child) -> str:
     return ""
 
 
+def _is_matrix(v: Any) -> bool:
+    return hasattr(v, "shape") and v.rows > 1 and v.cols > 1
+
+
+def _html_label(title: str, values: list[tuple[str, Any]]) -> str:
+    """A node carrying a matrix: its title, then each value as a small table of its entries
+    (one row of the matrix a row of the table), so that a batch stays narrow."""
+    from html import escape
+
+    from tutor.render import shape_text
+
+    cols = max(v.cols if _is_matrix(v) else 1 for _, v in values)
+    shape = next(shape_text(v) for _, v in values)
+    out = [f'<TR><TD COLSPAN="{cols + 1}"><B>{escape(title)}</B>  {escape(shape)}</TD></TR>']
+    for k, v in values:
+        rows = v.tolist() if _is_matrix(v) else [[v]]
+        for i, r in enumerate(rows):
+            head = f'<TD ALIGN="LEFT">{k} =</TD>' if i == 0 else "<TD></TD>"
+            cells = "".join(f'<TD ALIGN="RIGHT">{escape(fmt(e))} </TD>' for e in r) if \
+                _is_matrix(v) else f'<TD COLSPAN="{cols}" ALIGN="LEFT">{escape(fmt(v))}</TD>'
+            out.append(f"<TR>{head}{cells}</TR>")
+    return '<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="2">' + "".join(out) + "</TABLE>>"
+
+
 def to_dot(worked, grads: bool = False, it: int = 1) -> str:
     """The graph as Graphviz DOT (deterministic: nodes in topological order)."""
     g, sol = worked.graph, worked.solution
@@ -98,26 +126,26 @@ def to_dot(worked, grads: bool = False, it: int = 1) -> str:
 
         title += f" — {words.variant(worked)}"
     lines = [f"digraph {_quote(worked.id)} {{",
-             "  rankdir=LR;",
+             "  rankdir=TB;",  # top-down: a long chain grows down the page, not across it
              f"  label={_quote(title)}; labelloc=t; fontname=\"Helvetica\";",
              '  node [fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=9];']
     for node in g.nodes.values():
-        label = [_what(g, node)]
-        v = _get(sol, it, "value", node.name)
-        if v is not None:
-            label.append(f"val = {fmt(v)}")
+        values = [("val", _get(sol, it, "value", node.name))]
         if grads:
-            d = _get(sol, it, "grad", node.name)
-            if d is not None and node.op != "const":  # a constant's gradient is never asked
-                label.append(f"grad = {fmt(d)}")
-            new = _get(sol, it, "new", node.name)
-            if new is not None:
-                label.append(f"new = {fmt(new)}")
+            if node.op != "const":  # a constant's gradient is never asked
+                values.append(("grad", _get(sol, it, "grad", node.name)))
+            values.append(("new", _get(sol, it, "new", node.name)))
+        values = [(k, v) for k, v in values if v is not None]
+        if any(_is_matrix(v) for _, v in values):
+            label = _html_label(_what(g, node), values)
+        else:
+            label = _quote("\n".join([_what(g, node)] + [f"{k} = {fmt(v)}" for k, v in values]))
         shape = "doubleoctagon" if node.name == g.loss else SHAPES.get(node.op, "ellipse")
         style = ', style=filled, fillcolor="#eef5ff"' if node.op == "param" else ""
-        lines.append(f"  {_quote(node.name)} [label={_quote(chr(10).join(label))}, "
-                     f"shape={shape}{style}];")
+        if label.startswith("<") and shape == "ellipse":  # a matrix: a rounded box, not a
+            shape, style = "box", ", style=rounded"      # wide ellipse round its table
+        lines.append(f"  {_quote(node.name)} [label={label}, shape={shape}{style}];")
     for node in g.nodes.values():
         for p in dict.fromkeys(node.parents):
             gate = _gate(sol, it, p, node) if grads else ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tutor.render import entry_name, exact_text, fmt, to_json
+from tutor.render import EXACT_SHORT, entry_name, exact_text, fmt, to_json
 from tutor.steps import Step
 from tutor import words
 from tutor.words import PHASE_TITLES, SKILLS, phase_title, record, say
@@ -156,7 +156,6 @@ def given_markdown(worked, depth: int = 0) -> list[str]:
     return out + [""]
 
 
-EXACT_SHORT = 60  # an exact form longer than this is left out of the printed key
 PAGE_WIDTH = 80  # about the characters of display math across a printed page (A4, Letter)
 
 
