@@ -213,6 +213,72 @@ def test_fused_and_atomic_attention_agree():
             assert equal(sa.grad(p), sb.grad(p)), p
 
 
+ATTENTION_4 = """\
+id: attention-4
+title: two attention layers, d = 4, 4 tokens
+kind: graph
+inputs:
+  X: [[1, 0, -1, 0.5], [0, 1, 0.5, -1], [0.5, -0.5, 1, 0], [-1, 0.5, 0, 1]]
+params:
+  Wq: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+  Wk: [[0.5, 0, 0, 0], [0, 0.5, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.5]]
+  Wv: [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, -1]]
+constants:
+  C: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+nodes:
+  O1: causal_attention(X @ Wq, X @ Wk, X @ Wv)
+  O2: causal_attention(O1 @ Wq, O1 @ Wk, O1 @ Wv)
+  L: sum(O2 * C)
+loss: L
+ask: [forward, backward]
+"""  # bench/run.py's ATTENTION_4 (issue 13: `tutor solve` of it under 2 s)
+
+
+def _attention_4_numpy(X, Wq, Wk, Wv, C):
+    """L of ATTENTION_4 in float64, written out independently of the engine."""
+    def layer(H):
+        Q, K, V = H @ Wq, H @ Wk, H @ Wv
+        S = Q @ K.T / np.sqrt(Q.shape[1])
+        S = np.where(np.tril(np.ones_like(S)) > 0, S, -np.inf)
+        P = np.exp(S - S.max(axis=1, keepdims=True))
+        return (P / P.sum(axis=1, keepdims=True)) @ V
+    return float(np.sum(layer(layer(X)) * C))
+
+
+def test_two_attention_layers_keep_their_inner_values_tame():
+    """Inside a node each operation's value is kept as the solver keeps a node's (tensors.tame):
+    readable exact forms stay, larger ones are carried as certified decimals. Two causal
+    attention layers took 11.6 s before (the second layer's softmax of exponentials of
+    exponentials, exact). Every value inside O2 is tame, and the gradients agree with a
+    float64 finite-difference check of the loss (the exact oracle takes minutes here)."""
+    from tutor.rules import tensor_parts
+    from tutor.tensors import MAX_NESTING, MAX_OPS, nesting
+
+    w = work_exercise(load_text(ATTENTION_4, "attention-4.yaml"))
+    sol = w.solution
+    node = w.graph.nodes["O2"]
+    values = {n: sol.value(n) for n in w.graph.nodes}
+    for v in tensor_parts(node, values, w.graph).values():
+        for e in (v if isinstance(v, sp.MatrixBase) else [v]):
+            assert e.is_Rational or e.is_Float or (
+                nesting(e) <= MAX_NESTING and sp.count_ops(e) <= MAX_OPS), e
+    assert sol.get("value", "O1").exact and not sol.get("value", "O2").exact
+
+    leaves = {k: np.array(sp.Matrix(sol.value(k)).tolist(), dtype=float)
+              for k in ("X", "Wq", "Wk", "Wv", "C")}
+    assert abs(float(sol.value("L")) - _attention_4_numpy(**leaves)) < 1e-12
+    h = 1e-6
+    for name in ("X", "Wq", "Wk", "Wv"):
+        got = np.array(sp.Matrix(sol.grad(name)).tolist(), dtype=float)
+        for idx in np.ndindex(got.shape):
+            up, down = dict(leaves), dict(leaves)
+            up[name], down[name] = leaves[name].copy(), leaves[name].copy()
+            up[name][idx] += h
+            down[name][idx] -= h
+            fd = (_attention_4_numpy(**up) - _attention_4_numpy(**down)) / (2 * h)
+            assert abs(got[idx] - fd) < 1e-7, (name, idx, got[idx], fd)
+
+
 def test_causal_attention_masks_the_first_tokens_query():
     w = work("attention-2-tokens")
     dq = w.step("dQ")

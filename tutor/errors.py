@@ -33,6 +33,7 @@ class InputError(TutorError):
 
     def __init__(self, message: str, file: str | None = None, line: int | None = None,
                  col: int | None = None, code: str = "E000"):
+        file = getattr(line, "file", None) or file  # a line of a base file (extends:) says so
         self.message, self.file, self.line, self.col, self.code = message, file, line, col, code
         super().__init__(self.where() + message)
 

@@ -254,6 +254,12 @@ class AnswerTest(_Model):
 class _Common(_Model):
     format_version: whole(ge=1, le=FORMAT_VERSION) = Field(1, description=(
         "the version of this format the file is written in (this tutor reads 1)"))
+    extends: Optional[str] = Field(None, min_length=1, description=(
+        "another exercise this one is made from: a file (base.yaml, relative to this file) or "
+        "a bundled exercise id (lab9-relu-sigmoid-bce). Give only what changes, with your own "
+        "id and the same kind: a mapping merges key by key (params, nodes, variants …), a "
+        "list or a number replaces the base's, key: ~ removes the base's key; tolerance and "
+        "each draw are replaced whole; title is not inherited"))
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80, description=(
         "the exercise id (letters, digits, '-', '_', '.'): what `tutor practice ID` and "
         "answer sheets name it by"))
@@ -410,7 +416,8 @@ class Exercise:
     def error(self, message: str, path: tuple = (), cls=ExerciseError, code="E100") -> InputError:
         """An error located at ``path`` inside this file."""
         m = self.doc.mark(path) if self.doc is not None else None
-        return cls(message, self.file, m.line if m else None, m.col if m else None, code=code)
+        return cls(message, (m.file if m else None) or self.file, m.line if m else None,
+                   m.col if m else None, code=code)
 
 
 def number(value: Any, where: str = "") -> "Any":
@@ -666,7 +673,10 @@ def from_document(doc, file: str, text: str = "") -> Exercise:
     if errors:  # a negative tolerance, ask: [], a slope on relu, a network too large …
         raise errors[0]
     sha = content_hash(doc.data) if text else ""
-    text_sha = hashlib.sha256(text.encode()).hexdigest()[:16] if text else ""
+    # an exercise made with extends: is more than its own text: no text hash (only its content
+    # hash, of the merged content, names it — an edit of a base makes its sheets stale)
+    text_sha = hashlib.sha256(text.encode()).hexdigest()[:16] if text and not \
+        getattr(doc, "bases", ()) else ""
     math = {k: v for k, v in doc.data.items() if k not in PRESENTATION} \
         if isinstance(doc.data, dict) else doc.data
     math_sha = content_hash(math) if text else ""
@@ -704,7 +714,8 @@ def spec_errors(doc, file: str) -> list[InputError]:
 
     def err(msg, path, code):
         m = where(path)
-        return ExerciseError(msg, file, m.line if m else 1, m.col if m else 1, code=code)
+        return ExerciseError(msg, _file_of(m, file), m.line if m else 1, m.col if m else 1,
+                             code=code)
 
     if not isinstance(data, dict):
         return [err("an exercise file is a YAML mapping (key: value lines)", (), "E001")]
@@ -748,8 +759,8 @@ def spec_errors(doc, file: str) -> list[InputError]:
             if loc[:1] == ("tolerance",) and e["type"] in _RANGE:
                 code = "E014"  # decimals/sig out of range: a tolerance out of range
             msg = _message(e, cls, data) if len(errs) == 1 else _union_message(loc, errs)
-            out.append(ExerciseError(msg, file, m.line if m else 1, m.col if m else 1,
-                                     code=code))
+            out.append(ExerciseError(msg, _file_of(m, file), m.line if m else 1,
+                                     m.col if m else 1, code=code))
         return out_of_range + out
     return out_of_range
 
@@ -787,7 +798,8 @@ def author_errors(spec, doc, file: str) -> list[InputError]:
 
     def add(code: str, msg: str, path: tuple, key: bool = False):
         m = (doc.key_marks.get(path) if key else None) or doc.mark(path)
-        out.append(ExerciseError(msg, file, m.line if m else 1, m.col if m else 1, code=code))
+        out.append(ExerciseError(msg, _file_of(m, file), m.line if m else 1, m.col if m else 1,
+                                 code=code))
 
     t = spec.tolerance
     if t is not None:
@@ -850,7 +862,7 @@ def author_errors(spec, doc, file: str) -> list[InputError]:
         add("W308", f"conventions.relu_prime_at_zero does not apply: no {where} uses relu "
             "(ReLU′(0) is never needed; leaky_relu′(0) is its slope)",
             ("conventions", "relu_prime_at_zero"), key=True)
-    return sorted(out, key=lambda e: (e.line or 0, e.col or 0))
+    return sorted(out, key=lambda e: (e.file != file, e.line or 0, e.col or 0))
 
 
 def _sign(value: Any) -> Optional[int]:
@@ -914,7 +926,8 @@ def _size_errors(spec, doc, file: str) -> list[InputError]:
 
     def located(msg, path, key=False):
         m = (doc.key_marks.get(path) if key else None) or doc.mark(path)
-        return [ExerciseError(msg, file, m.line if m else 1, m.col if m else 1, code="E211")]
+        return [ExerciseError(msg, _file_of(m, file), m.line if m else 1, m.col if m else 1,
+                              code="E211")]
 
     def rows(v):
         return v if isinstance(v, list) and v and all(isinstance(r, list) for r in v) else None
@@ -981,9 +994,129 @@ def _replace_paths(data: Any, paths: list[tuple]) -> Any:
 
 
 def load_text(text: str, file: str = "<string>") -> Exercise:
+    return from_document(document(text, file), file, text)
+
+
+def document(text: str, file: str = "<string>"):
+    """The YAML of an exercise text with its ``extends:`` chain merged in (:func:`extend`):
+    what every command (through :func:`load_text`) and ``tutor validate`` read."""
     from tutor.yamlio import load_yaml
 
-    return from_document(load_yaml(text, file), file, text)
+    doc = load_yaml(text, file)
+    return extend(doc, file, len(text.encode("utf-8")))
+
+
+# ─── extends: one exercise made from another ─────────────────────────────────────────────
+MAX_EXTENDS = 8  # extends: links a chain may follow (a extends b extends c: 2 links)
+# an extending file without its own id or kind, with its base's id, or of another kind
+EXTENDS_CODE = "E020"
+# the mappings a child replaces whole: a tolerance (decimals, sig or abs/rel: one kind) and
+# each draw (choice or range): merged key by key, the base's kind and the child's would mix
+_WHOLE = (("tolerance",),)
+
+
+def _replaced_whole(path: tuple) -> bool:
+    return path in _WHOLE or (len(path) == 3 and path[:2] == ("variants", "draw"))
+
+
+def _file_of(m, file: str) -> str:
+    """The file a position is in: the base's for a value inherited through ``extends:``."""
+    return (m.file if m is not None else None) or file
+
+
+def extend(doc, file: str, size: int = 0, _chain: tuple = ()):
+    """``doc`` with the exercise its ``extends:`` names merged under it
+    (:func:`tutor.yamlio.merge`), recursively: at most :data:`MAX_EXTENDS` links,
+    no cycle, every file at most ``yamlio.MAX_BYTES`` and all of them together too. A
+    document without ``extends:`` is returned as it is. Every problem is one InputError at
+    the ``extends:`` line (E000, exit 2, for a base that cannot be read, a cycle, a chain too
+    long or too large), or the base file's own (bad YAML in the base is at its line)."""
+    import os
+
+    from tutor.yamlio import MAX_BYTES, Document, load_yaml, merge, read_text
+
+    data = doc.data
+    if not isinstance(data, dict) or data.get("extends") is None:
+        return doc
+    ref = data["extends"]
+    at = doc.marks.get(("extends",)) or doc.mark(())
+
+    def fail(message: str, code: str = "E000", m=None) -> InputError:
+        m = m or at
+        return InputError(message, file, m.line if m else None, m.col if m else None,
+                          code=code)
+
+    if not isinstance(ref, str) or not ref.strip():
+        raise fail(f"extends: must be a file name (base.yaml, relative to this file) or the "
+                   f"id of a bundled exercise, not {shown(ref)}", "E012")
+    path = _base_file(ref, file, fail)
+    here = ((os.path.realpath(file), file),)
+    chain = _chain + here
+    real = os.path.realpath(path)
+    names = [shown_path for _, shown_path in chain]
+    if real in [r for r, _ in chain]:
+        loop = names[[r for r, _ in chain].index(real):] + [str(path)]
+        raise fail(f"extends: a cycle: {' → '.join(map(visible, loop))} (an exercise cannot "
+                   "extend itself, even through others)")
+    if len(chain) > MAX_EXTENDS:
+        raise fail(f"extends: a chain of more than {MAX_EXTENDS} links "
+                   f"({' → '.join(map(visible, names))} → {visible(str(path))} …): an "
+                   f"exercise is made from at most {MAX_EXTENDS} others, one extending the next")
+    try:
+        text = read_text(path)
+    except InputError as err:  # missing, a folder, not UTF-8, too large: said at extends:
+        raise fail(f"extends: {visible(ref)}: {err.message} ({visible(str(path))})",
+                   err.code) from None
+    size += len(text.encode("utf-8"))
+    if size > MAX_BYTES:
+        raise fail(f"extends: the files of this chain are together more than {MAX_BYTES:,} "
+                   "bytes (each exercise, and all it extends, at most that)", "E005")
+    base = extend(load_yaml(text, str(path)), str(path), size, chain)
+    if not isinstance(base.data, dict):
+        raise fail(f"extends: {visible(ref)} is not an exercise (not a YAML mapping of "
+                   "key: value lines)", "E001")
+    for key in ("id", "kind"):
+        if data.get(key) is None:
+            raise fail(f"an exercise that extends another gives its own {key}: add '{key}: …' "
+                       f"(the base {visible(ref)} has {key} "
+                       f"{shown(base.data.get(key))})", EXTENDS_CODE)
+    m = doc.marks.get(("id",))
+    if data["id"] == base.data.get("id"):
+        raise fail(f"id: '{visible(data['id'])}' is the id of the exercise it extends "
+                   f"({visible(ref)}); give this one its own id (practice, progress and answer "
+                   "sheets tell exercises apart by it)", EXTENDS_CODE, m)
+    if base.data.get("kind") is not None and base.data["kind"] != data["kind"]:
+        raise fail(f"kind: {shown(data['kind'])}, but {visible(ref)} is a "
+                   f"{shown(base.data['kind'])} exercise: an exercise extends one of its own "
+                   "kind", EXTENDS_CODE, doc.marks.get(("kind",)))
+    # the child without its extends:, the base without its title (never inherited)
+    own = Document({k: v for k, v in data.items() if k != "extends"},
+                   {p: v for p, v in doc.marks.items() if p[:1] != ("extends",)},
+                   {p: v for p, v in doc.key_marks.items() if p[:1] != ("extends",)})
+    base = Document({k: v for k, v in base.data.items() if k not in ("title", "extends")},
+                    base.marks, base.key_marks, base.bases)
+    return merge(base, own, str(path), whole=_replaced_whole)
+
+
+def _base_file(ref: str, file: str, fail) -> Path:
+    """What ``extends: ref`` names: a file (``.yaml``/``.yml``, or a path with ``/``)
+    relative to the extending file, else the id of a bundled exercise."""
+    text = ref.strip()
+    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+        p = Path(text)
+        if p.suffix not in (".yaml", ".yml"):
+            raise fail(f"extends: {visible(ref)}: an exercise file ends in .yaml or .yml")
+        return p if p.is_absolute() else Path(file).parent / p
+    from tutor.catalog import bundled
+
+    entries = {e.id: e.path for e in bundled()}
+    if text in entries:
+        return entries[text]
+    near = [i for i in entries if i.startswith(text)][:1] or \
+        difflib.get_close_matches(text, list(entries), n=1)
+    hint = f" Did you mean '{near[0]}'?" if near else ""
+    raise fail(f"extends: no bundled exercise '{visible(ref)}' (a file is named with its "
+               f".yaml: extends: {visible(text)}.yaml).{hint} See `tutor list`.")
 
 
 def load(path: str | Path) -> Exercise:
@@ -1018,8 +1151,76 @@ def json_schema(misconceptions: tuple[str, ...] = ()) -> dict:
         defs["AnswerTest"]["properties"]["expect"]["examples"] += list(misconceptions)
         listed = defs["Require"]["properties"]["distinguishable"]["anyOf"][1]
         listed["items"]["examples"] = list(misconceptions)
+    _extends_branches(schema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "tutor exercise",
             **schema}
+
+
+# the models whose mappings an extending file merges key by key (extends:): each gets an
+# "…Overrides" copy in the schema, nothing required and every key nullable (~ removes it)
+_MERGED = ("GraphSpec", "NetworkSpec", "Variants", "Require", "Conventions")
+_REMOVES = "null: removes the base's value (extends:)"
+
+
+def _extends_branches(schema: dict) -> None:
+    """An extending file (``extends:`` given, a string) gives only what changes: it is
+    checked against ``GraphSpecOverrides``/``NetworkSpecOverrides`` — the same keys, each
+    of the same type or null (~ removes the base's key), only extends, id and kind required
+    (tutor.exercise.extend asks for those two), and the mappings that merge key by key
+    (variants, variants.require, conventions, params, nodes …) likewise partial. What is
+    checked after merging (a key neither file gives) is tutor's, not the editor's."""
+    import copy
+
+    defs = schema["$defs"]
+
+    def ref(name: str) -> str:
+        return f"#/$defs/{name}"
+
+    def nullable(prop: dict) -> None:
+        if "const" in prop:
+            return
+        for r in [prop] + [b for b in prop.get("anyOf", []) if isinstance(b, dict)]:
+            target = str(r.get("$ref", "")).rsplit("/", 1)[-1]
+            if target in _MERGED:  # merged key by key: its partial copy
+                r["$ref"] = ref(f"{target}Overrides")
+        if "anyOf" in prop:
+            nulls = [b for b in prop["anyOf"] if b.get("type") == "null"]
+            for b in nulls:
+                b["title"] = _REMOVES
+            if not nulls:
+                prop["anyOf"].append({"type": "null", "title": _REMOVES})
+        elif "$ref" in prop:
+            prop["anyOf"] = [{"$ref": prop.pop("$ref")}, {"type": "null", "title": _REMOVES}]
+        elif "type" in prop:
+            types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+            if "null" not in types:
+                prop["type"] = types + ["null"]
+            if "enum" in prop and None not in prop["enum"]:
+                prop["enum"] = prop["enum"] + [None]
+
+    for name in _MERGED:
+        d = copy.deepcopy(defs[name])
+        d["title"] = f"{d.get('title', name)} (overrides)"
+        d.pop("required", None)
+        for key, prop in d.get("properties", {}).items():
+            if key in ("extends", "id", "kind"):
+                continue
+            nullable(prop)
+            if isinstance(prop.get("additionalProperties"), dict):
+                nullable(prop["additionalProperties"])  # params, nodes, draw: name: ~ removes
+        if name in ("GraphSpec", "NetworkSpec"):
+            d["required"] = ["extends", "id", "kind"]
+            d["description"] = ("an exercise made from another (extends:): only what changes, "
+                                "with its own id and the same kind; key: ~ removes the base's "
+                                "key")
+            said = d["properties"]["extends"]
+            d["properties"]["extends"] = {"type": "string", "minLength": 1, "title": "Extends",
+                                          "description": said["description"]}
+        defs[f"{name}Overrides"] = d
+    given = {"required": ["extends"], "properties": {"extends": {"type": "string"}}}
+    for branch, name in (("then", "GraphSpec"), ("else", "NetworkSpec")):
+        schema[branch] = {"if": given, "then": {"$ref": ref(f"{name}Overrides")},
+                          "else": {"$ref": ref(name)}}
 
 
 def _for_editors(node: Any) -> None:

@@ -25,13 +25,14 @@ from tutor.cause import Cause, Kind, Over
 from tutor.errors import SolveError
 from tutor.graph import Graph
 from tutor.limits import MAX_BITS, TooLong, Trouble, check, shortened
-from tutor.numeric import CARRIED_DIGITS, carried
+from tutor.numeric import CARRIED_DIGITS
 from tutor.formula import Const, Formula, Note, NoteKind, Operand, combine, op
 from tutor.rules import RULES, Ctx, Term, entries, evaluate, is_zero
+# what a kept value may be (exact and readable, else a certified decimal): the policy lives
+# in tutor.tensors, which keeps every value *inside* a tensor node the same way
+from tutor.tensors import tame as _tame
 
 Key = tuple[int, str, str]  # (iteration, "value" | "grad" | "new", node name)
-MAX_OPS = 60  # an exact entry with more operations than this is carried as a float
-MAX_NESTING = 3  # … or with functions nested deeper than this: exp(−1/(exp(−1/(e^(−x) + 1)) + 1))
 DIGITS = CARRIED_DIGITS  # a carried value's significant digits (tutor.numeric.carried)
 
 
@@ -87,19 +88,6 @@ def _small(r) -> bool:
     return p + q <= MAX_BITS and p - q < 990
 
 
-_OPS: dict = {}  # expression → sp.count_ops(expression): a value's entries recur (a bug
-# made throughout, the student's own numbers, a merge) and count_ops is most of _tame
-
-
-def _count_ops(e) -> int:
-    got = _OPS.get(e)
-    if got is None:
-        if len(_OPS) > 10_000:
-            _OPS.clear()
-        got = _OPS[e] = sp.count_ops(e)
-    return got
-
-
 def _kept(v: Any, what: str, path: tuple) -> tuple[Any, bool]:
     """``_tame``d, after tutor.limits says the value is a finite real of a sane size. An
     exact rational too long to keep (0.25 as a 2,000-bit fraction, after a few SGD steps) is
@@ -114,55 +102,6 @@ def _kept(v: Any, what: str, path: tuple) -> tuple[Any, bool]:
     if why:
         raise SolveError(f"{what}: {why}", path)
     return _tame(v)
-
-
-def _tame(v: Any) -> tuple[Any, bool]:
-    """Keep exact forms a person can read; carry larger ones as certified decimals.
-
-    A carried value has ``DIGITS`` correct significant digits plus guard digits for what is
-    computed from it next: σ(90) = 1 − 8.2e−40 keeps 40 more, so that 1 − ŷ and ln(1 − ŷ)
-    still have 40. The flag is False for a carried value and for anything computed from one.
-    """
-    if isinstance(v, sp.MatrixBase):
-        flags = []
-
-        def one(e):
-            e2, ok = _tame(e)
-            flags.append(ok)
-            return e2
-
-        out = v.applyfunc(one)
-        return out, all(flags)
-    v = sp.sympify(v, strict=True)
-    if v.is_Rational:
-        return v, True
-    if v.is_Float:
-        return v, False
-    if v.free_symbols:  # an expression in symbols (x: symbol) has no decimal to carry: kept
-        return v, not v.has(sp.Float)
-    if v.has(sp.Float):  # computed from a carried value: exact in form only, so carried too
-        return carried(v), False
-    if nesting(v) <= MAX_NESTING and _count_ops(v) <= MAX_OPS:
-        return v, True
-    return carried(v), False
-
-
-def nesting(e: Any) -> int:
-    """How deep functions (exp, log, tanh, roots) nest in ``e``: σ(σ(x)) written out,
-    ``1/(exp(-1/(exp(-x) + 1)) + 1)``, is 2. Each subexpression once (a DAG walk): SymPy's
-    own arithmetic evaluates a nested form again at every level of it, so a deep one is
-    slow to compute with long before it is long to read."""
-    memo: dict = {}
-
-    def depth(x) -> int:
-        got = memo.get(x)
-        if got is None:
-            inner = max((depth(a) for a in x.args), default=0)
-            own = isinstance(x, sp.Function) or (x.is_Pow and not x.exp.is_Integer)
-            got = memo[x] = inner + own
-        return got
-
-    return depth(e)
 
 
 def _at(it: int) -> str:

@@ -51,6 +51,8 @@ CODES = {
     "E017": "a negative learning_rate",
     "E018": "ask: [] asks nothing",
     "E019": "an option that does not apply (slope without leaky_relu, alpha without elu)",
+    "E020": "extends: an extending file without its own id or kind, with its base's id, or "
+            "of another kind than its base",
     "E040": "variants: a draw path that names nothing in the file",
     "E041": "variants: two draws of the same value",
     "E042": "variants: an empty or malformed range",
@@ -137,7 +139,9 @@ class Problem:
 
 
 def _from_error(err: InputError, file: str, code: str | None = None) -> Problem:
-    return Problem(err.file or file, err.line or 1, err.col or 1,
+    # a line inherited through extends: names its own file (tutor.yamlio.Line): the base's
+    origin = getattr(err.line, "file", None)
+    return Problem(origin or err.file or file, int(err.line or 1), err.col or 1,
                    code or (err.code if err.code not in ("E000", "E100") else "E299"),
                    err.message)
 
@@ -145,7 +149,8 @@ def _from_error(err: InputError, file: str, code: str | None = None) -> Problem:
 def _at(doc, file: str, path: tuple, code: str, message: str, key: bool = True) -> Problem:
     m = doc.key_marks.get(path) if key and hasattr(doc, "key_marks") else None
     m = m or doc.mark(path)
-    return Problem(file, m.line if m else 1, m.col if m else 1, code, message)
+    return Problem(getattr(m, "file", None) or file, int(m.line) if m else 1,
+                   m.col if m else 1, code, message)
 
 
 def validate_file(path: str | Path, strict: bool = False, variants: int = 0,
@@ -170,7 +175,9 @@ def validate_text(text: str, file: str = "<string>", strict: bool = False, varia
     """Every problem of one exercise text (``strict``: W305 per-step misconception notes;
     ``variants``, ``progress``: as :func:`validate_file`)."""
     try:
-        return _validate(text, file, strict, variants, progress)
+        found = _validate(text, file, strict, variants, progress)
+        # an extending file's own problems first, then those in its bases (extends:)
+        return sorted(found, key=lambda p: (p.is_warning, p.file != file))
     except InputError as err:
         return [_from_error(err, file)]
     except RecursionError:
@@ -182,7 +189,8 @@ def validate_text(text: str, file: str = "<string>", strict: bool = False, varia
 
 def _validate(text: str, file: str, strict: bool = False, n_variants: int = 0,
               progress=None) -> list[Problem]:
-    from tutor.exercise import Exercise, SPEC, author_errors, content_hash, spec_errors
+    from tutor.exercise import (Exercise, SPEC, author_errors, content_hash, extend,
+                                spec_errors)
     from tutor.yamlio import load_yaml
 
     import yaml
@@ -195,6 +203,10 @@ def _validate(text: str, file: str, strict: bool = False, n_variants: int = 0,
         m = getattr(err, "problem_mark", None)
         return [Problem(file, m.line + 1 if m else 1, m.column + 1 if m else 1, "E005",
                         f"invalid YAML: {getattr(err, 'problem', None) or err}".split("\n")[0])]
+    try:  # extends: the base merged in (a base that cannot be read, a cycle: E000, exit 2)
+        doc = extend(doc, file, len(text.encode("utf-8")))
+    except InputError as err:  # at the extends: line, or the base's own YAML problem
+        return [_from_error(err, file, err.code)]
     errs = spec_errors(doc, file)
     if errs:
         return _sorted([_from_error(e, file) for e in errs])
@@ -207,8 +219,8 @@ def _validate(text: str, file: str, strict: bool = False, n_variants: int = 0,
         return _sorted(author)
     variant_problems = _variant_problems(ex)
     structure, compiled = _structure_problems(ex)
-    said = {(p.line, p.col, p.code) for p in author}  # E204 of a class-index target: once
-    structure = [p for p in structure if (p.line, p.col, p.code) not in said]
+    said = {(p.file, p.line, p.col, p.code) for p in author}  # E204 of a class-index target
+    structure = [p for p in structure if (p.file, p.line, p.col, p.code) not in said]  # once
     problems = author + variant_problems + structure
     if not compiled:
         return _sorted(problems)
@@ -268,7 +280,8 @@ def _draws(ex, n: int, progress=None) -> tuple[list[Problem], list[int]]:
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.is_warning, p.line, p.col, p.code))
+    # in file order (the files of an extends: chain each by itself: validate_text)
+    return sorted(problems, key=lambda p: (p.is_warning, p.file, p.line, p.col, p.code))
 
 
 # ─── pass 1b: variants ──────────────────────────────────────────────────────────────────

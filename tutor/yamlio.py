@@ -23,6 +23,9 @@ composes them itself, which is where the rules live:
 
 Every ``Document`` records the 1-based line/column of every value and every key, so a
 problem found later (schema, names, cycles) can be reported at ``file:line:col``.
+:func:`merge` lays one document on another (an exercise's ``extends:``, tutor.exercise) and
+keeps each position in the file it came from (:class:`Line`); the refusals above stay: reuse
+is by file, never by anchors or merge keys.
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from tutor.errors import InputError, visible
 
-__all__ = ["Mark", "Document", "Scalar", "load_yaml", "load_yaml_raw", "read_yaml"]
+__all__ = ["Mark", "Document", "Scalar", "Line", "load_yaml", "load_yaml_raw", "read_yaml",
+           "merge"]
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 50  # nested collections
@@ -61,12 +65,32 @@ _BOOLEANS = ("true", "True", "TRUE", "false", "False", "FALSE")
 _OTHER_BASE = re.compile(r"[-+]?0[xXoObB][0-9A-Fa-f_]*")
 
 
+class Line(int):
+    """A 1-based line number that also names its file: the positions a document inherits
+    from another file (:func:`merge`, ``extends:`` in tutor.exercise) keep their own file's
+    name this way through every error made from ``mark.line`` — an int everywhere else."""
+
+    def __new__(cls, value: int, file: str | None = None):
+        line = super().__new__(cls, value)
+        line.file = file
+        return line
+
+    def __reduce__(self):  # pickled (a worker's error) with its file
+        return (Line, (int(self), self.file))
+
+
 @dataclass(frozen=True)
 class Mark:
     """A position in a file: 1-based line and column."""
 
     line: int
     col: int
+
+    @property
+    def file(self) -> str | None:
+        """The file this position is in when it is not the document's own (a base file of
+        ``extends:``: :func:`merge`), else None."""
+        return getattr(self.line, "file", None)
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,8 @@ class Document:
     data: Any
     marks: Mapping[tuple, Mark]
     key_marks: Mapping[tuple, Mark]
+    # the other files merged into this one (:func:`merge`), nearest first; () for one file
+    bases: tuple = ()
 
     def mark(self, path) -> Mark | None:
         """The position of ``path``, or of its nearest ancestor with a known position."""
@@ -218,6 +244,74 @@ def read_bytes(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES,
     if len(raw) > max_bytes:
         raise _too_large(max_bytes, name)
     return raw
+
+
+def merge(base: Document, over: Document, base_file: str, *,
+          whole: Any = None) -> Document:
+    """``over`` laid on ``base`` (``extends:``): a deep merge of mappings. A key of ``over``
+    replaces the base's; a mapping in both merges key by key, at every depth; a list or a
+    scalar replaces the base's whole; a key whose value in ``over`` is null (``~``) removes
+    the key (nothing is left at it). ``whole(path)`` names the mappings that are replaced
+    whole too (a choice among keys, such as a tolerance). Every position is kept from the
+    file the value came from: the base's marks carry ``base_file`` (:class:`Line`), so an
+    error about an inherited value points into the base file."""
+    marks: dict[tuple, Mark] = {}
+    key_marks: dict[tuple, Mark] = {}
+
+    def tagged(m: Mark | None) -> Mark | None:
+        if m is None or m.file is not None:  # already another file's (a longer chain)
+            return m
+        return Mark(Line(m.line, base_file), m.col)
+
+    def copy(doc: Document, value: Any, path: tuple, tag: bool) -> Any:
+        m = doc.marks.get(path)
+        if m is not None:
+            marks[path] = tagged(m) if tag else m
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                km = doc.key_marks.get(path + (k,))
+                if km is not None:
+                    key_marks[path + (k,)] = tagged(km) if tag else km
+                out[k] = copy(doc, v, path + (k,), tag)
+            return out
+        if isinstance(value, list):
+            return [copy(doc, v, path + (i,), tag) for i, v in enumerate(value)]
+        return value
+
+    def both(b: Any, o: Any, path: tuple) -> Any:
+        if not (isinstance(b, dict) and isinstance(o, dict)) or (whole and whole(path)):
+            return copy(over, o, path, False)
+        m = over.marks.get(path)
+        if m is not None:
+            marks[path] = m
+        out = {}
+        for k, v in b.items():
+            if k in o:
+                if o[k] is None:
+                    continue  # removed
+                km = over.key_marks.get(path + (k,)) or tagged(base.key_marks.get(path + (k,)))
+                if km is not None:
+                    key_marks[path + (k,)] = km
+                out[k] = both(v, o[k], path + (k,))
+            else:
+                km = base.key_marks.get(path + (k,))
+                if km is not None:
+                    key_marks[path + (k,)] = tagged(km)
+                out[k] = copy(base, v, path + (k,), True)
+        for k, v in o.items():
+            if k not in b and v is not None:
+                km = over.key_marks.get(path + (k,))
+                if km is not None:
+                    key_marks[path + (k,)] = km
+                out[k] = copy(over, v, path + (k,), False)
+        return out
+
+    data = both(base.data, over.data, ())
+    if () not in marks and base.marks.get(()) is not None:
+        marks[()] = tagged(base.marks[()])
+    return Document(data, MappingProxyType(marks), MappingProxyType(key_marks),
+                    (base_file,) + tuple(base.bases))
 
 
 # ─── composing: events -> nodes ───────────────────────────────────────────────────────
