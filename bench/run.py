@@ -745,45 +745,22 @@ def bench_fuzz() -> list[str]:
     return rows
 
 
-ATTENTION_4 = """\
-id: attention-4
-title: two attention layers, d = 4, 4 tokens
-kind: graph
-inputs:
-  X: [[1, 0, -1, 0.5], [0, 1, 0.5, -1], [0.5, -0.5, 1, 0], [-1, 0.5, 0, 1]]
-params:
-  Wq: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
-  Wk: [[0.5, 0, 0, 0], [0, 0.5, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.5]]
-  Wv: [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, -1]]
-constants:
-  C: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
-nodes:
-  O1: causal_attention(X @ Wq, X @ Wk, X @ Wv)
-  O2: causal_attention(O1 @ Wq, O1 @ Wk, O1 @ Wv)
-  L: sum(O2 * C)
-loss: L
-ask: [forward, backward]
-"""
+ATTENTION_4 = ROOT / "tests" / "data" / "attention-4.yaml"  # also tests/test_tensor.py's
 
 
 @section("tensor")
 def bench_tensor() -> list[str]:
     """Issue 13: tensor graphs solved exactly, whole processes (`tutor solve`), and the
     cost per node on a growing chain of affine + ReLU layers (in-process)."""
-    import tempfile
-
     sys.path.insert(0, str(ROOT))
     rows = []
     for ex in ("affine-relu-vector", "batch-softmax-ce", "conv2d-maxpool", "attention-2-tokens",
                "batchnorm-fused", "batchnorm-ninja"):
         t = median_process(tutor_cmd() + ["solve", ex], runs=5)
         rows.append(row(f"`tutor solve {ex}` (whole process)", f"{t:.2f} s", "< 2 s"))
-    with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / "attention-4.yaml"
-        f.write_text(ATTENTION_4, encoding="utf-8")
-        t = median_process(tutor_cmd() + ["solve", str(f)], runs=3)
-        rows.append(row("`tutor solve` of two causal attention layers, d = 4, 4 tokens "
-                        "(whole process)", f"{t:.2f} s", "< 2 s"))
+    t = median_process(tutor_cmd() + ["solve", str(ATTENTION_4)], runs=3)
+    rows.append(row("`tutor solve` of two causal attention layers, d = 4, 4 tokens "
+                    "(whole process)", f"{t:.2f} s", "< 2 s"))
     from tutor.core import work_exercise
     from tutor.exercise import load_text
 

@@ -407,3 +407,28 @@ def test_a_bracketed_or_signed_factor_still_scales():
     assert try_parse_answer("(1+2)*[1,2]").value == (3, 6)
     assert try_parse_answer("2*-0.5*[1,2]").value == (-1, -2)
     assert try_parse_answer("1e-3*[1,2]").value == (sp.Rational(1, 1000), sp.Rational(1, 500))
+
+
+def test_a_plain_decimal_is_read_without_the_tree_walk_to_the_same_value():
+    """tutor.expr._PLAIN: ``-0.4213`` is read directly; what it reads equals what the walk
+    gives, and what it does not match (leading zeros, exponents, '+', '.5') is still the
+    walk's to read or refuse."""
+    import random
+
+    from tutor import expr as E
+
+    rnd = random.Random(5)
+    texts = ["0", "-0", "7", "-12", "0.5", "-0.4213", "3.14159265358979323846264338327950288",
+             "100000000000000000000000000000000000000"]
+    texts += [f"{rnd.choice(['', '-'])}{rnd.randint(0, 10**rnd.randint(0, 12))}"
+              f".{rnd.randint(0, 10**6):06d}" for _ in range(300)]
+    for t in texts:
+        assert E._PLAIN.fullmatch(t), t
+        fast = E._parse_span(t, 0, len(t), {}, answer=True)
+        src, tree, _ = E.read_tree(t, 0, len(t))
+        walked = E._Builder(src, {}, True, False).build(tree.body)
+        assert fast == walked and type(fast) is type(walked), t
+    for t in ["007", "1e-3", "+1", ".5", "1.", "1_000", "- 1", "0x1"]:
+        assert not E._PLAIN.fullmatch(t), t
+    with pytest.raises(ExprError, match="cannot start with 0"):
+        E.parse_answer("007")

@@ -94,8 +94,9 @@ LAYERS = {
                "solve", "steps", "equivalence", "tolerance", "worked"],
     # core, the front door, works an exercise: its variant drawn (variants, fresh), then solved
     "judging": ["compare", "grade", "misconceptions", "variants", "fresh", "core",
-                "mastery"],
-    "words": ["words", "words.notation", "words.misconceptions", "words.mastery", "render"],
+                "mastery", "recipe"],
+    "words": ["words", "words.notation", "words.misconceptions", "words.mastery",
+              "words.problems", "render"],
     "front": ["cli", "practice", "screen", "check", "feedback", "show", "draw", "writeup",
               "scaffold", "export",
               "progress", "adapt", "drawcache",

@@ -125,3 +125,72 @@ def test_a_rounded_prediction_of_1_in_bce_is_followed_without_a_crash(tmp_path, 
     assert "Score: 6/6" in r.output
     # and δ1 = -4.54e-5 ≈ 0 is not "explained" as a misconception when the student types 0
     assert "This looks like" not in r.output
+
+
+# ─── tutor.numeric._survey: a small tree is within MAX_OPS without count_ops ────────────
+def _nodes(e) -> int:
+    return 1 + sum(_nodes(a) for a in e.args)
+
+
+def _exprs():
+    from hypothesis import strategies as st
+
+    x, y = sp.symbols("x y")
+    leaves = st.sampled_from([x, y, sp.E, sp.Integer(2), sp.Integer(-1), sp.Integer(-3),
+                              sp.Rational(1, 3), sp.Rational(-2, 5), sp.Rational(7, 10)])
+
+    def grow(kids):
+        pair = st.tuples(kids, kids)
+        return st.one_of(
+            pair.map(lambda p: p[0] + p[1]), pair.map(lambda p: p[0] - p[1]),
+            pair.map(lambda p: p[0] * p[1]), pair.map(lambda p: p[0] / p[1]),
+            kids.map(lambda a: -a), kids.map(sp.exp), kids.map(sp.tanh), kids.map(sp.log),
+            kids.map(sp.sqrt), kids.map(lambda a: a ** 2), kids.map(lambda a: a ** -2),
+            kids.map(lambda a: 1 / (1 + sp.exp(-a))))
+
+    return st.recursive(leaves, grow, max_leaves=12)
+
+
+def test_count_ops_is_at_most_twice_the_tree_size_on_random_expressions():
+    """The bound tutor.numeric.tame's tree size rests on: sp.count_ops(e) ≤ 2 · (nodes of e's tree).
+    Every operation count_ops records is charged to a node of the tree, at most two to one
+    (a rational leaf: NEG and DIV; any node: one from its parent's ADD, SUB or MUL and one
+    of its own), checked here on random expressions of sums, products, quotients, powers,
+    exponentials, logs, roots and sigmoids over symbols and signed fractions."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_exprs())
+    def check(e):
+        if isinstance(e, sp.Expr) and e.is_finite is not False and not e.has(sp.zoo, sp.nan):
+            assert sp.count_ops(e) <= 2 * _nodes(e), e
+
+    check()
+
+
+def test_the_small_tree_rule_keeps_the_same_values_as_count_ops_on_every_bundled_exercise():
+    """Every entry of every value and gradient of the bundled exercises: the bound holds,
+    and the tree size (tutor.numeric._survey) keeps only where count_ops is within MAX_OPS;
+    the survey's nesting is tutor.numeric.nesting."""
+    from tutor.catalog import bundled
+    from tutor.core import work
+    from tutor.numeric import MAX_OPS, _survey, nesting
+
+    seen = 0
+    for entry in bundled():
+        ex_id = entry.id
+        w = work(ex_id)
+        for q in w.solution.quantities.values():
+            v = q.value
+            for e in (v if isinstance(v, sp.MatrixBase) else [v]):
+                e = sp.sympify(e)
+                if e.is_Rational or e.is_Float or _nodes(e) > 400:
+                    continue
+                seen += 1
+                ops = sp.count_ops(e)
+                assert ops <= 2 * _nodes(e), (ex_id, e)
+                _, _, depth, size = _survey(e)
+                assert size == _nodes(e) and depth == nesting(e), (ex_id, e)
+                if size <= MAX_OPS // 2:
+                    assert ops <= MAX_OPS, (ex_id, e)
+    assert seen > 200

@@ -224,7 +224,8 @@ def test_progress_shows_the_mastery_chart_and_what_comes_next():
     assert re.search(r"error signal δ\s+██░{18}\s+0\.11\s+weak\s+first try 0/2", out), out
     assert re.search(r"forward pass\s+█{20}\s+1\.00\s+mastered\s+first try 6/6", out), out
     assert re.search(r"loss value\s+█{11}░{9}\s+0\.55\s+learning\s+first try 1/1", out), out
-    assert "Not practised yet: activation derivative, chain rule at a node and parameter" in out
+    assert ("Not practised yet: activation derivative, chain rule at a node, parameter "
+            "gradient and backward recipe") in " ".join(out.split())
     said = " ".join(out.split())
     assert ("Next: diagonal-flip-4-3-4 — trains the error signal δ (2 of its 13 steps), your "
             "weakest skill (mastery 0.11).") in said

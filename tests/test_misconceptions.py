@@ -42,6 +42,7 @@ CASES = {
     "mse-no-mean": ("diagonal-flip-4-3-4", "dyhat", 0, "[-1.8, -2.2, -0.1, -2.5]"),
     "mse-no-two": ("diagonal-flip-4-3-4", "dyhat", 0, "[-0.225, -0.275, -0.0125, -0.3125]"),
     "bias-no-batch-sum": ("sigmoid-batch-mse", "db2", 1, "-1.0466"),
+    "broadcast-sum-wrong-axis": ("sigmoid-batch-mse", "db1", 0, "[-0.1726, -0.0093]"),
     "update-plus-eta": (LAB9, "b3_new", 0, "0.2635"),  # 0.3 + 0.1·(−0.3654), not 0.3365
     "pass-back-updated-weights": (LAB9, "dh2", 0, "[-0.2248, 0.1462]"),
     "weight-grad-wrong-activation": (LAB9, "dW2", 0, "[[-0.0921, 0], [0, 0]]"),

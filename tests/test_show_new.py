@@ -208,6 +208,24 @@ def test_help_shows_no_value_for_a_flag_and_one_line_per_command():
     assert "│ solve     The whole worked solution, step by step." in top
 
 
+def test_each_commands_help_is_wrapped_at_the_terminals_width_not_the_docstrings():
+    """The docstrings are wrapped at 90 columns; at 80 Typer's rich mode kept their breaks and
+    left a word or two alone on every other line ("…follow-through (right given your own" /
+    "earlier answers)…"). Each paragraph is one line for Rich to wrap (tutor.cli._reflowed):
+    at 80 columns every line of a paragraph but its last is at least 60 wide."""
+    from tutor.cli import app as the_app
+
+    for c in the_app.registered_commands:
+        name = c.name or c.callback.__name__.replace("_", "-")
+        out = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "80"}).stdout
+        head = out.split("╭")[0].splitlines()[3:]  # the description, after the usage line
+        for line, after in zip(head, head[1:]):
+            if line.strip() and after.strip() and not after.strip().startswith("tutor "):
+                assert len(line.rstrip()) >= 60, (name, line)
+    out = CliRunner().invoke(app, ["check", "--help"], env={"COLUMNS": "80"}).stdout
+    assert "follow-through (right given" in out and "your own earlier answers)" in out
+
+
 def test_show_draws_the_gradients_once_the_exercise_is_finished(tmp_path, monkeypatch):
     """DESIGN §3: `tutor show` — the graph with values (and gradients once solved)."""
     from tutor.progress import Store

@@ -5,6 +5,7 @@ cross-entropy. Every gradient entry equals ``sympy.diff`` of the composed scalar
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,25 +214,8 @@ def test_fused_and_atomic_attention_agree():
             assert equal(sa.grad(p), sb.grad(p)), p
 
 
-ATTENTION_4 = """\
-id: attention-4
-title: two attention layers, d = 4, 4 tokens
-kind: graph
-inputs:
-  X: [[1, 0, -1, 0.5], [0, 1, 0.5, -1], [0.5, -0.5, 1, 0], [-1, 0.5, 0, 1]]
-params:
-  Wq: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
-  Wk: [[0.5, 0, 0, 0], [0, 0.5, 0, 0], [0, 0, 0.5, 0], [0, 0, 0, 0.5]]
-  Wv: [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, -1]]
-constants:
-  C: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
-nodes:
-  O1: causal_attention(X @ Wq, X @ Wk, X @ Wv)
-  O2: causal_attention(O1 @ Wq, O1 @ Wk, O1 @ Wv)
-  L: sum(O2 * C)
-loss: L
-ask: [forward, backward]
-"""  # bench/run.py's ATTENTION_4 (issue 13: `tutor solve` of it under 2 s)
+# two causal attention layers, d = 4, 4 tokens: bench/run.py times `tutor solve` of it (issue 13: < 2 s)
+ATTENTION_4 = (Path(__file__).parent / "data" / "attention-4.yaml").read_text(encoding="utf-8")
 
 
 def _attention_4_numpy(X, Wq, Wk, Wv, C):
@@ -246,13 +230,13 @@ def _attention_4_numpy(X, Wq, Wk, Wv, C):
 
 
 def test_two_attention_layers_keep_their_inner_values_tame():
-    """Inside a node each operation's value is kept as the solver keeps a node's (tensors.tame):
+    """Inside a node each operation's value is kept as the solver keeps a node's (numeric.tame):
     readable exact forms stay, larger ones are carried as certified decimals. Two causal
     attention layers took 11.6 s before (the second layer's softmax of exponentials of
     exponentials, exact). Every value inside O2 is tame, and the gradients agree with a
     float64 finite-difference check of the loss (the exact oracle takes minutes here)."""
     from tutor.rules import tensor_parts
-    from tutor.tensors import MAX_NESTING, MAX_OPS, nesting
+    from tutor.numeric import MAX_NESTING, MAX_OPS, nesting
 
     w = work_exercise(load_text(ATTENTION_4, "attention-4.yaml"))
     sol = w.solution

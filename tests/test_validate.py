@@ -43,7 +43,7 @@ SEVERAL = [p for p in FILES if len(expectations(p)) > 1]
 
 
 # Known findings in bundled exercises this task does not own, for the exercises' author:
-KNOWN: dict[str, set[str]] = {}  # exercise id → warnings it is allowed (none today)
+KNOWN: dict[str, set[str]] = {}  # exercise id → warnings it is allowed
 
 
 @pytest.mark.parametrize("entry", bundled(), ids=lambda e: e.id)

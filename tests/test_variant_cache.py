@@ -429,6 +429,32 @@ def test_a_bug_that_cannot_reach_a_step_is_not_solved_for_it_and_nothing_changes
     assert flip in real(w, "loss-sign-flip") and flip not in real(w, "update-plus-eta")
 
 
+def test_the_bug_made_throughout_from_the_unreached_true_values_is_the_whole_buggy_solve():
+    """misconceptions._whole gives the buggy solve the true value of every quantity outside
+    the bug's reach (``_unreached``), so it computes only what the bug changes: for every
+    misconception, on Lab 9 and on several variants, each quantity equals the buggy solve's
+    own from scratch."""
+    import tutor.misconceptions as M
+    from tutor.solve import solve
+
+    checked = 0
+    for w in [work("lab9-relu-sigmoid-bce")] + [work("lab9-variants", student=f"u{i}")
+                                                  for i in range(3)]:
+        for mid in M.CATALOGUE:
+            fixed = M._unreached(w, mid)
+            for table in M._TABLES[mid]:
+                try:
+                    full = solve(w.graph, table).quantities
+                except Exception:
+                    continue
+                fast = solve(w.graph, table, overrides=fixed).quantities
+                assert fast.keys() == full.keys()
+                for k, q in full.items():
+                    assert fast[k].value == q.value, (mid, k)
+                checked += bool(fixed)
+    assert checked > 20
+
+
 def test_a_long_class_keeps_few_variants_and_grades_the_same(tmp_path, monkeypatch):
     """Only the last KEPT_VARIANTS variants stay solved; a student's second sheet far down
     the list is graded against their variant drawn again — the same grades."""

@@ -931,6 +931,33 @@ def export(
     typer.echo(said, err=True)
 
 
+def _reflowed(doc: str) -> str:
+    """A command's docstring as help: each paragraph one line, for Rich to wrap at the
+    terminal's width (Typer's rich mode keeps the docstring's own line breaks, which at 80
+    columns left a word or two alone on every other line). A paragraph of commands
+    (every line ``tutor …``) keeps its lines."""
+    paragraphs = [p.strip() for p in doc.strip().split("\n\n")]
+    out = []
+    for p in paragraphs:
+        lines = [line.strip() for line in p.splitlines()]
+        if all(line.startswith("tutor ") for line in lines):
+            out.append("\n".join(lines))
+        else:
+            out.append(" ".join(lines))
+    return "\n\n".join(out)
+
+
+def _reflow_help() -> None:
+    import inspect
+
+    for c in app.registered_commands:
+        if c.help is None and c.callback is not None and c.callback.__doc__:
+            c.help = _reflowed(inspect.getdoc(c.callback))
+
+
+_reflow_help()
+
+
 def main() -> None:
     try:
         app()

@@ -41,6 +41,9 @@ class _View:
         self.asked = {s.id for s in worked.steps}
         self.revealed = None if revealed is None else set(revealed)
         self.current, self.grads, self._sid = current, grads, step_id
+        of = next((getattr(s, "of", None) for s in worked.steps if s.id == current), None)
+        if of is not None:  # a formula question (tutor.recipe): its quantity is marked
+            self.current = of.id
         # a graph of vectors and matrices: drawn as cards (_cards), its matrices as matrices
         self.tensor = any(n.op == "tensor" for n in self.g.nodes.values())
 
@@ -366,14 +369,21 @@ def _matrix(label: str, v: Any, style: str) -> list[Text]:
 
 def _convention(g) -> list[Text]:
     """The ReLU′(0) convention, under every drawing where a ReLU is (a layer's activation,
-    or relu(…) inside a node's expression)."""
+    or relu(…) inside a node's expression); the max-pool tie convention where the exercise
+    states it (a tie it has: conventions.maxpool_tie)."""
     from tutor.functions import relu
 
     if any(n.op == "act" and n.attrs.get("fn") == "relu" or
            n.op == "expr" and n.attrs["expr"].atoms(relu) or
            n.op == "tensor" and "relu" in n.attrs["tree"].ops() for n in g.nodes.values()):
-        return [Text(f"z = 0 convention: ReLU′(0) = {g.relu_prime_at_zero}", style="dim")]
-    return []
+        out = [Text(f"z = 0 convention: ReLU′(0) = {g.relu_prime_at_zero}", style="dim")]
+    else:
+        out = []
+    if g.maxpool_tie and any(n.op == "tensor" and "maxpool" in n.attrs["tree"].ops()
+                             for n in g.nodes.values()):
+        out.append(Text("tie in a max pool: the first largest entry, row by row, gets the "
+                        "gradient", style="dim"))
+    return out
 
 
 def _feeds(g) -> dict[str, list[str]]:

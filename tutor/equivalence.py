@@ -69,6 +69,8 @@ def is_symbolic(v: Any) -> bool:
     """A value with symbols in it (a symbolic step, or an expression answer)."""
     if isinstance(v, sp.MatrixBase):
         return any(is_symbolic(e) for e in v)
+    if getattr(v, "is_Number", False):  # most values: no walk for their symbols
+        return False
     return bool(getattr(v, "free_symbols", None))
 
 
@@ -98,6 +100,17 @@ def equivalent(yours: Any, truth: Any) -> Judged:
         if not _agree(a, t):
             return Judged(False, "points", n, point, a, t)
     return Judged(n >= SMALL, "points", n)  # too few points to say: not the same
+
+
+def same_number(a: Any, t: Any) -> bool:
+    """Two numbers (no symbols) equal: exactly when both are rational, else to 30 digits at
+    ``DIGITS`` certified digits (tutor.numeric); False where either is not a finite real.
+    A formula answer's entries at one draw are compared so (tutor.recipe)."""
+    a, t = sp.sympify(a, strict=True), sp.sympify(t, strict=True)
+    if a == t:
+        return True
+    va, vt = _at(a, ()), _at(t, ())
+    return va is not None and vt is not None and _agree(va, vt)
 
 
 def _degree(e: sp.Expr) -> int:

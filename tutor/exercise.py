@@ -44,7 +44,7 @@ NMatrix = Annotated[list[NVector], Field(json_schema_extra=_SIDE)]
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "elu", "softplus", "sigmoid", "tanh",
                "softmax")  # tutor.rules.ACTIVATIONS has each one's φ and φ′ (and softmax)
 LOSSES = ("mse", "sse", "half_sse", "bce", "ce")
-PHASES = ("forward", "backward", "inputs", "update")
+PHASES = ("forward", "formulas", "backward", "inputs", "update")  # formulas: networks only
 MAX_EXPONENT = 100  # a file number such as 1e999999999 is refused, not expanded
 # what YAML 1.1 would read as booleans and YAML 1.2 (tutor.yamlio, and editors) reads as text
 YAML11_BOOLEANS = ("yes", "no", "on", "off")
@@ -114,6 +114,11 @@ class ToleranceSpec(_Model):
 class Conventions(_Model):
     relu_prime_at_zero: Annotated[Literal[0, 1], BeforeValidator(_whole)] = Field(
         0, description="ReLU′(0): 0 (the usual choice; SymPy's Heaviside(0) = ½ is never used) or 1")
+    maxpool_tie: Optional[Literal["first"]] = Field(
+        None, description="a 2×2 max-pool window whose largest entry is not alone gives its "
+        "gradient to the first of them, row by row (as PyTorch does): `first` says so to the "
+        "student (under the drawing) and acknowledges the tie, which `tutor validate` "
+        "otherwise warns of (W309)")
 
 
 class Layer(_Model):
@@ -315,6 +320,13 @@ class NetworkSpec(_Common):
     iterations: Optional[list[NetworkIteration]] = Field(None, max_length=10, description=(
         "successive SGD steps, each from the parameters the previous one left, with its "
         "own input and/or target (left out: the exercise's own)"))
+    ask: list[Literal["forward", "formulas", "backward", "inputs", "update"]] = Field(
+        ["backward"], json_schema_extra={"minItems": 1},
+        description="the phases asked (at least one): forward (every value), formulas (the "
+                    "backward recipe itself: each backward step's formula in the network's "
+                    "names, δ2 = (W3.T @ delta3) * relu'(z2), ∂L/∂W2 = delta2 @ h1.T; "
+                    "docs/symbolic.md), backward (every gradient), inputs (∂L/∂input), "
+                    "update (each parameter after one SGD step); default [backward]")
 
 
 ASSUMPTIONS = ("real", "positive", "negative", "nonzero")  # what a symbol may be said to be

@@ -437,9 +437,17 @@ class _Source:
 
 # ─── the tree walk ────────────────────────────────────────────────────────────────────
 
+# a plain decimal (``-0.4213``), what most answers are, read without the tree walk: the value
+# the walk gives it (tests/test_expr.py checks the two agree), digits well within MAX_DIGITS
+_PLAIN = re.compile(r"-?(?:0|[1-9][0-9]{0,39})(?:\.[0-9]{1,40})?")
+
+
 def _parse_span(s: str, a: int, b: int, names: dict, answer: bool,
                 symbolic: bool = False) -> sp.Expr:
     """Parse ``s[a:b]`` (already normalised); offsets in errors are offsets in ``s``."""
+    if _PLAIN.fullmatch(s, a, b):
+        f = Fraction(s[a:b])
+        return sp.Rational(f.numerator, f.denominator)
     src, tree, a = read_tree(s, a, b, "empty answer" if answer else "empty expression")
     try:
         value = _Builder(src, names, answer, symbolic).build(tree.body)

@@ -154,3 +154,95 @@ def combine(formulas: list[Formula]) -> Formula:
         return formulas[0]
     return Formula(op("add", *(f.tree for f in formulas)),
                    tuple(n for f in formulas for n in f.notes))
+
+
+# ─── the recipe as a student types it (a formula question's answer, tutor.recipe) ───────
+# φ′ by its symbol (tutor.rules.Activation.symbol) → its call in the answer grammar
+DERIV_CALLS = {"ReLU′": "relu'", "σ′": "sigmoid'", "tanh′": "tanh'", "softplus′": "softplus'"}
+_CALLS = ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "softplus")
+_PRODUCT = {"dot": "@", "hadamard": "*", "div": "/", "frac": "/"}  # juxt: @, or * by a number
+
+
+class Untypable(ValueError):
+    """A formula with no spelling in the answer grammar (softmax's Jacobian, LeakyReLU′)."""
+
+
+def typed(tree: Any, names: "dict[str, str]", batch_axis: int = 1) -> str:
+    """The formula in the answer grammar of formula questions, each operand by the name a
+    student types for it (``names``: operand name → answer name, δ2 → delta2, ∂L/∂h2 → dh2):
+
+        hadamard(∂L/∂h2, ReLU′(z2))   →  dh2 * relu'(z2)
+        dot(δ2, T(h1))                 →  delta2 @ h1.T
+        batch_sum(δ1)                  →  sum(delta1, axis=1)     (``batch_axis``)
+
+    ``@`` the matrix product, ``.T`` the transpose, ``*`` elementwise; a product of another
+    kind inside a product is bracketed, so the text reads one way only. The spelling of a
+    tree, as tutor.functions.sstr spells SymPy: no words. Raises Untypable."""
+    return _typed(tree, names, batch_axis)
+
+
+def _kind(t: Any) -> str:
+    if isinstance(t, Op):
+        if t.kind == "juxt":
+            return "*" if any(isinstance(a, Const) for a in t.args) else "@"
+        return {"add": "+", "sub": "+", "neg": "-"}.get(t.kind, _PRODUCT.get(t.kind, "atom"))
+    return "atom"
+
+
+def _typed(t: Any, names: dict, axis: int) -> str:
+    def sub(x, parent: str, right: bool = False) -> str:
+        k = _kind(x)
+        text = _typed(x, names, axis)
+        if k == "atom":
+            return text
+        if parent in ("@", "*", "/"):  # (a + b) * c, (W.T @ d) * m, a / (b * c)
+            if k in ("+", "-") or right or k != parent:
+                return f"({text})"
+            return text
+        if parent == "+" and right and k == "+":  # a - (b + c)
+            return f"({text})"
+        if parent in ("-", "T"):
+            return f"({text})"
+        return text
+
+    if isinstance(t, Operand):
+        if t.name not in names:
+            raise Untypable(t.name)
+        if t.deriv:
+            if t.deriv not in DERIV_CALLS:
+                raise Untypable(t.deriv)
+            return f"{DERIV_CALLS[t.deriv]}({names[t.name]})"
+        return names[t.name]
+    if isinstance(t, Const):
+        return "1/2" if t.value == "½" else str(t.value)
+    if not isinstance(t, Op):
+        raise Untypable(type(t).__name__)
+    k, a = t.kind, t.args
+    if k == "add":
+        return " + ".join(sub(x, "+", i > 0) if _kind(x) != "+" else _typed(x, names, axis)
+                          for i, x in enumerate(a))
+    if k == "sub":
+        return f"{sub(a[0], '+')} - {sub(a[1], '+', True)}"
+    if k == "neg":
+        return f"-{sub(a[0], '-')}"
+    if k in _PRODUCT or k == "juxt":
+        sym = _kind(t)
+        return f" {sym} ".join(sub(x, sym, i > 0) for i, x in enumerate(a))
+    if k == "T":
+        return f"{sub(a[0], 'T')}.T"
+    if k == "square":
+        return f"{sub(a[0], 'T')}**2"
+    if k == "brackets":
+        return f"({_typed(a[0], names, axis)})"
+    if k == "ln":
+        return f"log({_typed(a[0], names, axis)})"
+    if k == "batch_sum":
+        return f"sum({_typed(a[0], names, axis)}, axis={axis})"
+    if k == "axis_sum":
+        inner = _typed(a[0], names, axis)
+        return f"sum({inner}, axis={t.fn})" if t.fn else f"sum({inner})"
+    if k == "sum":
+        return f"sum({_typed(a[0], names, axis)})"
+    if k == "call" and t.fn in _CALLS:
+        return f"{t.fn}({', '.join(_typed(x, names, axis) for x in a)})"
+    raise Untypable(t.fn or k)

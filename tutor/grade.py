@@ -50,8 +50,21 @@ def grade(worked, answers: Mapping[str, Any], diagnose: bool = True,
     from tutor.budget import ANSWER_SECONDS, FOLLOW_SECONDS, within
     from tutor.solve import solve
 
-    steps, tol = worked.steps, worked.tolerance
     memo = {} if memo is None else memo
+    if any(s.phase == "formulas" for s in worked.steps):  # the recipe asked as formulas:
+        from tutor.recipe import judge                       # each judged on its own
+        rest = grade(replace(worked, steps=[s for s in worked.steps if s.phase != "formulas"]),
+                     answers, diagnose, memo)                # (tutor.recipe), never carried
+        by_id = {v.step_id: v for v in rest}                 # forward as a number
+        for s in worked.steps:
+            if s.phase == "formulas":
+                text = answers.get(s.id)
+                mkey = ("formula", s.id, None if text is None else str(text))
+                if mkey not in memo:
+                    memo[mkey] = judge(worked, s, text)
+                by_id[s.id] = memo[mkey]
+        return [by_id[s.id] for s in worked.steps]
+    steps, tol = worked.steps, worked.tolerance
     parsed: dict[str, Any] = {}
     first: dict[str, Verdict] = {}
     for s in steps:

@@ -51,6 +51,7 @@ class Graph:
     relu_prime_at_zero: int = 0
     layout: str = "column"
     n_layers: int = 0
+    maxpool_tie: str | None = None  # conventions.maxpool_tie, as stated (said under the drawing)
 
     def consumers(self, name: str) -> list[str]:
         return [n.name for n in self.nodes.values() if name in n.parents]
@@ -358,7 +359,8 @@ def _finished(spec: GraphSpec, owner: dict, nodes: dict, init: dict, iters: list
                                   "attrs": {**nodes[name].attrs,
                                             "grad_symbol": f"∂{spec.loss}/∂{name}"}})
     return Graph("graph", nodes, spec.loss, tuple(spec.params), tuple(spec.inputs), init,
-                 tuple(iters), lr, spec.conventions.relu_prime_at_zero)
+                 tuple(iters), lr, spec.conventions.relu_prime_at_zero,
+                 maxpool_tie=spec.conventions.maxpool_tie)
 
 
 def _graph(ex: Exercise, spec: GraphSpec, sink: _Sink) -> Graph | None:

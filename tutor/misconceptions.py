@@ -247,6 +247,85 @@ def _t_first_column(t, args, out, g, env):  # a bias broadcast over the batch: o
     return tuple(fixed)
 
 
+def _summed(v, axis: int, like: tuple):
+    """``v`` summed along ``axis`` (0: down each column, 1 × cols; 1: along each row, rows × 1),
+    written in the shape ``like`` when it has as many entries (a vector either way round)."""
+    if axis == 0:
+        out = sp.Matrix(1, v.cols, lambda i, j: sum((v[k, j] for k in range(v.rows)), sp.Integer(0)))
+    else:
+        out = sp.Matrix(v.rows, 1, lambda i, j: sum((v[i, k] for k in range(v.cols)), sp.Integer(0)))
+    if like and out.shape != tuple(like) and len(out) == like[0] * like[1]:
+        out = out.reshape(*like)
+    return out
+
+
+def _db_wrong_axis(ctx, g):  # δ summed over the units (one entry per example), not the batch
+    if g.rows < 2 or g.cols < 2:  # one unit or one example: there is no other axis to pick
+        return R.affine_db(ctx, g)
+    _hit(ctx.node.parents[2])
+    return _summed(g, 0 if _col(ctx) else 1, ctx.args[2].shape)
+
+
+def _repeated(s: tuple, so: tuple) -> tuple[int, ...] | None:
+    """The axes along which a value of shape ``s`` was repeated to ``so`` by a broadcast
+    (1: a column repeated along each row, 0: a row repeated down each column); None for a
+    number or a value that was not broadcast."""
+    if not s or not so or s == so:
+        return None
+    return tuple(k for k in range(2) if s[k] == 1 and so[k] > 1) or None
+
+
+def _t_broadcast(mode: str):
+    """The backward of ``+ − * /`` with a broadcast argument's gradient not summed back
+    (``unsummed``: its gradient at the broadcast shape, one column per example) or summed
+    along the other axis (``wrong_axis``: a column bias's gradient summed down each column,
+    one entry per example, instead of along each row). The arguments broadcast to the
+    output's shape first, so the correct rule itself gives the gradient before its sum."""
+    def backward(t, args, out, g, env):
+        right = R.TENSOR_OPS[t.op].backward(t, args, out, g, env)
+        so, wide, fixed = T.shape_of(out), None, list(right)
+        for k, a in enumerate(args):
+            s = T.shape_of(a)
+            axes = _repeated(s, so)
+            if axes is None or right[k] is None:
+                continue
+            if mode == "wrong_axis" and (len(axes) != 1 or so[1 - axes[0]] < 2):
+                continue  # repeated both ways, or the other axis has one entry: no other sum
+            if wide is None:
+                full = tuple(T.full(x, so) if T.shape_of(x) else x for x in args)
+                wide = R.TENSOR_OPS[t.op].backward(t, full, out, g, env)
+            v = wide[k].value
+            if mode == "wrong_axis":
+                v = _summed(v, 1 - axes[0], s)
+                if all(R.is_zero(x) for x in v):  # softmax + CE: each column sums to 0, and
+                    continue                       # a 0 is no evidence (Numbas #368)
+            _hit_arg(t, k)
+            fixed[k] = T.Up(v, right[k].formula)
+        return tuple(fixed)
+    return backward
+
+
+def _t_reduce_wrong_axis(t, args, out, g, env):
+    """sum(a, axis=k) or mean(a, axis=k) sent back as if it ran along the other axis: G
+    spread along the other axis (where a is square: otherwise G's shape only fits the right
+    way) and, for a mean, divided by the other axis's length."""
+    right = R.TENSOR_OPS[t.op].backward(t, args, out, g, env)
+    (a,) = args
+    s = T.shape_of(a)
+    if t.arg is None or not s or right[0] is None:
+        return right
+    k, flat = t.arg, list(g.value) if isinstance(g.value, sp.MatrixBase) else [g.value]
+    if s[0] == s[1] and len(flat) == s[0]:
+        spread = sp.Matrix(s[0], s[1], lambda i, j: flat[i] if k == 0 else flat[j])
+    else:
+        spread = T.full(g.value, s)
+    v = spread / s[1 - k] if t.op == "mean" else spread
+    if v == right[0].value:  # the shape leaves no room for the slip
+        return right
+    _hit_arg(t, 0)
+    return (T.Up(v, right[0].formula),)
+
+
 def _t_softmax_diagonal(t, args, out, g, env):  # ∂z = G ⊙ s(1 − s): the Jacobian's diagonal
     _hit_arg(t, 0)
     s = out
@@ -489,10 +568,17 @@ _ENTRIES: list[tuple[Misconception, tuple[dict, ...]]] = [
                    "the bias gradient is not summed over the examples of the batch",
                    "∂L/∂b = Σ over the batch of δ", "∂L/∂b = δ (unsummed, or one example's)",
                    "bias_grad",
-                   "{v} is shared by every example of the batch: sum {dz} over the batch"),
-     ({"affine:db": _db_unsummed}, {"affine:db": _db_first,
-                                     "tensor:add": _top("add", _t_first_column),
-                                     "tensor:sub": _top("sub", _t_first_column)})),
+                   "{v} is shared by every example of the batch: sum {dz} over the batch{batch_axis}"),
+     ({"affine:db": _db_unsummed, **{"tensor:" + o: _top(o, _t_broadcast("unsummed"))
+                                     for o in ("add", "sub", "mul", "div")}},
+      {"affine:db": _db_first, "tensor:add": _top("add", _t_first_column),
+       "tensor:sub": _top("sub", _t_first_column)})),
+    (Misconception("broadcast-sum-wrong-axis", "summed over the wrong axis",
+                   "{axis_desc}", "{axis_correct}", "{axis_buggy}", "bias_grad", "{axis_hint}"),
+     ({"affine:db": _db_wrong_axis,
+       **{"tensor:" + o: _top(o, _t_broadcast("wrong_axis")) for o in ("add", "sub", "mul", "div")},
+       "tensor:sum": _top("sum", _t_reduce_wrong_axis),
+       "tensor:mean": _top("mean", _t_reduce_wrong_axis)},)),
     (Misconception("update-plus-eta", "+η in the update",
                    "the update climbs the gradient instead of descending it",
                    "{v}′ = {v} − η ∂{L}/∂{v}", "{v}′ = {v} + η ∂{L}/∂{v}", "update",
@@ -839,13 +925,26 @@ def _whole(worked, mid: str) -> list[tuple[int, Mapping]]:
     if ("whole", mid) not in store:
         used, out = store["whole-used"], []
         if used is None or used & _SWAPPED[mid]:
+            fixed = _unreached(worked, mid)
             for k, table in enumerate(_TABLES[mid]):
                 try:
-                    out.append((k, solve(worked.graph, table).quantities))
+                    out.append((k, solve(worked.graph, table, overrides=fixed).quantities))
                 except Exception:  # the bug breaks the exercise: no value
                     continue
         store[("whole", mid)] = out
     return store[("whole", mid)]
+
+
+def _unreached(worked, mid: str) -> dict:
+    """The true value of every quantity misconception ``mid`` made throughout leaves as it
+    is (outside ``_reach``): given to the buggy solve, which then computes only what the bug
+    changes — the same values (a quantity outside the reach is computed only from others
+    outside it, by the correct rules), for a fraction of the solve (a slip sheet, which is
+    checked against every bug made throughout, took 80 ms: docs/performance.md)."""
+    reach = _reach(worked, mid)
+    if reach is None:
+        return {}
+    return {k: q.value for k, q in worked.solution.quantities.items() if k not in reach}
 
 
 def _cleared(worked, q: Mapping, answers: Mapping[str, Any]) -> tuple:
@@ -876,7 +975,8 @@ def _whole_from(worked, mid: str, k: int, q: Mapping, cleared: tuple) -> Mapping
     sol = worked.solution.quantities
     try:
         out = solve(worked.graph, _TABLES[mid][k],
-                    overrides={c: sol[c].value for c in cleared}).quantities
+                    overrides={**_unreached(worked, mid),
+                               **{c: sol[c].value for c in cleared}}).quantities
     except Exception:  # the bug breaks the exercise from there: no value
         out = None
     n = store.get("whole-from-n", 0)

@@ -220,3 +220,100 @@ def decimal_text(x: Any, places: int = PLACES) -> str:
     d = rounded(x, places)
     s = f"{d:f}".rstrip("0").rstrip(".") if "." in f"{d:f}" else f"{d:f}"
     return "0" if s in ("-0", "") else s
+
+
+# ─── what a value may be: exact and readable, else a certified decimal ────────────────
+MAX_OPS = 60  # an exact entry with more operations than this is carried as a float
+MAX_NESTING = 3  # … or with functions nested deeper than this: exp(−1/(exp(−1/(e^(−x) + 1)) + 1))
+
+
+def tame(v: Any) -> tuple[Any, bool]:
+    """Keep exact forms a person can read; carry larger ones as certified decimals.
+
+    The solver keeps every node's value this way (tutor.solve), and every operation's value
+    *inside* a tensor node is kept the same way (tutor.tensors ``_tamed``): without it an exact result
+    grows within one node — the second of two attention layers is a softmax of exponentials
+    of exponentials — and SymPy's arithmetic on it is the cost (issue 13).
+
+    A carried value has ``CARRIED_DIGITS`` correct significant digits plus guard digits for
+    what is computed from it next: σ(90) = 1 − 8.2e−40 keeps 40 more, so that 1 − ŷ and
+    ln(1 − ŷ) still have 40. The flag is False for a carried value and for anything computed
+    from one.
+    """
+    if isinstance(v, sp.MatrixBase):
+        got = [tame(e) for e in v]
+        ok = all(flag for _, flag in got)
+        if all(e2 is e for (e2, _), e in zip(got, v)):  # each kept as it is, the usual case:
+            return v.copy(), ok  # a copy, not a matrix built again entry by entry
+        return type(v)(v.rows, v.cols, [e2 for e2, _ in got]), ok
+    v = sp.sympify(v, strict=True)
+    if v.is_Rational:
+        return v, True
+    if v.is_Float:
+        return v, False
+    named, floats, depth, size = _survey(v)
+    if named and v.free_symbols:  # an expression in symbols (x: symbol): no decimal to carry
+        return v, not floats
+    if floats:  # computed from a carried value: exact in form only, so carried too
+        return carried(v), False
+    if depth <= MAX_NESTING and (size <= MAX_OPS // 2 or _count_ops(v) <= MAX_OPS):
+        return v, True
+    return carried(v), False
+
+
+def _survey(e: Any) -> tuple[bool, bool, int, int]:
+    """What ``tame`` asks of an expression, in one walk over its parts (each once):
+    (a leaf that is not a number — a symbol, maybe —, a decimal in it, ``nesting``, the
+    nodes of its tree, each shared part counted where it occurs). The tree size decides
+    without SymPy's ``count_ops``: it counts at most two operations a node (−1/3 is NEG and
+    DIV; an n-term sum, n − 1 ADDs for n + 1 nodes), so a tree of at most MAX_OPS/2 nodes is
+    within MAX_OPS — where ``count_ops`` rebuilds negated terms and fractions (it was an
+    eighth of grading a class: docs/performance.md). tests/test_limits.py checks the bound
+    on random expressions and on every value of every bundled exercise."""
+    memo: dict = {}
+
+    def go(x):
+        got = memo.get(x)
+        if got is None:
+            if not x.args:
+                got = (not (x.is_Number or x.is_NumberSymbol), x.is_Float, 0, 1)
+            else:
+                kids = [go(a) for a in x.args]
+                own = isinstance(x, sp.Function) or (x.is_Pow and not x.exp.is_Integer)
+                got = (any(k[0] for k in kids), any(k[1] for k in kids),
+                       max(k[2] for k in kids) + own, 1 + sum(k[3] for k in kids))
+            memo[x] = got
+        return got
+
+    return go(e)
+
+
+def nesting(e: Any) -> int:
+    """How deep functions (exp, log, tanh, roots) nest in ``e``: σ(σ(x)) written out,
+    ``1/(exp(-1/(exp(-x) + 1)) + 1)``, is 2. Each subexpression once (a DAG walk): SymPy's
+    own arithmetic evaluates a nested form again at every level of it, so a deep one is
+    slow to compute with long before it is long to read."""
+    memo: dict = {}
+
+    def depth(x) -> int:
+        got = memo.get(x)
+        if got is None:
+            inner = max((depth(a) for a in x.args), default=0)
+            own = isinstance(x, sp.Function) or (x.is_Pow and not x.exp.is_Integer)
+            got = memo[x] = inner + own
+        return got
+
+    return depth(e)
+
+
+_OPS: dict = {}  # expression → sp.count_ops(expression): a value's entries recur (a bug
+# made throughout, the student's own numbers, a merge) and count_ops is most of ``tame``
+
+
+def _count_ops(e) -> int:
+    got = _OPS.get(e)
+    if got is None:
+        if len(_OPS) > 10_000:
+            _OPS.clear()
+        got = _OPS[e] = sp.count_ops(e)
+    return got

@@ -47,7 +47,7 @@ from tutor.words import (capital, comma_advice, comma_question, listing, notatio
                          phase_title, point, say, tolerance_label)
 from tutor.words.notation import adds_up, meaning_text, note_text, only_the_value, restates
 from tutor.progress import Answer, Pending
-from tutor.render import EXACT_LINES, entry_name, exact_text, fmt, shape_text
+from tutor.render import EXACT_LINES, entry_name, exact_text, fmt
 from tutor.rules import entries, is_zero
 from tutor.writeup import formula_text, zero_lines
 
@@ -63,6 +63,18 @@ SYNTAX = ("Answers: 0.5 · -3/8 · 1.2e-3 · 1/(1+e^(-2)) · -ln(0.25) · 2^3\n"
           "         vectors [1, 0] or 1 0 · matrices [[1, 2], [3, 4]] or 1 2; 3 4\n"
           "         a number times one: -0.5*[2, 0] · e = exp(1), ln = log")
 COMMANDS = "Commands: ? or hint · skip · quit (saved) · show (redraw) · entries (one by one)"
+
+
+def syntax(worked, step=None) -> str:
+    """How to write an answer, for ``step`` (or for every kind of step the exercise asks):
+    a formula in the network's names, an expression in its symbols, or numbers."""
+    asked = [step] if step is not None else list(worked.steps)
+    out = []
+    if any(st.phase != "formulas" for st in asked):
+        out.append(words.expression_syntax(worked) if worked.symbolic else SYNTAX)
+    if any(st.phase == "formulas" for st in asked):
+        out.append(words.formula_syntax(worked))
+    return "\n".join(out)
 NO_MORE = "No more hints: type `skip` to see the answer explained."
 
 
@@ -137,6 +149,9 @@ class Session:
         for s in worked.steps:
             a = (done or {}).get(s.id)
             if a is None:
+                continue
+            if s.phase == "formulas":  # a formula (tutor.recipe) is no number to carry on
+                self.results[s.id] = a
                 continue
             value = parse_for(s, a.text, self.worked.answer_names())[0] \
                 if a.result == "correct" and a.text else None
@@ -218,6 +233,8 @@ class Session:
 
     def _ladder(self, step) -> list[str]:
         """The generic hints, in order: the rule, the formula with your numbers, the zeros."""
+        if step.phase == "formulas":  # a formula question: its shape, its parts, the rule
+            return words.formula_hints(step)
         out = [f"Rule: {_rule(step)}"]
         own = self._own_formula(step)
         if own:
@@ -242,6 +259,8 @@ class Session:
     # ─── inputs ─────────────────────────────────────────────────────────────────────────
     def submit(self, text: str) -> Feedback:
         step = self.current
+        if step.phase == "formulas":  # the recipe as a formula: judged by tutor.recipe
+            return self._formula(step, text)
         with within(ANSWER_SECONDS) as budget:  # judging untrusted text: bounded in time
             value, err = parse_for(step, text, self.worked.answer_names())
             right = value is not None and self.tol.ok(value, step.value)
@@ -276,6 +295,40 @@ class Session:
             return Feedback("invalid", step.id, (f"Not read: {comma_question(comma)} No try "
                                                  f"used.",))
         return self._wrong(step, value, fv)
+
+    def _formula(self, step, text: str) -> Feedback:
+        """A formula answer (tutor.recipe.judge): read, then right or wrong with the reason
+        and the misconception it shows, and the hint ladder as for a number."""
+        from tutor.recipe import judge
+
+        v = judge(self.worked, step, text)
+        if v.status in ("missing", "invalid"):
+            msg = ("type an answer (or ? for a hint)" if v.status == "missing"
+                   else words.reason_text(v.reason))
+            return Feedback("invalid", step.id, (f"Not read: {msg}. No try used.",))
+        if v.status == "correct":
+            rec = Answer(step.id, step.skill, "correct", text.strip(), self.wrong, self.hints)
+            self._finish(step, rec, None)
+            return Feedback("correct", step.id, (f"✓ {step.id} = {clip(text.strip())}",)
+                            + tuple(words.formula_explained(step)), rec)
+        self.wrong += 1
+        last = self.wrong >= self.tries
+        lines = [f"✗ {step.id} = {clip(text.strip())} is not right"
+                 f" ({self.wrong} of {self.tries} tries).",
+                 capital(words.reason_text(v.reason)) + "."]
+        codes = list(v.misconceptions)
+        if v.diagnosis is not None:
+            lines += self._named([v.diagnosis], reveal=last)
+        if last:
+            fb = self._reveal(step, "revealed", tuple(lines))
+            return Feedback("revealed", step.id, fb.lines, fb.record, tuple(codes))
+        new = [c for c in codes if c not in self.told]
+        if new:
+            self.target = new[0]
+            lines.append("Type ? for a hint aimed at this mistake.")
+        else:
+            lines.append(self._rung(step)[0])
+        return Feedback("wrong", step.id, tuple(lines), None, tuple(codes))
 
     def _shape_diagnosis(self, step, text: str) -> tuple[list[str], list[str]]:
         """An answer of the wrong shape that a catalogued bug gives (x δᵀ for a 2×3 ∂L/∂W):
@@ -402,6 +455,8 @@ class Session:
         return Feedback(result, step.id, tuple(out), rec)
 
     def _explain(self, step, show_value: bool) -> list[str]:
+        if step.phase == "formulas":  # the recipe, in symbols and as typed
+            return words.formula_explained(step)
         sym, num = formula_text(step)
         line = f"  {meaning_text(step.meaning)}"
         if sym and not restates(step):
@@ -428,7 +483,8 @@ class Session:
 
     def _finish(self, step, rec: Answer, value) -> None:
         self.results[step.id] = rec
-        self.own[step.id] = value
+        if step.phase != "formulas":  # a formula (tutor.recipe) is no number to carry on
+            self.own[step.id] = value
         self.wrong = self.hints = self.rung = 0
         self.target, self.told, self.entries = None, set(), {}
 
@@ -870,7 +926,7 @@ class _IO:
             self.say(f"Your numbers: {words.variant(w)}", "dim")
         self.say(f"{len(w.steps)} steps · tolerance: {tolerance_label(w.tolerance, w.symbolic)} · "
                  f"{s.tries} tries a step")
-        self.say(words.expression_syntax(w) if w.symbolic else SYNTAX, "dim")
+        self.say(syntax(w), "dim")
         self.say(COMMANDS, "dim")
         if self.retry is not None:
             f = self.retry
@@ -901,7 +957,7 @@ class _IO:
                 self.draw(step)
                 phase = where
             n, total = s.position
-            self.say(f"[{n}/{total}] {step.id}: {meaning_text(step.meaning)}  ({shape_text(step.value)})", "bold")
+            self.say(f"[{n}/{total}] {step.id}: {meaning_text(step.meaning)}  ({words.asked_shape(step)})", "bold")
             while s.current is step:
                 text = self.ask_line(f"{step.id} = ")
                 text = "quit" if text is None else text
@@ -918,8 +974,7 @@ class _IO:
                     self.draw(step)
                     continue
                 if word in HELP_WORDS:
-                    self.say(words.expression_syntax(self.s.worked)
-                             if self.s.worked.symbolic else SYNTAX)
+                    self.say(syntax(self.s.worked, step))
                     self.say(COMMANDS)
                     continue
                 fb = (s.hint() if word in HINT_WORDS else s.skip() if word in SKIP_WORDS

@@ -32,10 +32,10 @@ from textual.widgets import Footer, Input, Static
 
 from tutor.draw import CURRENT_MARK, drawing
 from tutor.practice import (COMMANDS, ENTRY_WORDS, HELP_WORDS, HINT_WORDS, QUIT_WORDS,
-                            SHOW_WORDS, SKIP_WORDS, STYLES, SYNTAX, assemble)
-from tutor.render import entry_name, shape_text
+                            SHOW_WORDS, SKIP_WORDS, STYLES, assemble, syntax)
+from tutor.render import entry_name
 from tutor.rules import entries
-from tutor.words import phase_title, tolerance_label, variant
+from tutor.words import asked_shape, phase_title, tolerance_label, variant
 from tutor.words.notation import meaning_text
 
 
@@ -85,7 +85,7 @@ class PracticeApp(App):
         w, s = self.s.worked, self.s
         spec = w.exercise.spec
         intro = [Text(f"{len(w.steps)} steps · tolerance: {tolerance_label(w.tolerance, w.symbolic)} · "
-                      f"{s.tries} tries a step"), Text(SYNTAX, style="dim")]
+                      f"{s.tries} tries a step"), Text(syntax(w), style="dim")]
         if variant(w):
             intro.insert(0, Text(f"Your numbers: {variant(w)}", style="dim"))
         if s.results and s.current is not None:
@@ -126,7 +126,7 @@ class PracticeApp(App):
             ask = f"{entry_name(step.id, self.entry, step.value.shape)} (entry by entry; cancel)"
         else:
             ask = f"[{n}/{total}] {step.id}: {meaning_text(step.meaning)}  " \
-                  f"({shape_text(step.value)})"
+                  f"({asked_shape(step)})"
         self.query_one("#prompt", Static).update(Text(ask, style="bold"))
 
     def _scroll_to_current(self, art, width: int) -> None:
@@ -165,7 +165,8 @@ class PracticeApp(App):
             self.action_drawing()
             return
         if word in HELP_WORDS:
-            self.last = [Text(SYNTAX), Text(COMMANDS + " · F1–F4 and ^Q do the same")]
+            self.last = [Text(syntax(self.s.worked, self.s.current)),
+                         Text(COMMANDS + " · F1–F4 and ^Q do the same")]
             self.refresh_all()
             return
         fb = s.hint() if word in HINT_WORDS else s.skip() if word in SKIP_WORDS \

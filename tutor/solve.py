@@ -30,7 +30,7 @@ from tutor.formula import Const, Formula, Note, NoteKind, Operand, combine, op
 from tutor.rules import RULES, Ctx, Term, entries, evaluate, is_zero
 # what a kept value may be (exact and readable, else a certified decimal): the policy lives
 # in tutor.tensors, which keeps every value *inside* a tensor node the same way
-from tutor.tensors import tame as _tame
+from tutor.numeric import tame as _tame
 
 Key = tuple[int, str, str]  # (iteration, "value" | "grad" | "new", node name)
 DIGITS = CARRIED_DIGITS  # a carried value's significant digits (tutor.numeric.carried)

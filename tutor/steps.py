@@ -1,6 +1,8 @@
 """Steps: the ordered questions a student is asked, each with a stable id (DESIGN.md §4).
 
     network, per iteration      forward   z1 h1 … zL yhat L
+                                formulas  [dyhat_formula] deltaL_formula dWL_formula …
+                                          (iteration 1 only: the recipe, tutor.recipe)
                                 backward  [dyhat] deltaL dWL dbL dh(L-1) … delta1 dW1 db1
                                 inputs    dx
                                 update    W1_new b1_new … WL_new bL_new
@@ -17,8 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from tutor.exercise import PHASES as PHASE_ORDER  # forward, backward, inputs, update
-from tutor.formula import Operand, op
+import sympy as sp
+
+from tutor.exercise import PHASES as PHASE_ORDER  # forward, formulas, backward, inputs, update
+from tutor.formula import Operand, Untypable, op, typed, walk_operands
 from tutor.rules import Formula
 from tutor.solve import Key, Quantity, Solution
 
@@ -58,6 +62,50 @@ class Step:
     @property
     def iteration(self) -> int:
         return self.key[0]
+
+
+class TypedFormula(sp.Symbol):
+    """A formula step's value: a SymPy symbol named by the recipe as a student types it
+    (``delta2 @ h1.T``), so that every front end shows it as it shows an expression answer
+    (``fmt`` prints the text). Nothing computes with it or reads it back: tutor.recipe
+    judges an answer from the step's formula tree (``FormulaStep.of``)."""
+
+    def _latex(self, printer):  # the typed text, verbatim
+        body = "".join("\\" + c if c in "#$%&_{}" else c for c in self.name)
+        return r"\texttt{%s}" % body.replace("'", r"\textquotesingle{}")
+
+
+@dataclass(frozen=True)
+class FormulaStep(Step):
+    """A formula question (``ask: [formulas]``, networks): the recipe of the backward step
+    ``of`` (δ2 = ∂L/∂h2 ⊙ ReLU′(z2)), answered in the network's names (``dh2 * relu'(z2)``),
+    judged by tutor.recipe; its skill is "recipe". Its key is ``(it, "formula",
+    name)``: no Solution quantity, so no follow-through solve ever takes a formula for a
+    number. ``text`` is the recipe as typed (the step's value shows it); ``names``: the
+    names an answer may use, each with the Solution key of its value — every forward
+    quantity and the backward steps before this one (``dh2 * relu'(z2)`` for δ2);
+    ``shapes``: each name's shape."""
+
+    of: Step | None = None
+    text: str = ""
+    names: tuple = ()  # ((answer name, Solution key), …)
+    shapes: tuple = ()  # ((answer name, (rows, cols)), …)
+    later: tuple = ()  # the backward steps from this one on: not yet known here
+    uses: tuple = ()  # the names the recipe itself is written in (delta2, h1)
+
+    @property
+    def value(self) -> Any:
+        return TypedFormula(self.text)
+
+    @property
+    def causes(self) -> Mapping[tuple, Any]:
+        return {}
+
+    @property
+    def shape(self) -> tuple:
+        """The shape of the quantity whose formula is asked."""
+        v = self.quantity.value
+        return tuple(v.shape) if isinstance(v, sp.MatrixBase) else ()
 
 
 def step_id(sol: Solution, key: Key) -> str:
@@ -169,11 +217,61 @@ def _order(sol: Solution, it: int, phases: tuple[str, ...], everything: bool) ->
 
 def build_steps(sol: Solution, ask: tuple[str, ...] | list[str] = ("backward",),
                 everything: bool = False) -> list[Step]:
-    """The steps an exercise asks, in the order practice asks them (``everything``: all)."""
+    """The steps an exercise asks, in the order practice asks them (``everything``: all;
+    formula questions only where they are asked)."""
     phases = tuple(p for p in PHASE_ORDER if p in ask)
     out = []
     for it in range(1, sol.n_iterations + 1):
         for phase, key in _order(sol, it, phases, everything):
-            out.append(Step(step_id(sol, key), key, phase, _skill(sol, key),
-                            _meaning(sol, key), sol.quantities[key]))
+            step = Step(step_id(sol, key), key, phase, _skill(sol, key), _meaning(sol, key),
+                        sol.quantities[key])
+            out.append(step)
+    if "formulas" in phases and sol.graph.kind == "network":
+        back = [Step(step_id(sol, key), key, "backward", _skill(sol, key), _meaning(sol, key),
+                     sol.quantities[key]) for _, key in _order(sol, 1, ("backward",), False)]
+        fs = formula_steps(sol, back)
+        at = next((i for i, s in enumerate(out) if s.phase not in ("forward",)
+                   or s.iteration > 1), len(out))
+        out[at:at] = fs
+    return out
+
+
+def formula_steps(sol: Solution, back: list[Step]) -> list[FormulaStep]:
+    """One formula question per backward step of iteration 1 whose recipe the answer grammar
+    can spell (softmax's Jacobian and LeakyReLU′ it cannot: those are not asked): its id is
+    the step's with ``_formula`` (``delta2_formula``), its answer the step's own formula
+    tree with each operand by its typed name (tutor.formula.typed)."""
+    g = sol.graph
+    typed_names = {"ŷ": "yhat"}  # operand name → the name a student types
+    names: list[tuple[str, Key]] = []
+    for n, node in g.nodes.items():
+        if (1, "value", n) in sol.quantities and n != g.loss:
+            typed_names[n] = n
+            names.append((n, (1, "value", n)))
+    for s in back:
+        typed_names[g.nodes[s.key[2]].grad_symbol] = s.id
+    axis = 1 if g.layout == "column" else 0
+    out, earlier = [], []
+    for s in back:
+        f = s.formula
+        try:
+            if f is None or f.tree is None:
+                raise Untypable("no formula")
+            text = typed(f.tree, {k: v for k, v in typed_names.items()
+                                  if v in dict(names) or v in dict(earlier)}, axis)
+        except Untypable:
+            earlier.append((s.id, s.key))
+            continue
+        avail = tuple(names + earlier)
+        shapes = tuple((n, tuple(sol.quantities[k].value.shape)
+                        if isinstance(sol.quantities[k].value, sp.MatrixBase) else ())
+                       for n, k in avail)
+        it, _, name = s.key
+        later = tuple(b.id for b in back if b.id not in dict(earlier))
+        out.append(FormulaStep(f"{s.id}_formula", (it, "formula", name), "formulas", "recipe",
+                               s.meaning, s.quantity, of=s, text=text, names=avail,
+                               shapes=shapes, later=later,
+                               uses=tuple(dict.fromkeys(typed_names[o.name]
+                                                        for o in walk_operands(f.tree)))))
+        earlier.append((s.id, s.key))
     return out

@@ -9,9 +9,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from tutor.render import shape_text
 from tutor.sheets import _one_line
-from tutor.words import expression_syntax, tolerance_label
+from tutor.words import asked_shape, expression_syntax, formula_syntax, tolerance_label
 from tutor.words.notation import meaning_text
 
 
@@ -39,6 +38,9 @@ def template(worked, student: str = "", grade: str | None = None) -> str:
     out = [
         f"# Answer sheet: {_one_line(ex.spec.title or ex.id)}",
         *(["# Write each answer after its colon."] +
+          ["# " + line for line in formula_syntax(worked).splitlines()]
+          if all(s.phase == "formulas" for s in worked.steps) else
+          ["# Write each answer after its colon."] +
           ["# " + line for line in expression_syntax(worked).splitlines()]
           if worked.symbolic else
           ["# Write each answer after its colon. Numbers: -0.375  -3/8  1.2e-3  1/(1+exp(-2))",
@@ -61,7 +63,7 @@ def template(worked, student: str = "", grade: str | None = None) -> str:
             phase = s.phase
             out.append(f"  # ── {phase} ──")
         label = f"{s.id}:".ljust(width)
-        out.append(f"  {label}  # {_one_line(meaning_text(s.meaning))}, {shape_text(s.value)}")
+        out.append(f"  {label}  # {_one_line(meaning_text(s.meaning))}, {asked_shape(s)}")
     return "\n".join(out) + "\n"
 
 

@@ -31,7 +31,7 @@ from tutor.cause import Cause, Kind, Over
 from tutor.errors import ExprError
 from tutor.formula import Const, Formula, Operand, Sym, op
 from tutor.functions import FUNCTIONS, is_zero, resolve_steps, sign
-from tutor.numeric import carried
+from tutor.numeric import tame
 from tutor.tensorexpr import TExpr
 
 Shape = tuple  # () a number; (rows, cols) a matrix
@@ -66,48 +66,6 @@ def entries(v: Any):
         yield (), v
 
 
-# ─── what a value may be: exact and readable, else a certified decimal ────────────────
-MAX_OPS = 60  # an exact entry with more operations than this is carried as a float
-MAX_NESTING = 3  # … or with functions nested deeper than this: exp(−1/(exp(−1/(e^(−x) + 1)) + 1))
-
-
-def tame(v: Any) -> tuple[Any, bool]:
-    """Keep exact forms a person can read; carry larger ones as certified decimals.
-
-    The solver keeps every node's value this way (tutor.solve), and every operation's value
-    *inside* a tensor node is kept the same way (``_tamed``): without it an exact result
-    grows within one node — the second of two attention layers is a softmax of exponentials
-    of exponentials — and SymPy's arithmetic on it is the cost (issue 13).
-
-    A carried value has ``CARRIED_DIGITS`` correct significant digits plus guard digits for
-    what is computed from it next: σ(90) = 1 − 8.2e−40 keeps 40 more, so that 1 − ŷ and
-    ln(1 − ŷ) still have 40. The flag is False for a carried value and for anything computed
-    from one.
-    """
-    if isinstance(v, sp.MatrixBase):
-        flags = []
-
-        def one(e):
-            e2, ok = tame(e)
-            flags.append(ok)
-            return e2
-
-        out = v.applyfunc(one)
-        return out, all(flags)
-    v = sp.sympify(v, strict=True)
-    if v.is_Rational:
-        return v, True
-    if v.is_Float:
-        return v, False
-    if v.free_symbols:  # an expression in symbols (x: symbol) has no decimal to carry: kept
-        return v, not v.has(sp.Float)
-    if v.has(sp.Float):  # computed from a carried value: exact in form only, so carried too
-        return carried(v), False
-    if nesting(v) <= MAX_NESTING and _count_ops(v) <= MAX_OPS:
-        return v, True
-    return carried(v), False
-
-
 def _tamed(v: Any) -> Any:
     """A value inside a node, kept as ``tame`` keeps a node's value (the flag is the node's
     business: tutor.solve asks ``tame`` again of the node's own value). Rationals and
@@ -118,37 +76,6 @@ def _tamed(v: Any) -> Any:
     elif isinstance(v, (sp.Rational, sp.Float)):
         return v
     return tame(v)[0]
-
-
-def nesting(e: Any) -> int:
-    """How deep functions (exp, log, tanh, roots) nest in ``e``: σ(σ(x)) written out,
-    ``1/(exp(-1/(exp(-x) + 1)) + 1)``, is 2. Each subexpression once (a DAG walk): SymPy's
-    own arithmetic evaluates a nested form again at every level of it, so a deep one is
-    slow to compute with long before it is long to read."""
-    memo: dict = {}
-
-    def depth(x) -> int:
-        got = memo.get(x)
-        if got is None:
-            inner = max((depth(a) for a in x.args), default=0)
-            own = isinstance(x, sp.Function) or (x.is_Pow and not x.exp.is_Integer)
-            got = memo[x] = inner + own
-        return got
-
-    return depth(e)
-
-
-_OPS: dict = {}  # expression → sp.count_ops(expression): a value's entries recur (a bug
-# made throughout, the student's own numbers, a merge) and count_ops is most of ``tame``
-
-
-def _count_ops(e) -> int:
-    got = _OPS.get(e)
-    if got is None:
-        if len(_OPS) > 10_000:
-            _OPS.clear()
-        got = _OPS[e] = sp.count_ops(e)
-    return got
 
 
 def at(v: Any, idx: tuple) -> Any:

@@ -46,13 +46,13 @@ class Tolerance:
     def entry_ok(self, a: Any, v: Any) -> bool:
         """Exact for rational values; irrational ones are compared at 40 significant digits;
         an expression in symbols is the same function of them or not (tutor.equivalence)."""
+        if _rational(a) and _rational(v):
+            fa, fv = Fraction(int(a.p), int(a.q)), Fraction(int(v.p), int(v.q))
+            return abs(fa - fv) <= _fraction(self.abs) + _fraction(self.rel) * abs(fv)
         if getattr(a, "free_symbols", None) or getattr(v, "free_symbols", None):
             from tutor.equivalence import equivalent
 
             return equivalent(a, v).same
-        if _rational(a) and _rational(v):
-            fa, fv = Fraction(int(a.p), int(a.q)), Fraction(int(v.p), int(v.q))
-            return abs(fa - fv) <= _fraction(self.abs) + _fraction(self.rel) * abs(fv)
         ma, mv = _mpf(a), _mpf(v)  # any magnitude (e^(−10¹⁰) from a follow-through)
         if ma is None or mv is None:
             return False

@@ -18,8 +18,9 @@ cannot be solved):
                                        parameter no expression on the way to the loss names
     3  solve and warn      W3xx        (when it compiles) a parameter the loss ignores, a
                                        ReLU input exactly 0, a misconception no step catches,
-                                       max/min ties; with a sound variants block, the base
-                                       values against ``require`` and an impossible family
+                                       max/min ties, max-pool ties (W309); with a sound
+                                       variants block, the base values against ``require``
+                                       and an impossible family
                                        (seed 0; ``--variants N``: seeds 0 … N−1, E045)
                            E050–E051   the exercise's own tests: (tutor.answertests)
 
@@ -98,6 +99,7 @@ CODES = {
     "W306": "max or min with tied arguments: the derivative there is a convention",
     "W307": "learning_rate 0: the updates change nothing",
     "W308": "conventions.relu_prime_at_zero where nothing uses relu",
+    "W309": "a 2×2 max-pool window whose max ties: which entry gets the gradient is a convention",
     "E999": "internal error while validating (a bug in tutor)",
 }
 
@@ -424,7 +426,7 @@ def _ties(doc, file, worked) -> list[Problem]:
     from tutor.words.notation import pretty
 
     g, sol, out, seen = worked.graph, worked.solution, [], set()
-    if g.kind != "graph":
+    if g.kind != "graph" or worked.exercise.spec.conventions.maxpool_tie:  # stated: said
         return out
     for it in range(1, sol.n_iterations + 1):
         for node in g.nodes.values():
@@ -446,6 +448,48 @@ def _ties(doc, file, worked) -> list[Problem]:
                                    "the derivative at a tie is a convention (tutor splits it "
                                    "evenly) — change a value so one argument wins", key=False))
                     break
+    return out
+
+
+def _pool_ties(doc, file, worked) -> list[Problem]:
+    """W309: a 2×2 window of a max pool whose largest entry is not alone (a dead ReLU's
+    zeros, two equal pixels). The gradient goes to one entry only, and which one is a
+    convention: the engine's (tutor.tensors, the first largest row by row, as PyTorch) —
+    a student may as well give it to another. One warning per maxpool of a node, at the
+    maxpool in the node's text, with the tied windows of the first iteration that has one."""
+    from tutor.functions import sign
+    from tutor.rules import tensor_parts
+    from tutor.tensors import _pool_winners, shape_of
+    from tutor.words.problems import pool_tie
+
+    g, sol, out, seen = worked.graph, worked.solution, [], set()
+    if g.kind != "graph" or worked.exercise.spec.conventions.maxpool_tie:  # stated: said
+        return out
+    for it in range(1, sol.n_iterations + 1):
+        for node in g.nodes.values():
+            if node.op != "tensor" or "maxpool" not in node.attrs["tree"].ops():
+                continue
+            memo = tensor_parts(node, {p: sol.value(p, it) for p in node.parents}, g)
+            stack = [node.attrs["tree"]]
+            while stack:
+                t = stack.pop()
+                stack.extend(t.args)
+                if t.op != "maxpool" or (node.name, t.at) in seen:
+                    continue
+                x = memo[id(t.args[0])]
+                ties = []
+                for o, (window, best) in sorted(_pool_winners(x).items()):
+                    tied = [k for k in window if sign(x[k] - x[best]) == 0]
+                    if len(tied) > 1:
+                        ties.append((o, tuple(tied), best, x[best]))
+                if not ties:
+                    continue
+                seen.add((node.name, t.at))
+                m = doc.mark(("nodes", node.name))
+                name = t.args[0].text if t.args[0].op == "name" else f"({t.args[0].text})"
+                out.append(Problem(getattr(m, "file", None) or file, int(m.line) if m else 1,
+                                   (m.col if m else 1) + t.at, "W309",
+                                   pool_tie(t.text, name, ties, shape_of(x), it)))
     return out
 
 
@@ -478,6 +522,7 @@ def _warnings(ex, worked, strict: bool = False, variants: bool = True,
                                f"{entry_of(r)} = 0 exactly{it}: ReLU′(0) decides the answer; state "
                                "it with conventions: {relu_prime_at_zero: 0 or 1}", key=False))
     out += _ties(doc, file, worked)
+    out += _pool_ties(doc, file, worked)
     from tutor.misconceptions import indistinguishable
 
     pairs = indistinguishable(worked)  # once: W303/W305 and the W304 condition share it

@@ -37,6 +37,8 @@ def formula_text(step: Step) -> tuple[str, str]:
     f = step.formula
     if f is None or not f.operands():
         return "", ""
+    if step.phase == "formulas":  # a formula question: the formula is the answer
+        return text(f), ""
     return text(f), text(f, numbers=True)
 
 
@@ -102,6 +104,8 @@ def to_markdown(worked, steps: list[Step], depth: int = 0) -> str:
                 notes.append("carried at 40 significant digits")
             elif len(exact) <= EXACT_SHORT:
                 notes.append(f"exact: `{exact}`")
+        if s.phase == "formulas":  # the answer as a student types it
+            notes.append(f"typed: `{fmt(s.value)}`")
         if note_text(s.formula):
             notes.append(f"rule: {note_text(s.formula)}")
         for entries, why in zero_lines(s):
@@ -259,6 +263,8 @@ def step_parts(worked, s: Step) -> tuple[str, list[tuple[str, str]]]:
             return lhs, [(" = ", sp.latex(node.attrs["expr"])), (" = ", value)]
         return lhs, [(" = ", value)]
     sym, num = tex(f, net, False), tex(f, net, True)
+    if kind == "formula":  # a formula question: the recipe in symbols is the answer
+        return lhs, [(" = ", sym)]
     if kind == "value" and node.op == "loss":
         sym = LOSS_TEX[node.attrs["fn"]]  # the loss as the seeds define it
     if num == sym or only_the_value(f, s.value):
@@ -280,7 +286,7 @@ def step_text(worked, s: Step) -> dict[str, Any]:
         formula += f" = {sym}"
     exact = exact_text(s.value)
     return {"formula": formula,
-            "numbers": f"{'=' if adds_up(worked, s) else '≈'} {num}" if num else "",
+            "numbers": "" if not num else f"{'=' if adds_up(worked, s) else '≈'} {num}",
             "rule": note_text(s.formula), "zeros": zero_lines(s), "value": fmt(s.value),
             "exact": "" if exact == fmt(s.value)
             else exact if s.quantity.exact else "(40-digit value)"}

@@ -10,7 +10,8 @@ from typing import Any
 
 
 PHASE_TITLES = {"forward": "Forward pass", "backward": "Backward pass",
-                "inputs": "Gradients of the inputs", "update": "SGD update"}
+                "inputs": "Gradients of the inputs", "update": "SGD update",
+                "formulas": "The backward recipe, as formulas"}
 
 SKILLS = {  # a step's skill (tutor.steps.Step.skill) → its name
     "forward": "forward pass",
@@ -24,6 +25,7 @@ SKILLS = {  # a step's skill (tutor.steps.Step.skill) → its name
     "chain_rule": "chain rule at a node",
     "param_grad": "parameter gradient",
     "update": "SGD update",
+    "recipe": "backward recipe (formulas)",  # formula questions (tutor.recipe)
 }
 
 
@@ -412,6 +414,10 @@ def reason_text(r) -> str:
         return "does not match"
     if k == "differs":
         return differs(r.value, r.what)
+    if k == "formula_shape":
+        return formula_clash(r.value, r.what)
+    if k == "formula_differs":
+        return formula_differs(r.value, r.what)
     if k == "rounded_chain":
         return "accepted: consistent with your rounded earlier answers"
     if k == "follow_through":
@@ -483,3 +489,84 @@ def zero_miss(step_id: str, m) -> str:
 def zero_misses(v) -> list[str]:
     """Each ZeroMiss of a verdict in words."""
     return [zero_miss(v.step_id, m) for m in v.zero_misses]
+
+
+# ─── formula questions (tutor.recipe) ───────────────────────────────────────────────────
+def _dims(s: tuple) -> str:
+    return "a number" if s in ((), (1, 1)) else f"{s[0]}×{s[1]}"
+
+
+def formula_clash(c, what: str) -> str:
+    """A formula answer whose shapes do not fit (tutor.recipe.Clash): "W3 is 1×2, delta3 is
+    1×1: W3 @ delta3 needs 2 rows in delta3"; "yours is 3×2; ∂L/∂W2 is 2×3"."""
+    if c.op == "result":
+        return f"yours is {_dims(c.left)}; {what} is {_dims(c.right)}"
+    if c.op == "matmul":
+        return (f"{c.left_text} is {_dims(c.left)}, {c.right_text} is {_dims(c.right)}: "
+                f"{c.left_text} @ {c.right_text} needs {c.left[1]} row"
+                f"{'s' if c.left[1] != 1 else ''} in {c.right_text} (a transpose missing?)")
+    sym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}.get(c.op, c.op)
+    return (f"{c.left_text} is {_dims(c.left)}, {c.right_text} is {_dims(c.right)}: {sym} "
+            "needs the same shape, or a 1 where they differ")
+
+
+def formula_differs(d, what: str) -> str:
+    """Where a formula answer is not the step's (tutor.recipe.Differs): "with the network's
+    data drawn at random (draw 1), entry [2] of yours is 0.4; of δ2, 0"."""
+    from tutor.render import entry_name, fmt
+
+    if d.yours is None:
+        return (f"with the network's data drawn at random (draw {d.draw + 1}) yours is not "
+                f"a number (a division by 0?)")
+    where = "yours" if d.entry is None else f"entry {entry_name('', d.entry, d.shape)} of yours"
+    return (f"not the same function of the network's data: at one random draw of its "
+            f"input, weights, biases and target (draw {d.draw + 1}), {where} is "
+            f"{fmt(d.yours)} where {what} is {fmt(d.truth)}")
+
+
+def formula_syntax(worked) -> str:
+    """How to write a formula answer, in the exercise's own names (lines within 80 columns)."""
+    steps = [s for s in worked.steps if s.phase == "formulas"]
+    names = [n for n, k in steps[0].names if k[1] == "value"] if steps else []
+    shown = names if len(names) <= 7 else names[:3] + ["…"] + names[-3:]
+    before = [st.id.removesuffix("_formula") for st in steps[:2]]
+    return ("Formulas: in the names " + ", ".join(shown) + "\n"
+            "  and of the steps before (" + ", ".join(before) + ", …)\n"
+            "  @ product · .T or ᵀ transpose · * or ⊙ elementwise · relu'(z) or 1[z > 0]\n"
+            "  sigmoid'(z) · tanh'(z) · sum(d, axis=1)")
+
+
+def formula_hints(step) -> list[str]:
+    """The hint ladder of a formula step (tutor.steps.FormulaStep): the shapes, then the
+    quantities it is made of, then the rule in symbols."""
+    from tutor.words.notation import meaning_text, text
+
+    shapes = dict(step.shapes)
+    used = [n for n in step.uses if n in shapes]
+    out = [f"Shape: {meaning_text(step.meaning)} is {_dims(step.shape)}"
+           + (f", the shape of {step.of.key[2]}" if step.of.key[2] in shapes
+              and shapes[step.of.key[2]] == step.shape else "")]
+    if used:
+        out.append("It is made of " + listing([f"{n} ({_dims(shapes[n])})" for n in used]))
+    out.append(f"Rule: {meaning_text(step.meaning)} = {text(step.of.formula)}")
+    return out
+
+
+
+def formula_explained(step) -> list[str]:
+    """A formula step's answer explained: the recipe in symbols, as typed, and its rule."""
+    from tutor.words.notation import meaning_text, note_text, text
+
+    out = [f"  {meaning_text(step.meaning)} = {text(step.of.formula)}   (typed: {step.text})"]
+    if note_text(step.of.formula):
+        out.append(f"  rule: {note_text(step.of.formula)}")
+    return out
+
+
+def asked_shape(step) -> str:
+    """What a step's answer is, for its prompt: "vector of 2", "2×3", "a formula, 2×3"."""
+    from tutor.render import shape_text
+
+    if step.phase == "formulas":
+        return f"a formula, {_dims(step.shape)}"
+    return shape_text(step.value)

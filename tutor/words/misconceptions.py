@@ -37,7 +37,17 @@ NEUTRAL = {"v": "v", "L": "L", "dv": "∂L/∂v", "consumers": "more than one no
            "passback": "Σᵢ W[i, j]·δ[i], down column j of W: Wᵀ δ",
            # no-relu-mask, in a layer's names; a graph step gets its own (names())
            "mask_buggy": "δ = ∂L/∂h", "mask_correct": "δ = ∂L/∂h ⊙ ReLU′(z), ReLU′(z) = 1[z > 0]",
-           "mask_hint": "multiply {dh} by ReLU′({z}) entry by entry: 0 wherever {z} ≤ 0"}
+           "mask_hint": "multiply {dh} by ReLU′({z}) entry by entry: 0 wherever {z} ≤ 0",
+           # bias-no-batch-sum in a tensor graph: which axis the batch is
+           "batch_axis": "",
+           # broadcast-sum-wrong-axis, in a step's own names (names(): _axis_names)
+           "axis_desc": "a broadcast value's gradient is summed along the axis it was not "
+                        "repeated along",
+           "axis_correct": "∂L/∂b = Σ along the axis b was repeated along (a column bias: "
+                           "along each row, over the batch)",
+           "axis_buggy": "∂L/∂b = Σ along the other axis (a column bias: down each column)",
+           "axis_hint": "sum along the axis the value was repeated along in the forward pass: "
+                        "a column is repeated along each row"}
 
 
 def fill(template: str, names: Mapping[str, str] | None = None) -> str:
@@ -178,10 +188,19 @@ def names(worked, step) -> dict[str, str]:
                            mask_correct=f"{gs(v)} = {gs(c)} · {prime}({v}), ReLU′(z) = 1[z > 0]",
                            mask_hint=f"multiply {gs(c)} by {prime}({v}): it is 0 unless {v} > 0")
             break
+        if cn.op == "tensor":
+            inner = _tensor_names(worked, v, c, it, gs)
+            if inner:
+                out.update(inner)
+                break
+            continue
         if cn.op == "affine":
             W, x = cn.parents[0], cn.parents[1]
             dz = gs(c)
             out.update(W=W, x=x, z=c, dz=dz)
+            d = qs.get((it, "grad", c))
+            if v == cn.parents[2] and d is not None and isinstance(d.value, sp.MatrixBase):
+                out.update(_affine_axis_names(v, gs(v), dz, d.value.shape, g.layout))
             if g.layout == "column":
                 out["outer"] = (f"{dz}[i]·{x}[j] (row i: output unit i, column j: input j), "
                                 f"so ∂{L}/∂{W} = {dz} · {x}ᵀ")
@@ -196,3 +215,115 @@ def names(worked, step) -> dict[str, str]:
             if p is not None and isinstance(p.value, sp.MatrixBase):
                 out["n"] = str(p.value.rows * p.value.cols)
     return out
+
+
+# ─── a broadcast summed back, and a reduction sent back: which axis ──────────────────
+_ALONG = {1: "along each row", 0: "down each column"}  # the axis a sum runs along
+
+
+def _affine_axis_names(v: str, dv: str, dz: str, shape: tuple, layout: str) -> dict[str, str]:
+    """broadcast-sum-wrong-axis at a layer's bias: δ is units × batch (row layout: batch ×
+    units), so the batch sum runs along each row (down each column)."""
+    right = 1 if layout == "column" else 0
+    wrong = 1 - right
+    return {
+        "axis_desc": f"{dz} is summed {_ALONG[wrong]} (over the units), not {_ALONG[right]} "
+                     "(over the examples of the batch)",
+        "axis_correct": f"{dv} = {dz} summed {_ALONG[right]}: over the batch, one entry per unit",
+        "axis_buggy": f"{dv} = {dz} summed {_ALONG[wrong]}: over the units, one entry per "
+                      "example",
+        "axis_hint": f"{v} has one entry per unit and every example of the batch uses it: sum "
+                     f"{dz} {_ALONG[right]}, over the batch"}
+
+
+def _walk(t, G: str, L: str):
+    """Each sub-expression of a tensor node's tree with the name of the gradient arriving
+    at it: the node's own ∂L/∂n at the top, passed on unchanged through + (and −'s left
+    side, negated on its right), else ∂L/∂(the sub-expression)."""
+    yield t, G
+    for k, a in enumerate(t.args):
+        if t.op == "add" or (t.op == "sub" and k == 0):
+            here = G
+        elif t.op == "sub" and not G.startswith("−"):
+            here = f"−{G}"
+        else:
+            here = f"∂{L}/∂({a.text})"
+        yield from _walk(a, here, L)
+
+
+def _tensor_names(worked, v: str, c: str, it: int, gs) -> dict[str, str]:
+    """The names at ∂L/∂v when tensor node c broadcasts v (``W @ X + b``: b, a column, is
+    repeated along each row) or reduces it along an axis (``mean(h, axis=1)``): the gradient
+    summed back, its axis, and the gradient arriving at that operation ({} for neither)."""
+    from tutor.rules import tensor_parts
+    from tutor.tensors import said, shape_of
+
+    g, sol = worked.graph, worked.solution
+    node = g.nodes[c]
+    try:
+        memo = tensor_parts(node, {p: sol.value(p, it) for p in node.parents}, g)
+    except Exception:  # a value the probe cannot recompute: the neutral names
+        return {}
+    for t, here in _walk(node.attrs["tree"], gs(c), g.loss):  # G arriving at t
+        if t.op in ("add", "sub", "mul", "div"):
+            for k, a in enumerate(t.args):
+                if a.op != "name" or a.arg != v:
+                    continue
+                s, so = shape_of(memo[id(a)]), shape_of(memo[id(t)])
+                if not s or not so or s == so:
+                    continue
+                return _broadcast_names(v, gs(v), _summand(t, k, here), s, so, said)
+        if t.op in ("sum", "mean") and t.arg is not None and t.args[0].op == "name" \
+                and t.args[0].arg == v:
+            return _reduce_names(v, gs(v), t, here, shape_of(memo[id(t.args[0])]))
+    return {}
+
+
+def _summand(t, k: int, G: str) -> str:
+    """What the broadcast argument k of t gets from each entry before the sum."""
+    other = t.args[1 - k].text
+    if t.op == "add" or (t.op == "sub" and k == 0):
+        return G
+    if t.op == "sub":
+        return f"−{G}"
+    if t.op == "mul":
+        return f"{G} ⊙ {other}"
+    if k == 0:
+        return f"{G} / {other}"
+    return f"−{G} ⊙ {other} / {t.args[1].text}²"
+
+
+def _broadcast_names(v, dv, summand, s, so, said) -> dict[str, str]:
+    rows, cols = s[0] == 1 and so[0] > 1, s[1] == 1 and so[1] > 1
+    if rows and cols:  # repeated to every entry: one sum, no axis to confuse
+        return {"dz": summand, "batch_axis": f", over every entry: sum({summand})"}
+    right = 1 if cols else 0
+    wrong = 1 - right
+    shape = "a column" if right == 1 else "a row"
+    return {
+        "dz": summand,
+        "batch_axis": f" axis, {_ALONG[right]}: sum({summand}, axis={right})",
+        "axis_desc": f"{v} ({shape}, {said(s)}) is repeated {_ALONG[right]} to {said(so)} in "
+                     f"the forward pass, but its gradient is summed {_ALONG[wrong]}",
+        "axis_correct": f"{dv} = sum({summand}, axis={right}), {_ALONG[right]}: the axis {v} "
+                        "was repeated along",
+        "axis_buggy": f"{dv} = sum({summand}, axis={wrong}), {_ALONG[wrong]}",
+        "axis_hint": f"{v} is {said(s)}, repeated {_ALONG[right]} to {said(so)}: sum "
+                     f"{summand} {_ALONG[right]}, sum(·, axis={right})"}
+
+
+def _reduce_names(v, dv, t, G, s) -> dict[str, str]:
+    k = t.arg
+    other = 1 - k
+    at = "[i]" if k == 1 else "[j]"  # the entry of G that v[i, j] fed
+    wrong_at = "[j]" if k == 1 else "[i]"
+    n = f"/{s[k]}" if t.op == "mean" and s else ""
+    wrong_n = f"/{s[other]}" if t.op == "mean" and s else ""
+    return {
+        "axis_desc": f"{t.text} runs {_ALONG[k]} of {v}, but its gradient is sent back as if "
+                     f"it ran {_ALONG[other]}",
+        "axis_correct": f"{dv}[i, j] = {G}{at}{n} from {t.text}: {v}[i, j] feeds entry "
+                        f"{at[1]} of it only",
+        "axis_buggy": f"{dv}[i, j] = {G}{wrong_at}{wrong_n} from {t.text} (the other axis)",
+        "axis_hint": f"{t.text} runs {_ALONG[k]} (axis={k}): {v}[i, j] feeds only entry "
+                     f"{at[1]} of it, so it gets {G}{at}{n}"}
